@@ -1,0 +1,141 @@
+"""The catalog's data contract, shared by the service, the client and the platform.
+
+A logical dataset (``pos_transactions``) has immutable published versions. Each version
+carries a schema (columns, types, key, partition column) and coordinates per environment:
+where the data lives in that environment (a Snowflake table, an object-store prefix, or a
+Legend lambda).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,254}$")
+CHECKSUM_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+ColumnType = Literal["string", "int64", "float64", "decimal", "bool", "date", "timestamp"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Column(_Strict):
+    name: str = Field(max_length=255)
+    type: ColumnType
+    nullable: bool = True
+    description: str = Field(default="", max_length=2000)
+
+    @field_validator("name")
+    @classmethod
+    def _ident(cls, v: str) -> str:
+        if not IDENT_RE.match(v):
+            raise ValueError(f"column name {v!r} must be a plain identifier (letters, digits, _)")
+        return v
+
+
+class DatasetSchema(_Strict):
+    columns: list[Column] = Field(min_length=1, max_length=2000)
+    key: list[str] = Field(default_factory=list, description="columns that identify a row")
+    partition_column: str | None = Field(default=None, description="DATE column holding the daily partition")
+
+    @model_validator(mode="after")
+    def _known_columns(self) -> "DatasetSchema":
+        names = [c.name for c in self.columns]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"duplicate column(s): {', '.join(dupes)}")
+        for col in [*self.key, *([self.partition_column] if self.partition_column else [])]:
+            if col not in names:
+                raise ValueError(f"key/partition column {col!r} is not one of the columns")
+        return self
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+class SnowflakeCoordinates(_Strict):
+    kind: Literal["snowflake"] = "snowflake"
+    database: str | None = Field(default=None, description="defaults to the environment's database")
+    schema_name: str = Field(alias="schema")
+    table: str
+
+    @field_validator("database", "schema_name", "table")
+    @classmethod
+    def _ident(cls, v: str | None) -> str | None:
+        if v is not None and not IDENT_RE.match(v):
+            raise ValueError(f"{v!r} is not a valid Snowflake identifier")
+        return v
+
+
+class ObjectStoreCoordinates(_Strict):
+    kind: Literal["object_store"] = "object_store"
+    prefix: str = Field(description="relative to the environment's object store, or a full file:// / s3:// URI")
+    format: Literal["parquet", "csv"] = "parquet"
+    partitioned: bool = Field(default=False, description="files under <prefix>/YYYY/MM/DD/ when true")
+
+    @field_validator("prefix")
+    @classmethod
+    def _safe(cls, v: str) -> str:
+        if ".." in v.split("/"):
+            raise ValueError("prefix must not contain '..'")
+        if "://" in v and not v.startswith(("file://", "s3://")):
+            raise ValueError("prefix scheme must be file:// or s3://")
+        return v
+
+
+class LegendLambdaCoordinates(_Strict):
+    kind: Literal["legend_lambda"] = "legend_lambda"
+    url: str = Field(description="lambda endpoint; relative URLs resolve against the environment's legend base URL")
+    page_size: int = Field(default=1000, ge=1, le=100_000)
+
+
+Coordinates = Annotated[
+    Union[SnowflakeCoordinates, ObjectStoreCoordinates, LegendLambdaCoordinates],
+    Field(discriminator="kind"),
+]
+
+
+class DatasetDefinition(_Strict):
+    """What a publisher sends: one version of one logical dataset."""
+
+    name: str
+    version: str = Field(max_length=64, pattern=r"^v?[0-9]+(\.[0-9]+){0,2}$")
+    description: str = Field(default="", max_length=4000)
+    owner: str = Field(default="", max_length=255)
+    schema_: DatasetSchema = Field(alias="schema")
+    coordinates: dict[str, Coordinates] = Field(description="environment name -> coordinates")
+    checksum: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not NAME_RE.match(v):
+            raise ValueError(f"dataset name {v!r} must be lower_snake_case, at most 63 characters")
+        return v
+
+    @field_validator("checksum")
+    @classmethod
+    def _checksum(cls, v: str | None) -> str | None:
+        if v is not None and not CHECKSUM_RE.match(v):
+            raise ValueError("checksum must be 'sha256:' followed by 64 lowercase hex digits")
+        return v
+
+
+class ResolvedDataset(_Strict):
+    """One dataset version as seen from one environment (what the client returns)."""
+
+    name: str
+    version: str
+    environment: str
+    description: str = ""
+    owner: str = ""
+    schema_: DatasetSchema = Field(alias="schema")
+    coordinates: Coordinates
+    checksum: str | None = None
+    published_at: datetime | None = None

@@ -1,0 +1,174 @@
+"""The one environment resolver.
+
+``METRICDAG_ENV`` (default ``local``) selects ``pipeline-configs/environments/<env>.yaml``.
+Values in that file may use ``${VAR}`` or ``${VAR:-default}`` to take a non-secret value
+from the process environment (ports, directories). Secrets are never in YAML: the file
+names the environment variable that holds them (``password_env``), and they are read
+only when a connection is made.
+
+Nothing here runs at import time; call :func:`load_environment`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from metricdag.errors import ConfigError
+
+_VAR = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ObjectStoreSettings(_Strict):
+    base_uri: str = Field(description="file://<dir> locally, s3://<bucket>/<prefix> when deployed")
+    s3_endpoint_url: str | None = Field(default=None, description="custom S3 endpoint (moto, MinIO)")
+    s3_region: str = "us-east-1"
+
+
+class SnowflakeSettings(_Strict):
+    account: str
+    user: str
+    password_env: str = Field(description="name of the environment variable holding the password")
+    database: str
+    warehouse: str | None = None
+    role: str | None = None
+    host: str | None = None
+    port: int | None = None
+    protocol: Literal["https", "http"] = "https"
+    login_timeout_s: int = 60
+    stage: str | None = Field(
+        default=None,
+        description="named external stage over the object store; COPY reads from @stage/<key> when set",
+    )
+
+    def password(self) -> SecretStr:
+        value = os.environ.get(self.password_env)
+        if not value:
+            raise ConfigError(
+                f"environment variable {self.password_env} is not set: it holds the Snowflake "
+                f"password for user {self.user!r} (for the local stack any value works; see .env.example)"
+            )
+        return SecretStr(value)
+
+    def connection_args(self) -> dict:
+        """Arguments for ``snowflake.connector.connect`` (password included, never log them)."""
+        args: dict = {
+            "account": self.account,
+            "user": self.user,
+            "password": self.password().get_secret_value(),
+            "database": self.database,
+            "login_timeout": self.login_timeout_s,
+            "network_timeout": self.login_timeout_s,
+        }
+        for name in ("warehouse", "role", "host", "port"):
+            if getattr(self, name) is not None:
+                args[name] = getattr(self, name)
+        if self.protocol != "https":
+            args["protocol"] = self.protocol
+        return args
+
+
+class CatalogSettings(_Strict):
+    url: str
+    cache_dir: str
+
+
+class PersisterSettings(_Strict):
+    invoke: Literal["in_process", "lambda"] = Field(
+        default="in_process", description="run the handler in this process, or call the deployed function"
+    )
+    function_name: str | None = None
+    lambda_endpoint_url: str | None = None
+    region: str = "us-east-1"
+
+
+class LocalStackSettings(_Strict):
+    state_dir: str
+    snowflake_db_dir: str
+    catalog_db_url: str
+
+
+class Environment(_Strict):
+    name: str
+    object_store: ObjectStoreSettings
+    snowflake: SnowflakeSettings
+    catalog: CatalogSettings
+    persister: PersisterSettings = PersisterSettings()
+    localstack: LocalStackSettings | None = None
+    project_root: Path
+
+    def path(self, value: str) -> Path:
+        """A path from the config, relative ones resolved against the project root."""
+        p = Path(value)
+        return p if p.is_absolute() else self.project_root / p
+
+    @property
+    def object_store_uri(self) -> str:
+        uri = self.object_store.base_uri
+        if uri.startswith("file://"):
+            return "file://" + str(self.path(uri[len("file://") :]))
+        return uri
+
+
+def find_project_root(start: Path | None = None) -> Path:
+    """The folder holding ``pipeline-configs/`` (``METRICDAG_HOME`` wins when set)."""
+    if home := os.environ.get("METRICDAG_HOME"):
+        return Path(home).resolve()
+    here = (start or Path.cwd()).resolve()
+    for candidate in (here, *here.parents):
+        if (candidate / "pipeline-configs" / "environments").is_dir():
+            return candidate
+    package_root = Path(__file__).resolve().parents[2]
+    if (package_root / "pipeline-configs").is_dir():
+        return package_root
+    raise ConfigError(
+        f"no pipeline-configs/environments folder found above {here}; run from the project or set METRICDAG_HOME"
+    )
+
+
+def interpolate(text: str, source: str) -> str:
+    def sub(m: re.Match) -> str:
+        name, default = m.group(1), m.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        raise ConfigError(f"{source}: ${{{name}}} is used but {name} is not set and has no default")
+
+    return _VAR.sub(sub, text)
+
+
+def environment_name() -> str:
+    return os.environ.get("METRICDAG_ENV", "local")
+
+
+def load_environment(name: str | None = None, project_root: Path | None = None) -> Environment:
+    from metricdag.yamlio import load_model_text
+
+    name = name or environment_name()
+    root = project_root or find_project_root()
+    path = root / "pipeline-configs" / "environments" / f"{name}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in path.parent.glob("*.yaml"))
+        raise ConfigError(f"METRICDAG_ENV={name!r}: {path} does not exist (known: {', '.join(known)})")
+    text = interpolate(path.read_text(), str(path))
+    return load_model_text(Environment, text, path, extra={"project_root": root})
+
+
+@lru_cache(maxsize=8)
+def cached_environment(name: str, root: str) -> Environment:
+    return load_environment(name, Path(root))
+
+
+def current_environment() -> Environment:
+    """The environment for this process, resolved once per (env name, project root)."""
+    return cached_environment(environment_name(), str(find_project_root()))

@@ -1,0 +1,101 @@
+"""YAML -> typed pydantic models, with every error reported as ``path:line: message``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from metricdag.errors import Problem, SpecError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_yaml(text: str, path: Path | str) -> Any:
+    """Round-trip parse (keeps line numbers); a syntax error becomes a SpecError."""
+    try:
+        return YAML(typ="rt").load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise SpecError.single(path, line, f"YAML syntax error: {exc.problem or exc}") from None
+
+
+def line_of(node: Any, loc: tuple) -> int:
+    """Best line number for a pydantic error location inside a ruamel tree (1-based)."""
+    line = 1
+    current = node
+    for part in loc:
+        if isinstance(current, CommentedMap):
+            if part in current:
+                try:
+                    line = current.lc.key(part)[0] + 1
+                except (KeyError, TypeError):
+                    pass
+                current = current[part]
+                continue
+            line = current.lc.line + 1 if current.lc.line is not None else line
+            break
+        if isinstance(current, CommentedSeq) and isinstance(part, int) and part < len(current):
+            try:
+                line = current.lc.item(part)[0] + 1
+            except (KeyError, TypeError):
+                pass
+            current = current[part]
+            continue
+        break
+    return line
+
+
+def to_plain(node: Any) -> Any:
+    if isinstance(node, CommentedMap):
+        return {str(k): to_plain(v) for k, v in node.items()}
+    if isinstance(node, CommentedSeq):
+        return [to_plain(v) for v in node]
+    return node
+
+
+def _describe(err: dict) -> str:
+    loc = ".".join(str(p) for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return f"unknown key '{err['loc'][-1]}'"
+    if kind == "missing":
+        return f"missing required field '{loc}'"
+    msg = err["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    return f"{loc}: {msg}" if loc else msg
+
+
+def validation_problems(exc: ValidationError, tree: Any, path: Path | str) -> list[Problem]:
+    problems = []
+    for err in exc.errors():
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+        problems.append(Problem(str(path), line_of(tree, loc), _describe(err)))
+    return problems
+
+
+def load_model_text(model: type[M], text: str, path: Path | str, extra: dict | None = None) -> M:
+    tree = parse_yaml(text, path)
+    if not isinstance(tree, CommentedMap):
+        raise SpecError.single(path, 1, f"expected a mapping at the top of the file, got {type(tree).__name__}")
+    data = to_plain(tree)
+    if extra:
+        data.update(extra)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(validation_problems(exc, tree, path)) from None
+
+
+def load_model(model: type[M], path: Path) -> M:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise SpecError.single(path, 1, f"cannot read file: {exc.strerror}") from None
+    return load_model_text(model, text, path)
