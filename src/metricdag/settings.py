@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -91,10 +92,17 @@ class PersisterSettings(_Strict):
     region: str = "us-east-1"
 
 
+class SampleSettings(_Strict):
+    end_date: date = Field(description="the sample date `make run` computes")
+    days: int = Field(default=7, ge=1, le=366, description="days of history seeded, ending at end_date")
+    rows_per_day: int = Field(default=20_000, ge=10)
+
+
 class LocalStackSettings(_Strict):
     state_dir: str
     snowflake_db_dir: str
     catalog_db_url: str
+    sample: SampleSettings
 
 
 class Environment(_Strict):

@@ -139,3 +139,24 @@ class ResolvedDataset(_Strict):
     coordinates: Coordinates
     checksum: str | None = None
     published_at: datetime | None = None
+
+
+VERSION_RE = re.compile(r"^v?([0-9]+)(?:\.([0-9]+))?(?:\.([0-9]+))?$")
+
+
+def version_key(version: str) -> tuple[int, int, int]:
+    """Numeric sort key of a dataset version: ``v1.10`` > ``1.9.0``, and ``v1`` == ``1.0.0``.
+
+    The leading ``v`` is optional and missing parts count as zero, so two spellings of the
+    same number are the same version. Raises ``ValueError`` for anything else.
+    """
+    m = VERSION_RE.match(version)
+    if not m:
+        raise ValueError(f"{version!r} is not a version like 1.2.3 or v1.2")
+    major, minor, patch = (int(g) if g is not None else 0 for g in m.groups())
+    return (major, minor, patch)
+
+
+def canonical_version(version: str) -> str:
+    """``v1.10`` -> ``1.10.0``: the form under which a version is unique."""
+    return ".".join(str(n) for n in version_key(version))

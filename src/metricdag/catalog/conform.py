@@ -1,0 +1,75 @@
+"""Make a DataFrame match a catalog schema, or say exactly why it cannot.
+
+Used on every dataset that crosses a boundary: what sourcing reads, and what a node
+returns before it is stored. Column names are matched case-insensitively (Snowflake
+returns upper case); the result has the schema's names, order and types.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from metricdag.catalog.models import ColumnType, DatasetSchema
+from metricdag.errors import MetricdagError
+
+
+class SchemaMismatchError(MetricdagError):
+    """A dataset does not match its catalog schema; the message names dataset and column."""
+
+
+def _cast(series: pd.Series, kind: ColumnType) -> pd.Series:
+    if kind == "string":
+        if pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
+            return series
+        return series.astype("object").map(lambda v: v if v is None or v != v else str(v))
+    if kind == "int64":
+        numeric = pd.to_numeric(series, errors="raise")
+        if numeric.isna().any():
+            return numeric.astype("Int64")
+        if (numeric % 1 != 0).any():
+            raise ValueError("has non-integer values")
+        return numeric.astype("int64")
+    if kind in ("float64", "decimal"):
+        return pd.to_numeric(series, errors="raise").astype("float64")
+    if kind == "bool":
+        if series.dtype == bool:
+            return series
+        mapped = series.map(
+            lambda v: v
+            if isinstance(v, bool) or v is None
+            else {"true": True, "false": False, "1": True, "0": False}.get(str(v).strip().lower(), "?")
+        )
+        if (mapped == "?").any():
+            raise ValueError("has values that are not true/false")
+        return mapped.astype("boolean") if mapped.isna().any() else mapped.astype(bool)
+    if kind == "date":
+        return pd.to_datetime(series, errors="raise").dt.date
+    if kind == "timestamp":
+        return pd.to_datetime(series, errors="raise")
+    raise ValueError(f"unsupported type {kind}")
+
+
+def conform(df: pd.DataFrame, schema: DatasetSchema, dataset: str) -> pd.DataFrame:
+    by_lower = {str(c).lower(): c for c in df.columns}
+    expected = [c.name for c in schema.columns]
+    missing = [name for name in expected if name.lower() not in by_lower]
+    extra = sorted(str(c) for c in df.columns if str(c).lower() not in {e.lower() for e in expected})
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing column(s) {', '.join(missing)}")
+        if extra:
+            parts.append(f"unexpected column(s) {', '.join(extra)}")
+        raise SchemaMismatchError(f"dataset {dataset!r}: {'; '.join(parts)}")
+    out = {}
+    for col in schema.columns:
+        series = df[by_lower[col.name.lower()]]
+        try:
+            out[col.name] = _cast(series, col.type)
+        except (ValueError, TypeError) as exc:
+            raise SchemaMismatchError(f"dataset {dataset!r}, column {col.name!r}: cannot read as {col.type}: {exc}") from None
+        if not col.nullable and out[col.name].isna().any():
+            raise SchemaMismatchError(
+                f"dataset {dataset!r}, column {col.name!r}: {int(out[col.name].isna().sum())} null value(s) in a non-null column"
+            )
+    return pd.DataFrame(out, index=df.index).reset_index(drop=True)

@@ -1,0 +1,209 @@
+"""The ``metricdag`` command."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+from tabulate import tabulate
+
+from metricdag.errors import MetricdagError, SpecError
+
+
+def _env():
+    from metricdag.settings import load_environment
+
+    return load_environment()
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from metricdag.settings import find_project_root
+    from metricdag.spec.loader import discover_metric_folders, load_metric
+
+    root = find_project_root()
+    folders = [Path(p) for p in args.folders] or discover_metric_folders(root)
+    failed = 0
+    for folder in folders:
+        try:
+            metric = load_metric(folder, root)
+        except SpecError as exc:
+            failed += 1
+            print(exc, file=sys.stderr)
+        else:
+            nodes = len(metric.spec.preprocessing) + len(metric.spec.metric_calculation)
+            print(f"ok  {folder}: {metric.name} ({len(metric.spec.sourcing)} sources, {nodes} nodes)")
+    if failed:
+        print(f"{failed} of {len(folders)} metric(s) invalid", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_stack(args: argparse.Namespace) -> int:
+    from metricdag.localstack import stack
+
+    env = _env()
+    if args.action == "up":
+        services = stack.up(env)
+        for s in services:
+            print(f"{s.name:10} {s.host}:{s.port}  pid {s.pid}  log {s.log}")
+    elif args.action == "down":
+        stopped = stack.down(env)
+        print("stopped: " + (", ".join(stopped) if stopped else "nothing was running"))
+    else:
+        rows = stack.status(env)
+        if not rows:
+            print("the local stack is not running (start it with: metricdag stack up)")
+            return 1
+        print(tabulate(rows, headers="keys"))
+        return 0 if all(r["status"] == "running" for r in rows) else 1
+    return 0
+
+
+def cmd_seed(args: argparse.Namespace) -> int:
+    from metricdag.localstack.seed import seed
+
+    report = seed(_env(), rows_per_day=args.rows)
+    print(
+        f"catalog: {report.catalog_published} published, {report.catalog_present} already present; "
+        f"pos_transactions: {report.pos_rows} rows over {len(report.days)} day(s) "
+        f"({report.days[0]} .. {report.days[-1]})"
+    )
+    return 0
+
+
+def cmd_catalog(args: argparse.Namespace) -> int:
+    from metricdag.localstack.seed import refresh_cache
+
+    names = refresh_cache(_env())
+    print(f"cached {len(names)} dataset(s): {', '.join(names)}")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from metricdag.localstack import stack
+    from metricdag.localstack.seed import seed
+    from metricdag.runner import materialize_metric
+    from metricdag.spec.loader import discover_metric_folders
+
+    env = _env()
+    started_here = False
+    if env.localstack is not None and not stack.is_running(env):
+        print("starting the local stack ...")
+        stack.up(env)
+        started_here = True
+    try:
+        if env.localstack is not None and not args.no_seed:
+            t0 = time.perf_counter()
+            report = seed(env, rows_per_day=args.rows)
+            print(f"seeded {report.pos_rows} POS rows over {len(report.days)} day(s) in {time.perf_counter() - t0:.1f}s")
+        partition = args.date or (env.localstack.sample.end_date.isoformat() if env.localstack else None)
+        if partition is None:
+            raise MetricdagError("--date is required outside the local environment")
+        folders = discover_metric_folders(env.project_root)
+        if args.metric:
+            folders = [f for f in folders if f.name in args.metric]
+        instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+        rows, ok = [], True
+        for folder in folders:
+            success, summary = materialize_metric(folder, env, partition, instance)
+            ok &= success
+            rows += summary
+        print(tabulate([asdict(r) for r in rows], headers="keys", tablefmt="github"))
+        print("all metrics succeeded" if ok else "some steps failed: see the table above and the Dagster run log")
+        return 0 if ok else 1
+    finally:
+        if started_here and not args.keep_stack:
+            stack.down(env)
+            print("stopped the local stack")
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    from metricdag.warehouse import run_query
+
+    columns, rows = run_query(_env().snowflake, args.query)
+    if columns:
+        print(tabulate(rows, headers=columns, tablefmt="github"))
+        print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    else:
+        print("ok")
+    return 0
+
+
+def cmd_workspace(args: argparse.Namespace) -> int:
+    from metricdag.settings import find_project_root
+    from metricdag.workspace import WORKSPACE_FILE, render_workspace
+
+    root = find_project_root()
+    text = render_workspace(root)
+    path = root / WORKSPACE_FILE
+    if args.check:
+        if not path.is_file() or path.read_text() != text:
+            print(f"{path} is out of date with metrics/*/: run `metricdag workspace`", file=sys.stderr)
+            return 1
+        print(f"{path} is in sync")
+        return 0
+    path.write_text(text)
+    print(f"wrote {path}")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="metricdag", description="Daily metrics on Dagster: YAML in, Snowflake out.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    v = sub.add_parser("validate", help="check metric.yaml files; prints path:line: message per problem")
+    v.add_argument("folders", nargs="*", help="metric folders (default: every metrics/*/)")
+    v.set_defaults(fn=cmd_validate)
+
+    s = sub.add_parser("stack", help="the local stack: fakesnow + catalog service on loopback")
+    s.add_argument("action", choices=["up", "down", "status"])
+    s.set_defaults(fn=cmd_stack)
+
+    sd = sub.add_parser("seed", help="publish the local catalog entries and load the sample data")
+    sd.add_argument("--rows", type=int, default=None, help="POS rows per day (default from the environment)")
+    sd.set_defaults(fn=cmd_seed)
+
+    c = sub.add_parser("catalog", help="catalog commands")
+    c.add_argument("action", choices=["refresh"], help="refresh: fill the on-disk cache definitions load reads")
+    c.set_defaults(fn=cmd_catalog)
+
+    r = sub.add_parser("run", help="materialize every metric for one day, through every layer")
+    r.add_argument("--date", help="partition (YYYY-MM-DD); default: the sample date of the local environment")
+    r.add_argument("--metric", action="append", help="only this metric (repeatable)")
+    r.add_argument("--rows", type=int, default=None, help="POS rows per day to seed")
+    r.add_argument("--no-seed", action="store_true", help="do not (re)seed sample data first")
+    r.add_argument("--keep-stack", action="store_true", help="leave the local stack running afterwards")
+    r.set_defaults(fn=cmd_run)
+
+    q = sub.add_parser("sql", help="run a query against the configured Snowflake and print a table")
+    q.add_argument("query")
+    q.set_defaults(fn=cmd_sql)
+
+    w = sub.add_parser("workspace", help="write workspace.yaml from metrics/*/ (--check: fail if out of date)")
+    w.add_argument("--check", action="store_true")
+    w.set_defaults(fn=cmd_workspace)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from dotenv import load_dotenv
+
+    load_dotenv(".env", override=False)
+    args = parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except MetricdagError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

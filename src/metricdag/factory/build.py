@@ -1,0 +1,88 @@
+"""metric folder -> ``dg.Definitions``. Reads local files only: no network while loading."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+
+from metricdag.catalog.client import CatalogClient
+from metricdag.factory.assets import (
+    node_asset,
+    persist_asset,
+    review_asset,
+    review_checks,
+    sourcing_asset,
+)
+from metricdag.resources import resources_for
+from metricdag.settings import Environment, current_environment
+from metricdag.spec.loader import Metric, load_metric
+
+
+def job_name(metric: str) -> str:
+    return f"{metric}__daily"
+
+
+def partition_for_tick(scheduled: datetime, timezone: str) -> str:
+    """A tick computes the previous calendar day in the metric's timezone."""
+    local = scheduled.astimezone(ZoneInfo(timezone))
+    return (local.date() - timedelta(days=1)).isoformat()
+
+
+def daily_schedule(metric: Metric, job) -> dg.ScheduleDefinition:
+    spec = metric.spec
+
+    @dg.schedule(
+        name=f"{metric.name}__schedule",
+        job=job,
+        cron_schedule=spec.schedule.cron,
+        execution_timezone=spec.schedule.timezone,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=f"{spec.schedule.cron} ({spec.schedule.timezone}): yesterday's partition of {metric.name}",
+    )
+    def _tick(context: dg.ScheduleEvaluationContext):
+        partition = partition_for_tick(context.scheduled_execution_time, spec.schedule.timezone)
+        if partition < spec.partitions.start_date.isoformat():
+            return dg.SkipReason(f"{partition} is before the first partition {spec.partitions.start_date}")
+        return dg.RunRequest(run_key=f"{metric.name}:{partition}", partition_key=partition)
+
+    return _tick
+
+
+def build_metric_definitions(folder: Path | str, env: Environment | None = None) -> dg.Definitions:
+    """The code location of one metric. A broken metric.yaml raises SpecError (``path:line: ...``)."""
+    env = env or current_environment()
+    metric = load_metric(Path(folder), env.project_root)
+    return definitions_for(metric, env)
+
+
+def definitions_for(metric: Metric, env: Environment) -> dg.Definitions:
+    spec = metric.spec
+    partitions = dg.DailyPartitionsDefinition(start_date=spec.partitions.start_date.isoformat())
+    cache = CatalogClient(env.catalog.url, env.path(env.catalog.cache_dir), env.name)
+
+    assets: list[dg.AssetsDefinition] = [
+        sourcing_asset(metric, s.dataset, partitions, cache.cached(s.dataset)) for s in spec.sourcing
+    ]
+    assets += [node_asset(metric, layer, node, partitions) for layer, node in spec.nodes()]
+    reviewed = sorted({r.dataset for r in spec.review})
+    assets += [review_asset(metric, dataset, partitions) for dataset in reviewed]
+    assets += [persist_asset(metric, p, partitions) for p in spec.persist]
+    checks = [check for review in spec.review for check in review_checks(metric, review, partitions)]
+
+    job = dg.define_asset_job(
+        name=job_name(metric.name),
+        selection=dg.AssetSelection.assets(*assets),
+        description=f"Every layer of {metric.name} for one day.",
+        tags={"metric": metric.name},
+    )
+    schedule = daily_schedule(metric, job)
+    return dg.Definitions(
+        assets=assets,
+        asset_checks=checks,
+        jobs=[job],
+        schedules=[schedule],
+        resources=resources_for(env),
+    )

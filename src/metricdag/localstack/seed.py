@@ -1,0 +1,108 @@
+"""Seed the local stack: catalog entries, then sample data where the catalog says it lives.
+
+Idempotent: catalog versions already present are left alone; each day of POS data is loaded
+by the persister, which replaces the day's partition, so seeding twice leaves one copy.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+from metricdag.catalog.client import CatalogClient
+from metricdag.catalog.models import ObjectStoreCoordinates, SnowflakeCoordinates
+from metricdag.catalog.seed import load_seed_files, seed_catalog
+from metricdag.errors import MetricdagError
+from metricdag.io.objectstore import join_uri, store_for
+from metricdag.io.parquet import to_parquet_bytes
+from metricdag.localstack import sample_data
+from metricdag.persistence.handler import handler
+from metricdag.persistence.request import PersistRequest
+from metricdag.settings import Environment
+from metricdag.spec.loader import discover_metric_folders, load_metric
+
+CATALOG_SEED_DIR = Path("pipeline-configs") / "catalog"
+
+
+@dataclass(frozen=True)
+class SeedReport:
+    catalog_published: int
+    catalog_present: int
+    pos_rows: int
+    days: list[date]
+
+
+def catalog_client(env: Environment) -> CatalogClient:
+    return CatalogClient(env.catalog.url, env.path(env.catalog.cache_dir), env.name)
+
+
+def sample_days(env: Environment) -> list[date]:
+    sample = env.localstack.sample
+    return [sample.end_date - timedelta(days=n) for n in range(sample.days - 1, -1, -1)]
+
+
+def seed(env: Environment, rows_per_day: int | None = None) -> SeedReport:
+    if env.localstack is None:
+        raise MetricdagError(f"environment {env.name!r} is not local: sample data is only seeded into the local stack")
+    client = catalog_client(env)
+    published, present = seed_catalog(client, load_seed_files(env.project_root / CATALOG_SEED_DIR))
+    store = store_for(env.object_store_uri, env.object_store.s3_endpoint_url, env.object_store.s3_region)
+
+    for name, frame in (("stores", sample_data.stores()), ("fx_rates", sample_data.fx_rates())):
+        coords = client.resolve(name).coordinates
+        if not isinstance(coords, ObjectStoreCoordinates):
+            raise MetricdagError(f"sample dataset {name!r} must be in the object store, catalog says {coords.kind}")
+        uri = join_uri(env.object_store_uri, coords.prefix, f"{name}.{coords.format}")
+        body = frame.to_csv(index=False).encode() if coords.format == "csv" else to_parquet_bytes(frame)
+        store.put_bytes(uri, body)
+
+    pos = client.resolve("pos_transactions")
+    coords = pos.coordinates
+    if not isinstance(coords, SnowflakeCoordinates):
+        raise MetricdagError("sample dataset 'pos_transactions' must be a Snowflake table in the local catalog")
+    rows = rows_per_day or env.localstack.sample.rows_per_day
+    days = sample_days(env)
+    total = 0
+    for day in days:
+        frame = sample_data.pos_transactions(rows, day)
+        folder = join_uri(env.object_store_uri, "sample", "raw", "pos_transactions", f"{day:%Y/%m/%d}")
+        uri = join_uri(folder, f"pos-{uuid.uuid4().hex[:12]}.parquet")  # Snowflake skips file names it has loaded
+        store.put_bytes(uri, to_parquet_bytes(frame))
+        handler(
+            PersistRequest(
+                environment=env.name,
+                dataset="pos_transactions",
+                database=coords.database or env.snowflake.database,
+                schema=coords.schema_name,
+                table=coords.table,
+                source_uri=uri,
+                partition_column="business_date",
+                partition_value=day,
+                key_columns=["transaction_id", "line_no"],
+                run_id="seed",
+            ).model_dump(mode="json", by_alias=True)
+        )
+        for old in store.list(folder):
+            if old.uri != uri:
+                store.delete(old.uri)
+        total += len(frame)
+    refresh_cache(env, client)
+    return SeedReport(published, present, total, days)
+
+
+def referenced_datasets(env: Environment) -> list[str]:
+    names: set[str] = set()
+    for folder in discover_metric_folders(env.project_root):
+        spec = load_metric(folder, env.project_root).spec
+        names |= {s.dataset for s in spec.sourcing}
+        names |= {o.dataset for _, n in spec.nodes() for o in n.outputs}
+    return sorted(names)
+
+
+def refresh_cache(env: Environment, client: CatalogClient | None = None) -> list[str]:
+    """Fill the on-disk catalog cache that definitions load reads (the one network step)."""
+    names = referenced_datasets(env)
+    (client or catalog_client(env)).refresh(names)
+    return names

@@ -1,0 +1,170 @@
+"""``metricdag stack up | down | status``: the local stand-ins for Snowflake and the catalog.
+
+Each service runs as its own process (own process group) on loopback. The stack's state
+(pids, ports, logs) is kept in ``<state_dir>/stack.json`` so ``down`` and ``status`` work
+from any shell.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+import requests
+
+from metricdag.errors import MetricdagError
+from metricdag.localstack.processes import (
+    pid_alive,
+    port_in_use,
+    start_process,
+    stop_process_group,
+    wait_for_port,
+)
+from metricdag.settings import Environment
+
+STATE_FILE = "stack.json"
+
+
+class StackError(MetricdagError):
+    pass
+
+
+@dataclass(frozen=True)
+class ServiceState:
+    name: str
+    pid: int
+    host: str
+    port: int
+    log: str
+
+
+@dataclass(frozen=True)
+class ServicePlan:
+    name: str
+    host: str
+    port: int
+    argv: list[str]
+
+
+def _require_local(env: Environment):
+    if env.localstack is None:
+        raise StackError(f"environment {env.name!r} has no localstack section: the local stack runs only for local environments")
+    return env.localstack
+
+
+def plan(env: Environment) -> list[ServicePlan]:
+    local = _require_local(env)
+    catalog = urlparse(env.catalog.url)
+    sf_host, sf_port = env.snowflake.host or "127.0.0.1", env.snowflake.port or 8765
+    return [
+        ServicePlan(
+            "snowflake",
+            sf_host,
+            sf_port,
+            [sys.executable, "-m", "metricdag.localstack.snowflake_server", "--db-dir",
+             str(env.path(local.snowflake_db_dir)), "--host", sf_host, "--port", str(sf_port)],
+        ),
+        ServicePlan(
+            "catalog",
+            catalog.hostname or "127.0.0.1",
+            catalog.port or 80,
+            [sys.executable, "-m", "metricdag.catalog_service", "--db-url", _sqlite_url(env, local.catalog_db_url),
+             "--host", catalog.hostname or "127.0.0.1", "--port", str(catalog.port or 80)],
+        ),
+    ]
+
+
+def _sqlite_url(env: Environment, url: str) -> str:
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url[len(prefix):].startswith("/"):
+        return prefix + str(env.path(url[len(prefix):]))
+    return url
+
+
+def state_path(env: Environment) -> Path:
+    return env.path(_require_local(env).state_dir) / STATE_FILE
+
+
+def read_state(env: Environment) -> list[ServiceState]:
+    path = state_path(env)
+    if not path.is_file():
+        return []
+    return [ServiceState(**s) for s in json.loads(path.read_text())["services"]]
+
+
+def _write_state(env: Environment, services: list[ServiceState]) -> None:
+    path = state_path(env)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"environment": env.name, "services": [asdict(s) for s in services]}, indent=2))
+    tmp.replace(path)
+
+
+def is_running(env: Environment) -> bool:
+    services = read_state(env)
+    return bool(services) and all(pid_alive(s.pid) for s in services)
+
+
+def up(env: Environment, timeout_s: float = 90) -> list[ServiceState]:
+    """Start every service, wait for its health check; idempotent when already up."""
+    if is_running(env):
+        return read_state(env)
+    down(env)  # clear a half-dead stack from an earlier crash
+    plans = plan(env)
+    for p in plans:
+        if port_in_use(p.host, p.port):
+            raise StackError(
+                f"cannot start {p.name}: port {p.port} on {p.host} is already in use by another process. "
+                f"Stop that process, or choose other ports with METRICDAG_SNOWFLAKE_PORT / METRICDAG_CATALOG_PORT."
+            )
+    local = _require_local(env)
+    state_dir = env.path(local.state_dir)
+    (state_dir / "logs").mkdir(parents=True, exist_ok=True)
+    env.path(local.snowflake_db_dir).mkdir(parents=True, exist_ok=True)
+    started: list[ServiceState] = []
+    try:
+        for p in plans:
+            log = state_dir / "logs" / f"{p.name}.log"
+            proc = start_process(p.name, p.argv, log)
+            started.append(ServiceState(p.name, proc.pid, p.host, p.port, str(log)))
+            _write_state(env, started)
+            wait_for_port(p.host, p.port, timeout_s, proc=proc, log_path=log)
+        _check_catalog_health(env)
+    except BaseException:
+        for s in started:
+            stop_process_group(s.pid)
+        state_path(env).unlink(missing_ok=True)
+        raise
+    return started
+
+
+def _check_catalog_health(env: Environment) -> None:
+    try:
+        response = requests.get(env.catalog.url.rstrip("/") + "/health", timeout=10)
+        response.raise_for_status()
+    except requests.RequestException as exc:
+        raise StackError(f"catalog service at {env.catalog.url} is not healthy: {exc}") from None
+
+
+def down(env: Environment) -> list[str]:
+    stopped = []
+    for s in read_state(env):
+        if pid_alive(s.pid):
+            stop_process_group(s.pid)
+            stopped.append(s.name)
+    state_path(env).unlink(missing_ok=True)
+    return stopped
+
+
+def status(env: Environment) -> list[dict]:
+    rows = []
+    for s in read_state(env):
+        alive = pid_alive(s.pid)
+        rows.append(
+            {"service": s.name, "address": f"{s.host}:{s.port}", "pid": s.pid,
+             "status": "running" if alive and port_in_use(s.host, s.port) else "down", "log": s.log}
+        )
+    return rows

@@ -1,0 +1,283 @@
+"""The persister: a Lambda-style ``handler(event, context)`` that replaces one partition.
+
+Steps, each a small function below:
+
+1. parse the event (:class:`PersistRequest`: unknown keys and bad identifiers are refused here,
+   before any SQL exists) and resolve the environment it names;
+2. read the Parquet file from the object store: schema, row count, checksum, and the distinct
+   values of the partition column, which must all equal ``partition_value``;
+3. create the database, schema and table if missing (columns from the Parquet schema);
+4. in ONE transaction: DELETE the partition, COPY the file, check that COPY loaded every Parquet
+   row and that the partition now holds exactly that many rows, COMMIT; on any failure ROLLBACK,
+   so the previous rows stay in place, and raise :class:`PersistError`.
+
+Re-running for the same partition leaves exactly one copy (delete + load). Each run attempt
+must write a uniquely named file: Snowflake skips files it has loaded before (``LOAD_SKIPPED``),
+which here is an error rather than a silent no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+
+from metricdag.errors import MetricdagError
+from metricdag.io.objectstore import sha256_hex, store_for
+from metricdag.persistence import sql
+from metricdag.persistence.request import PersistError, PersistRequest, PersistResult
+from metricdag.settings import Environment, load_environment
+from metricdag.warehouse import WarehouseError, connect, execute
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+log = logging.getLogger(__name__)
+
+MAX_VALUES_SHOWN = 3
+
+
+# ------------------------------------------------------------------------------ the Parquet file
+
+
+@dataclass(frozen=True)
+class ParquetFacts:
+    schema: pa.Schema
+    num_rows: int
+    checksum: str
+    partition_values: list[Any]  # distinct values of the partition column, None for null
+
+
+def parquet_facts(data: bytes, partition_column: str, *, dataset: str, source_uri: str) -> ParquetFacts:
+    """Schema, row count (from the footer), checksum and distinct partition values of a file."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    try:
+        parquet = pq.ParquetFile(pa.BufferReader(data))
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise PersistError(f"dataset {dataset}: {source_uri} is not a readable Parquet file: {exc}") from None
+    schema = parquet.schema_arrow
+    if partition_column not in schema.names:
+        raise PersistError(
+            f"dataset {dataset}: {source_uri} has no partition column {partition_column!r} "
+            f"(columns: {', '.join(schema.names)})"
+        )
+    column_type = schema.field(partition_column).type
+    if not pa.types.is_date32(column_type):
+        raise PersistError(
+            f"dataset {dataset}: partition column {partition_column!r} in {source_uri} has type {column_type}; "
+            "it must be a date (date32): store datetime.date values, e.g. pandas Series.dt.date"
+        )
+    values = pc.unique(parquet.read(columns=[partition_column]).column(0)).to_pylist()
+    return ParquetFacts(schema, parquet.metadata.num_rows, sha256_hex(data), values)
+
+
+def check_partition_values(
+    values: Sequence[Any], expected: date, *, dataset: str, source_uri: str, partition_column: str
+) -> None:
+    """Refuse a file holding any row outside the partition it is loaded into (or a null)."""
+    offending = [v for v in values if v != expected]
+    if offending:
+        shown = ", ".join("NULL" if v is None else str(v) for v in sorted(offending, key=str)[:MAX_VALUES_SHOWN])
+        more = f" and {len(offending) - MAX_VALUES_SHOWN} more" if len(offending) > MAX_VALUES_SHOWN else ""
+        raise PersistError(
+            f"dataset {dataset}: {source_uri} has rows with {partition_column} = {shown}{more}, "
+            f"but it is loaded as partition {partition_column} = {expected}; nothing was loaded"
+        )
+
+
+def check_key_columns(schema: pa.Schema, key_columns: Sequence[str], *, dataset: str, source_uri: str) -> None:
+    missing = [k for k in key_columns if k not in schema.names]
+    if missing:
+        raise PersistError(
+            f"dataset {dataset}: key column(s) {', '.join(missing)} are not in {source_uri} "
+            f"(columns: {', '.join(schema.names)})"
+        )
+
+
+# ---------------------------------------------------------------------------- the COPY result
+
+
+@dataclass(frozen=True)
+class CopiedFile:
+    file: str
+    status: str
+    rows_loaded: int
+    first_error: str | None = None
+
+
+def parse_copy_result(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[CopiedFile]:
+    """One entry per file COPY considered; empty when it found no file at all."""
+    names = [c.lower() for c in columns]
+    if "file" not in names:  # "Copy executed with 0 files processed."
+        return []
+    at = {name: i for i, name in enumerate(names)}
+    out = []
+    for row in rows:
+        loaded = row[at["rows_loaded"]] if "rows_loaded" in at else 0
+        error = row[at["first_error"]] if "first_error" in at else None
+        out.append(CopiedFile(str(row[at["file"]]), str(row[at["status"]]).upper(), int(loaded or 0), error))
+    return out
+
+
+def verify_load(
+    *, table: str, partition: str, parquet_rows: int, copied: Sequence[CopiedFile], partition_count: int
+) -> int:
+    """Rows loaded, when COPY loaded the file completely and the partition holds exactly the
+    file's rows; otherwise a :class:`PersistError` naming the table, partition and counts."""
+    where = f"{table} partition {partition}"
+    if not copied:
+        raise PersistError(f"{where}: COPY found no file to load (expected 1 file with {parquet_rows} rows)")
+    for f in copied:
+        if f.status == "LOAD_SKIPPED":
+            raise PersistError(
+                f"{where}: COPY skipped {f.file} because a file of that name was loaded into this table before; "
+                "every run attempt must write a uniquely named file"
+            )
+        if f.status != "LOADED":
+            raise PersistError(f"{where}: COPY of {f.file} ended with {f.status}: {f.first_error or 'no detail'}")
+    rows_loaded = sum(f.rows_loaded for f in copied)
+    if rows_loaded != parquet_rows or partition_count != parquet_rows:
+        raise PersistError(
+            f"{where}: the Parquet file has {parquet_rows} rows but COPY loaded {rows_loaded} "
+            f"and the partition holds {partition_count}"
+        )
+    return rows_loaded
+
+
+# ------------------------------------------------------------------------------- the SQL plan
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    target: sql.TableRef
+    partition: str  # COLUMN=YYYY-MM-DD, for messages
+    setup: tuple[sql.Statement, ...]
+    delete: sql.Statement
+    copy: sql.Statement
+    count: sql.Statement
+
+
+def plan_load(request: PersistRequest, schema: pa.Schema, env: Environment) -> LoadPlan:
+    """Every statement of the load, built (and validated) before a connection is opened."""
+    target = sql.TableRef(request.database, request.schema_name, request.table)
+    source = sql.copy_source(request.source_uri, env.snowflake.stage, env.object_store_uri)
+    value = request.partition_value
+    return LoadPlan(
+        target=target,
+        partition=f"{request.partition_column.upper()}={value.isoformat()}",
+        setup=(sql.create_database(target), sql.create_schema(target), sql.create_table(target, schema)),
+        delete=sql.delete_partition(target, request.partition_column, value),
+        copy=sql.copy_into(target, source),
+        count=sql.count_partition(target, request.partition_column, value),
+    )
+
+
+# ---------------------------------------------------------------------------- the transaction
+
+
+def _rollback(cursor: Any) -> None:
+    try:
+        cursor.execute("ROLLBACK")
+    except Exception as exc:  # the original error matters more; the session ends anyway
+        log.warning("ROLLBACK failed: %s", exc)
+
+
+def replace_partition(cursor: Any, plan: LoadPlan, parquet_rows: int) -> int:
+    """DELETE + COPY + verify in one transaction; returns rows loaded. Rolls back on any error."""
+    execute(cursor, "BEGIN")
+    try:
+        execute(cursor, plan.delete.sql, plan.delete.params)
+        execute(cursor, plan.copy.sql, plan.copy.params)
+        copied = parse_copy_result([d.name for d in cursor.description or []], cursor.fetchall())
+        execute(cursor, plan.count.sql, plan.count.params)
+        (partition_count,) = cursor.fetchone()
+        rows_loaded = verify_load(
+            table=plan.target.sql,
+            partition=plan.partition,
+            parquet_rows=parquet_rows,
+            copied=copied,
+            partition_count=int(partition_count),
+        )
+        execute(cursor, "COMMIT")
+        return rows_loaded
+    except BaseException:
+        _rollback(cursor)
+        raise
+
+
+# ------------------------------------------------------------------------------------ handler
+
+
+def parse_request(event: dict) -> PersistRequest:
+    try:
+        return PersistRequest.model_validate(event)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'event'}: {e['msg']}" for e in exc.errors())
+        raise PersistError(f"invalid persist request: {problems}") from None
+
+
+def read_source(request: PersistRequest, env: Environment) -> bytes:
+    store = store_for(request.source_uri, env.object_store.s3_endpoint_url, env.object_store.s3_region)
+    try:
+        return store.get_bytes(request.source_uri)
+    except Exception as exc:
+        raise PersistError(f"dataset {request.dataset}: cannot read {request.source_uri}: {exc}") from None
+
+
+def handler(event: dict, context: Any = None) -> dict:
+    """Load one Parquet file as one partition of a Snowflake table; returns ``PersistResult`` JSON."""
+    started = time.monotonic()
+    request = parse_request(event)
+    env = load_environment(request.environment)
+
+    data = read_source(request, env)
+    facts = parquet_facts(data, request.partition_column, dataset=request.dataset, source_uri=request.source_uri)
+    check_partition_values(
+        facts.partition_values,
+        request.partition_value,
+        dataset=request.dataset,
+        source_uri=request.source_uri,
+        partition_column=request.partition_column,
+    )
+    check_key_columns(facts.schema, request.key_columns, dataset=request.dataset, source_uri=request.source_uri)
+    try:
+        plan = plan_load(request, facts.schema, env)
+    except PersistError:
+        raise
+    except MetricdagError as exc:
+        raise PersistError(f"dataset {request.dataset}: {exc}") from None
+
+    try:
+        with connect(env.snowflake, database=request.database) as conn:
+            cursor = conn.cursor()
+            for statement in plan.setup:
+                execute(cursor, statement.sql, statement.params)
+            rows_loaded = replace_partition(cursor, plan, facts.num_rows)
+    except WarehouseError as exc:
+        raise PersistError(
+            f"{plan.target.sql} partition {plan.partition}: loading {request.source_uri} failed "
+            f"and was rolled back: {exc}"
+        ) from None
+
+    result = PersistResult(
+        dataset=request.dataset,
+        run_id=request.run_id,
+        table=plan.target.sql,
+        partition_column=request.partition_column.upper(),
+        partition=request.partition_value,
+        rows_loaded=rows_loaded,
+        parquet_rows=facts.num_rows,
+        source_uri=request.source_uri,
+        checksum=facts.checksum,
+        seconds=round(time.monotonic() - started, 3),
+    )
+    log.info("loaded %d rows into %s partition %s", rows_loaded, plan.target.sql, plan.partition)
+    return result.model_dump(mode="json")

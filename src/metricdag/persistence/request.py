@@ -1,0 +1,74 @@
+"""The persister's contract: what it is asked to load, what it reports, how it fails.
+
+The same JSON travels to the in-process handler and to the deployed Lambda, so the models are
+strict (unknown keys are errors) and every Snowflake identifier is validated on parsing, before
+any SQL is built.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from metricdag.errors import MetricdagError
+from metricdag.warehouse import validate_identifier
+
+
+class PersistError(MetricdagError):
+    """A load was refused or rolled back; the message names the table, partition and counts."""
+
+
+class PersistRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True)
+
+    environment: str = Field(description="pipeline-configs/environments/<name>.yaml the handler resolves")
+    dataset: str = Field(description="logical dataset name, for messages and audit")
+    database: str
+    schema_name: str = Field(alias="schema")
+    table: str
+    source_uri: str = Field(description="one Parquet file, file:// or s3://")
+    partition_column: str
+    partition_value: date
+    key_columns: list[str] = []
+    run_id: str
+
+    @field_validator("database", "schema_name", "table", "partition_column")
+    @classmethod
+    def _identifier(cls, value: str, info) -> str:  # noqa: ANN001 - pydantic's ValidationInfo
+        what = {"schema_name": "schema", "partition_column": "partition column"}.get(info.field_name, info.field_name)
+        try:
+            return validate_identifier(value, what)
+        except MetricdagError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("key_columns")
+    @classmethod
+    def _key_identifiers(cls, value: list[str]) -> list[str]:
+        for name in value:
+            try:
+                validate_identifier(name, "key column")
+            except MetricdagError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+    def to_event(self) -> dict:
+        """The JSON event for :func:`metricdag.persistence.handler.handler` (``schema`` key)."""
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class PersistResult(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dataset: str
+    run_id: str
+    table: str = Field(description='fully qualified, quoted: "DB"."SCHEMA"."TABLE"')
+    partition_column: str
+    partition: date
+    rows_loaded: int
+    parquet_rows: int
+    source_uri: str
+    checksum: str = Field(description="sha256:<hex> of the Parquet file")
+    seconds: float
+    status: Literal["loaded"] = "loaded"

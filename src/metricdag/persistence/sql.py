@@ -1,0 +1,178 @@
+"""The persister's SQL, as pure functions of validated inputs.
+
+Every identifier goes through :func:`metricdag.warehouse.quote_identifier`; the partition value
+is a bound parameter (``?``); the only other text pasted into SQL is the source location and
+file name of a ``COPY``, each checked against a strict character set first.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from metricdag.errors import MetricdagError
+from metricdag.warehouse import qualified_name, quote_identifier, snowflake_columns
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+_FILE_NAME = re.compile(r"[A-Za-z0-9._=-]+")
+_PATH = re.compile(r"[A-Za-z0-9._=+~/-]*")
+_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+
+COPY_OPTIONS = "FILE_FORMAT=(TYPE=PARQUET) MATCH_BY_COLUMN_NAME=CASE_INSENSITIVE"
+
+
+@dataclass(frozen=True)
+class Statement:
+    """SQL text plus the values bound to its ``?`` placeholders."""
+
+    sql: str
+    params: tuple[Any, ...] = ()
+
+
+@dataclass(frozen=True)
+class TableRef:
+    database: str
+    schema: str
+    table: str
+
+    def __post_init__(self) -> None:
+        qualified_name(self.database, self.schema, self.table)  # validates all three
+
+    @property
+    def sql(self) -> str:
+        return qualified_name(self.database, self.schema, self.table)
+
+
+@dataclass(frozen=True)
+class CopySource:
+    """Where COPY reads from: a folder (a quoted URL or ``@stage/path/``) and one file in it."""
+
+    location: str
+    file_name: str
+
+
+# ------------------------------------------------------------------------------------- DDL
+
+
+def create_database(target: TableRef) -> Statement:
+    return Statement(f"CREATE DATABASE IF NOT EXISTS {quote_identifier(target.database, 'database')}")
+
+
+def create_schema(target: TableRef) -> Statement:
+    db = quote_identifier(target.database, "database")
+    return Statement(f"CREATE SCHEMA IF NOT EXISTS {db}.{quote_identifier(target.schema, 'schema')}")
+
+
+def create_table(target: TableRef, schema: pa.Schema) -> Statement:
+    """``CREATE TABLE IF NOT EXISTS`` with one column per Parquet field (types via ``snowflake_type``)."""
+    columns = snowflake_columns(schema)
+    if not columns:
+        raise MetricdagError(f"cannot create {target.sql}: the Parquet schema has no columns")
+    seen: dict[str, str] = {}
+    for field in schema:
+        upper = field.name.upper()
+        if upper in seen:
+            raise MetricdagError(
+                f"cannot create {target.sql}: columns {seen[upper]!r} and {field.name!r} are the same "
+                "Snowflake column (names are case-insensitive)"
+            )
+        seen[upper] = field.name
+    body = ", ".join(f"{name} {type_}" for name, type_ in columns)
+    return Statement(f"CREATE TABLE IF NOT EXISTS {target.sql} ({body})")
+
+
+# ------------------------------------------------------------------------------------- DML
+
+
+def delete_partition(target: TableRef, partition_column: str, value: date) -> Statement:
+    return Statement(
+        f"DELETE FROM {target.sql} WHERE {quote_identifier(partition_column, 'partition column')} = ?", (value,)
+    )
+
+
+def count_partition(target: TableRef, partition_column: str, value: date) -> Statement:
+    return Statement(
+        f"SELECT COUNT(*) FROM {target.sql} WHERE {quote_identifier(partition_column, 'partition column')} = ?",
+        (value,),
+    )
+
+
+def copy_into(target: TableRef, source: CopySource) -> Statement:
+    """``COPY INTO`` one file, named in ``FILES=(...)`` under its folder (a COPY whose FROM is a
+    single file URL loads nothing in fakesnow, and ``FILES=`` is what Snowflake recommends)."""
+    file_name = validate_file_name(source.file_name)
+    return Statement(f"COPY INTO {target.sql} FROM {source.location} FILES=('{file_name}') {COPY_OPTIONS}")
+
+
+# --------------------------------------------------------------------------- COPY sources
+
+
+def validate_file_name(name: str) -> str:
+    if not _FILE_NAME.fullmatch(name) or name in {".", ".."}:
+        raise MetricdagError(
+            f"invalid file name {name!r} for COPY: use only letters, digits and . _ = - "
+            "(the name is written into the SQL statement)"
+        )
+    return name
+
+
+def _validate_path(path: str, uri: str) -> str:
+    if not _PATH.fullmatch(path):
+        raise MetricdagError(
+            f"cannot load {uri!r}: its folder may only contain letters, digits and . _ = + ~ / - "
+            "(the folder is written into the SQL statement)"
+        )
+    return path
+
+
+def _split_file(uri: str, path: str) -> tuple[str, str]:
+    folder, _, name = path.rpartition("/")
+    if not name:
+        raise MetricdagError(f"source {uri!r} names a folder; the persister loads one Parquet file")
+    return folder, validate_file_name(name)
+
+
+def stage_ref(stage: str) -> str:
+    """``@"DB"."SCHEMA"."STAGE"`` from ``db.schema.stage`` (1 to 3 plain identifiers)."""
+    parts = stage.split(".")
+    if not 1 <= len(parts) <= 3:
+        raise MetricdagError(f"invalid stage name {stage!r}: expected [database.][schema.]stage")
+    return "@" + ".".join(quote_identifier(p, "stage name part") for p in parts)
+
+
+def copy_source(source_uri: str, stage: str | None = None, stage_root_uri: str | None = None) -> CopySource:
+    """The COPY location for one Parquet file.
+
+    * ``file:///dir/name.parquet`` -> ``'file:///dir/'`` + ``name.parquet``
+    * ``s3://bucket/key/name.parquet`` with a ``stage`` over ``stage_root_uri`` (the object
+      store's base URI) -> ``@"STAGE"/<key relative to the root>/`` + ``name.parquet``
+    * ``s3://...`` without a stage -> ``'s3://bucket/key/'`` + ``name.parquet``
+    """
+    if source_uri.startswith("file://"):
+        folder, name = _split_file(source_uri, _validate_path(source_uri[len("file://") :], source_uri))
+        if not folder.startswith("/"):
+            raise MetricdagError(f"source {source_uri!r} must be an absolute file:// URI")
+        return CopySource(f"'file://{folder}/'", name)
+    if source_uri.startswith("s3://"):
+        bucket, _, key = source_uri[len("s3://") :].partition("/")
+        if not _BUCKET.fullmatch(bucket):
+            raise MetricdagError(f"source {source_uri!r}: {bucket!r} is not a valid S3 bucket name")
+        folder, name = _split_file(source_uri, _validate_path(key, source_uri))
+        if stage is None:
+            location = f"s3://{bucket}/{folder}/" if folder else f"s3://{bucket}/"
+            return CopySource(f"'{location}'", name)
+        root = (stage_root_uri or "").rstrip("/") + "/"
+        if not stage_root_uri or not source_uri.startswith(root):
+            raise MetricdagError(
+                f"source {source_uri!r} is not under {stage_root_uri!r}, the location of stage {stage!r}; "
+                "write the file under the object store's base URI or unset snowflake.stage"
+            )
+        relative_folder = source_uri[len(root) :].rpartition("/")[0]
+        suffix = f"/{relative_folder}/" if relative_folder else "/"
+        return CopySource(stage_ref(stage) + suffix, name)
+    raise MetricdagError(f"unsupported source {source_uri!r}: the persister loads file:// or s3:// Parquet files")
+

@@ -1,0 +1,90 @@
+"""Dagster resources, and the one map of resources per environment."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+from dagster_snowflake import SnowflakeResource
+
+from metricdag.catalog.client import CatalogClient
+from metricdag.io.io_manager import ParquetIOManager
+from metricdag.io.objectstore import ObjectStore, store_for
+from metricdag.persistence.invoke import invoke_persister
+from metricdag.persistence.request import PersistRequest, PersistResult
+from metricdag.settings import Environment, load_environment
+
+
+class CatalogResource(dg.ConfigurableResource):
+    """The central catalog (HTTP at run time, with the on-disk cache as fallback)."""
+
+    url: str
+    cache_dir: str
+    environment: str
+
+    def client(self) -> CatalogClient:
+        return CatalogClient(self.url, Path(self.cache_dir), self.environment)
+
+
+class ObjectStoreResource(dg.ConfigurableResource):
+    base_uri: str
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+
+    def store(self) -> ObjectStore:
+        return store_for(self.base_uri, self.s3_endpoint_url, self.s3_region)
+
+
+class PersisterResource(dg.ConfigurableResource):
+    """Calls the persister function (in process locally, AWS Lambda when deployed)."""
+
+    environment: str
+    project_root: str
+    database: str
+
+    def persist(self, request: PersistRequest) -> PersistResult:
+        return invoke_persister(request, load_environment(self.environment, Path(self.project_root)))
+
+
+def snowflake_resource(env: Environment) -> SnowflakeResource:
+    sf = env.snowflake
+    extra: dict = {}
+    if sf.host:
+        extra["host"] = sf.host
+    if sf.port:
+        extra["port"] = sf.port
+    if sf.protocol != "https":
+        extra["protocol"] = sf.protocol
+    return SnowflakeResource(
+        account=sf.account,
+        user=sf.user,
+        password=dg.EnvVar(sf.password_env),
+        database=sf.database,
+        warehouse=sf.warehouse,
+        role=sf.role,
+        login_timeout=sf.login_timeout_s,
+        network_timeout=sf.login_timeout_s,
+        additional_snowflake_connection_args=extra or None,
+    )
+
+
+def resources_for(env: Environment) -> dict[str, object]:
+    store = env.object_store
+    return {
+        "io_manager": ParquetIOManager(
+            base_uri=env.object_store_uri,
+            environment=env.name,
+            s3_endpoint_url=store.s3_endpoint_url,
+            s3_region=store.s3_region,
+        ),
+        "object_store": ObjectStoreResource(
+            base_uri=env.object_store_uri, s3_endpoint_url=store.s3_endpoint_url, s3_region=store.s3_region
+        ),
+        "catalog": CatalogResource(
+            url=env.catalog.url, cache_dir=str(env.path(env.catalog.cache_dir)), environment=env.name
+        ),
+        "snowflake": snowflake_resource(env),
+        "persister": PersisterResource(
+            environment=env.name, project_root=str(env.project_root), database=env.snowflake.database
+        ),
+    }

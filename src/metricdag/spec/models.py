@@ -1,0 +1,195 @@
+"""Typed models of ``metric.yaml`` and ``pipeline-configs/retry-policies.yaml``.
+
+Field-level rules live here (unknown keys, bad names, bad cron); rules that span the
+whole metric (dangling datasets, cycles, duplicate outputs, files on disk) live in
+:mod:`metricdag.spec.validate` so each can point at the line at fault.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated, Literal, Union
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from croniter import croniter
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+NAME = r"^[a-z][a-z0-9_]{0,62}$"
+TABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*\.[A-Za-z_][A-Za-z0-9_$]*$")
+
+Name = Annotated[str, Field(pattern=NAME, description="lower_snake_case, at most 63 characters")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class RetryPolicySpec(Strict):
+    max_retries: int = Field(ge=0, le=20)
+    delay_s: float = Field(default=0, ge=0, le=3600)
+    backoff: Literal["none", "linear", "exponential"] = "exponential"
+    jitter: Literal["none", "full", "plus_minus"] = "plus_minus"
+
+
+class RetryPoliciesFile(Strict):
+    policies: dict[Name, RetryPolicySpec]
+
+
+RetryRef = Union[Name, RetryPolicySpec]
+
+
+class Schedule(Strict):
+    cron: str
+    timezone: str = "UTC"
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, v: str) -> str:
+        if not croniter.is_valid(v) or len(v.split()) != 5:
+            raise ValueError(f"{v!r} is not a valid 5-field cron expression")
+        return v
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {v!r}") from None
+        return v
+
+
+class Partitions(Strict):
+    start_date: date
+
+
+class SourcingSpec(Strict):
+    dataset: Name
+    description: str = ""
+
+
+class OutputSpec(Strict):
+    dataset: Name
+    key: list[str] = Field(default_factory=list, description="key columns (default: the catalog schema's key)")
+
+
+class NodeSpec(Strict):
+    name: Name
+    language: Literal["python"] = "python"
+    entrypoint: str = Field(description="path/to/file.py:function, relative to the metric folder")
+    description: str = ""
+    inputs: list[Name] = Field(default_factory=list)
+    outputs: list[OutputSpec] = Field(min_length=1)
+    retry_policy: RetryRef | None = None
+    params: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+    @field_validator("outputs", mode="before")
+    @classmethod
+    def _plain_names(cls, v):
+        if isinstance(v, list):
+            return [{"dataset": item} if isinstance(item, str) else item for item in v]
+        return v
+
+    @field_validator("entrypoint")
+    @classmethod
+    def _entrypoint(cls, v: str) -> str:
+        path, sep, func = v.partition(":")
+        if not sep or not path.endswith(".py") or not func.isidentifier():
+            raise ValueError(f"entrypoint {v!r} must look like 'path/to/file.py:function'")
+        if path.startswith("/") or ".." in path.split("/"):
+            raise ValueError(f"entrypoint {v!r} must be a path inside the metric folder")
+        return v
+
+    @property
+    def entrypoint_file(self) -> str:
+        return self.entrypoint.partition(":")[0]
+
+    @property
+    def entrypoint_function(self) -> str:
+        return self.entrypoint.partition(":")[2]
+
+    @property
+    def output_names(self) -> list[str]:
+        return [o.dataset for o in self.outputs]
+
+
+Severity = Literal["error", "warn"]
+
+
+class RecordCountCheck(Strict):
+    type: Literal["record_count"]
+    min: int = Field(default=1, ge=0)
+    max: int | None = Field(default=None, ge=0)
+    severity: Severity = "error"
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "RecordCountCheck":
+        if self.max is not None and self.max < self.min:
+            raise ValueError(f"max ({self.max}) is below min ({self.min})")
+        return self
+
+
+ReviewCheck = Annotated[Union[RecordCountCheck], Field(discriminator="type")]
+
+
+class ReviewSpec(Strict):
+    dataset: Name
+    checks: list[ReviewCheck] = Field(min_length=1)
+
+
+class PersistSpec(Strict):
+    dataset: Name
+    table: str = Field(description="SCHEMA.TABLE in the environment's Snowflake database")
+    partition_column: str = Field(description="the DATE column that holds the partition")
+
+    @field_validator("table")
+    @classmethod
+    def _table(cls, v: str) -> str:
+        if not TABLE_RE.match(v):
+            raise ValueError(f"table {v!r} must be SCHEMA.TABLE using letters, digits and _")
+        return v
+
+    @property
+    def schema_name(self) -> str:
+        return self.table.split(".")[0]
+
+    @property
+    def table_name(self) -> str:
+        return self.table.split(".")[1]
+
+
+class MetricSpec(Strict):
+    name: Name
+    owner: str = Field(min_length=3, description="team or person to contact, e.g. an e-mail address")
+    description: str = ""
+    schedule: Schedule
+    partitions: Partitions
+    retry_policy: RetryRef = "default"
+    alert_routes: list[Name] = Field(default_factory=list)
+    sourcing: list[SourcingSpec] = Field(min_length=1)
+    preprocessing: list[NodeSpec] = Field(default_factory=list)
+    metric_calculation: list[NodeSpec] = Field(min_length=1)
+    review: list[ReviewSpec] = Field(default_factory=list)
+    persist: list[PersistSpec] = Field(default_factory=list)
+
+    @field_validator("sourcing", mode="before")
+    @classmethod
+    def _plain_sources(cls, v):
+        if isinstance(v, list):
+            return [{"dataset": item} if isinstance(item, str) else item for item in v]
+        return v
+
+    def nodes(self) -> list[tuple[str, NodeSpec]]:
+        """Every node with its layer, in declaration order."""
+        return [("preprocessing", n) for n in self.preprocessing] + [
+            ("metric_calculation", n) for n in self.metric_calculation
+        ]
+
+    def layer_of(self, dataset: str) -> str:
+        if any(s.dataset == dataset for s in self.sourcing):
+            return "sourcing"
+        for layer, node in self.nodes():
+            if dataset in node.output_names:
+                return layer
+        raise KeyError(dataset)

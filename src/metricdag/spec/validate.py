@@ -1,0 +1,91 @@
+"""Rules that span a whole metric, each reported at the line at fault."""
+
+from __future__ import annotations
+
+from graphlib import CycleError, TopologicalSorter
+from pathlib import Path
+from typing import Any
+
+from metricdag.errors import Problem
+from metricdag.spec.models import MetricSpec
+from metricdag.yamlio import line_of
+
+
+def node_graph(spec: MetricSpec) -> dict[str, set[str]]:
+    """node name -> names of the nodes it reads from."""
+    producer = {out: node.name for _, node in spec.nodes() for out in node.output_names}
+    return {node.name: {producer[i] for i in node.inputs if i in producer} for _, node in spec.nodes()}
+
+
+def semantic_problems(
+    spec: MetricSpec, tree: Any, path: Path, folder: Path, retry_policy_names: set[str]
+) -> list[Problem]:
+    problems: list[Problem] = []
+
+    def add(loc: tuple, message: str) -> None:
+        problems.append(Problem(str(path), line_of(tree, loc), message))
+
+    if spec.name != folder.name:
+        add(("name",), f"metric name {spec.name!r} must match its folder name {folder.name!r}")
+
+    sources: set[str] = set()
+    for i, s in enumerate(spec.sourcing):
+        if s.dataset in sources:
+            add(("sourcing", i), f"dataset {s.dataset!r} is sourced twice")
+        sources.add(s.dataset)
+
+    seen_nodes: dict[str, tuple[str, int]] = {}
+    writer: dict[str, str] = {}
+    for layer in ("preprocessing", "metric_calculation"):
+        for i, node in enumerate(getattr(spec, layer)):
+            if node.name in seen_nodes:
+                add((layer, i, "name"), f"node name {node.name!r} is used twice")
+            seen_nodes[node.name] = (layer, i)
+            for j, out in enumerate(node.output_names):
+                if out in sources:
+                    add((layer, i, "outputs", j), f"output {out!r} is also a sourcing dataset")
+                elif out in writer:
+                    add(
+                        (layer, i, "outputs", j),
+                        f"output {out!r} is written by two nodes: {writer[out]!r} and {node.name!r}",
+                    )
+                else:
+                    writer[out] = node.name
+            if not (folder / node.entrypoint_file).is_file():
+                add((layer, i, "entrypoint"), f"entrypoint file {node.entrypoint_file!r} does not exist in {folder}")
+            if isinstance(node.retry_policy, str) and node.retry_policy not in retry_policy_names:
+                add((layer, i, "retry_policy"), _unknown_policy(node.retry_policy, retry_policy_names))
+
+    known = sources | set(writer)
+    for layer in ("preprocessing", "metric_calculation"):
+        for i, node in enumerate(getattr(spec, layer)):
+            for j, name in enumerate(node.inputs):
+                if name not in known:
+                    add((layer, i, "inputs", j), f"unknown dataset {name!r}: not sourced and not produced by any node")
+                elif name in node.output_names:
+                    add((layer, i, "inputs", j), f"node {node.name!r} reads its own output {name!r}")
+
+    try:
+        TopologicalSorter(node_graph(spec)).prepare()
+    except CycleError as exc:
+        cycle = exc.args[1]
+        layer, index = seen_nodes[cycle[0]]
+        add((layer, index, "inputs"), "cycle between nodes: " + " -> ".join(cycle))
+
+    for i, review in enumerate(spec.review):
+        if review.dataset not in writer:
+            add(("review", i, "dataset"), f"review of unknown dataset {review.dataset!r}: no node produces it")
+    for i, persist in enumerate(spec.persist):
+        if persist.dataset not in writer:
+            add(("persist", i, "dataset"), f"persist of unknown dataset {persist.dataset!r}: no node produces it")
+        elif not any(r.dataset == persist.dataset for r in spec.review):
+            add(("persist", i, "dataset"), f"{persist.dataset!r} is persisted without a review: add it under review:")
+
+    if isinstance(spec.retry_policy, str) and spec.retry_policy not in retry_policy_names:
+        add(("retry_policy",), _unknown_policy(spec.retry_policy, retry_policy_names))
+    return problems
+
+
+def _unknown_policy(name: str, known: set[str]) -> str:
+    return f"unknown retry policy {name!r} (pipeline-configs/retry-policies.yaml has: {', '.join(sorted(known)) or 'none'})"
+

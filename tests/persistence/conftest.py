@@ -1,0 +1,103 @@
+"""One local Snowflake (the fakesnow server module) per test session, on a free port and a
+temporary database folder, reached through the ``local`` environment exactly as the stack is."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from subprocess import Popen
+
+import pytest
+
+from metricdag.localstack.processes import free_port, start_process, stop_process_group, wait_for_port
+from metricdag.settings import Environment, load_environment
+
+HOST = "127.0.0.1"
+START_TIMEOUT_S = 60
+
+
+@dataclass
+class LocalSnowflake:
+    root: Path
+    db_dir: Path
+    port: int
+    log_path: Path
+    password: str
+    proc: Popen | None = field(default=None, repr=False)
+
+    def environ(self) -> dict[str, str]:
+        """The variables that point ``pipeline-configs/environments/local.yaml`` at this server."""
+        return {
+            "METRICDAG_LOCAL_DIR": str(self.root),
+            "METRICDAG_SNOWFLAKE_PORT": str(self.port),
+            "METRICDAG_SNOWFLAKE_PASSWORD": self.password,
+        }
+
+    def start(self) -> None:
+        argv = [
+            sys.executable,
+            "-m",
+            "metricdag.localstack.snowflake_server",
+            "--db-dir",
+            str(self.db_dir),
+            "--host",
+            HOST,
+            "--port",
+            str(self.port),
+        ]
+        self.proc = start_process("snowflake", argv, self.log_path)
+        wait_for_port(HOST, self.port, START_TIMEOUT_S, self.proc, self.log_path, name="local snowflake")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_process_group(self.proc.pid)
+            self.proc.wait(timeout=5)
+            self.proc = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@pytest.fixture(scope="session")
+def local_snowflake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSnowflake]:
+    root = tmp_path_factory.mktemp("stack")
+    port = free_port(HOST)
+    password = "pw-" + secrets.token_hex(12)
+    environ = {
+        "METRICDAG_LOCAL_DIR": str(root),
+        "METRICDAG_SNOWFLAKE_PORT": str(port),
+        "METRICDAG_SNOWFLAKE_PASSWORD": password,
+    }
+    with pytest.MonkeyPatch.context() as mp:  # only while resolving: other tests see the real environment
+        for name, value in environ.items():
+            mp.setenv(name, value)
+        env = load_environment("local")
+    assert env.localstack is not None
+    db_dir = env.path(env.localstack.snowflake_db_dir)
+    server = LocalSnowflake(root, db_dir, port, root / "logs" / "snowflake.log", password)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def env(local_snowflake: LocalSnowflake, monkeypatch: pytest.MonkeyPatch) -> Environment:
+    """The ``local`` environment, pointed at the session's server for the duration of one test
+    (the handler resolves it again by name, so the variables must stay set while it runs)."""
+    for name, value in local_snowflake.environ().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("METRICDAG_ENV", raising=False)
+    return load_environment("local")
+
+
+@pytest.fixture
+def objectstore_dir(env: Environment) -> Path:
+    path = Path(env.object_store_uri[len("file://") :])
+    path.mkdir(parents=True, exist_ok=True)
+    return path
