@@ -69,6 +69,6 @@ def materialize_metric(
 ) -> tuple[bool, list[SummaryRow]]:
     defs = build_metric_definitions(folder, env)
     metric = folder.name
-    job = defs.get_job_def(job_name(metric))
+    job = defs.resolve_job_def(job_name(metric))
     result = job.execute_in_process(partition_key=partition, instance=instance, raise_on_error=False)
     return result.success, summarize(instance, result.run_id, metric, partition)

@@ -77,9 +77,11 @@ def connect(settings: SnowflakeSettings, *, database: str | None = None) -> Snow
     """
     import snowflake.connector
 
+    if database is not None:
+        validate_identifier(database, "database")
     args = settings.connection_args()
     if database is not None:
-        args["database"] = validate_identifier(database, "database")
+        args["database"] = database
     args["paramstyle"] = "qmark"
     password = args.get("password")
     try:

@@ -51,15 +51,14 @@ class LocalSnowflake:
         self.proc = start_process("snowflake", argv, self.log_path)
         wait_for_port(HOST, self.port, START_TIMEOUT_S, self.proc, self.log_path, name="local snowflake")
 
-    def stop(self) -> None:
-        if self.proc is not None:
-            stop_process_group(self.proc.pid)
-            self.proc.wait(timeout=5)
-            self.proc = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
+    def stop(self) -> bool:
+        """True when the server shut down on SIGTERM (False: it had to be killed)."""
+        if self.proc is None:
+            return True
+        graceful = stop_process_group(self.proc.pid)
+        self.proc.wait(timeout=5)
+        self.proc = None
+        return graceful
 
 
 @pytest.fixture(scope="session")

@@ -55,13 +55,13 @@ def table() -> str:
     return "net_sales_" + uuid.uuid4().hex[:8]
 
 
-def event(table: str, source_uri: str, day: date, **overrides: object) -> dict:
+def event(target_table: str, source_uri: str, day: date, **overrides: object) -> dict:
     return {
         "environment": "local",
         "dataset": "net_sales_daily",
         "database": "metricdag",
         "schema": "metrics",
-        "table": table,
+        "table": target_table,
         "source_uri": source_uri,
         "partition_column": "sales_date",
         "partition_value": day.isoformat(),
@@ -103,13 +103,13 @@ def test_loads_a_partition_and_the_table_holds_exactly_its_rows(env, objectstore
     assert result.table == f'"METRICDAG"."METRICS"."{table.upper()}"'
     assert (result.rows_loaded, result.parquet_rows, result.partition) == (3, 3, DAY1)
     assert result.checksum == sha256_hex(Path(uri[len("file://") :]).read_bytes())
-    columns, types = run_query(
+    _, columns = run_query(
         env.snowflake,
         "SELECT column_name, data_type FROM METRICDAG.information_schema.columns "
         "WHERE table_name = ? ORDER BY ordinal_position",
         (table.upper(),),
     )
-    assert [name for name, _ in types] == ["SALES_DATE", "STORE", "NET_SALES", "UNITS"]
+    assert columns == [("SALES_DATE", "DATE"), ("STORE", "TEXT"), ("NET_SALES", "FLOAT"), ("UNITS", "NUMBER")]
 
 
 def test_rerunning_a_partition_with_a_new_file_leaves_exactly_one_copy(env, objectstore_dir, table):
@@ -368,6 +368,8 @@ def test_the_server_keeps_data_across_a_restart(env, objectstore_dir, table, loc
     frame = sales(DAY1, {"berlin": 1.0, "paris": 2.0})
     handler(event(table, write_parquet(objectstore_dir, frame), DAY1, database="kept_db"))
 
-    local_snowflake.restart()
+    assert local_snowflake.stop() is True  # shuts down on SIGTERM, no SIGKILL needed
+    local_snowflake.start()
 
     assert rows(env, table, database="KEPT_DB") == as_rows(frame)
+    assert "local snowflake stopped; data kept in" in local_snowflake.log_path.read_text()

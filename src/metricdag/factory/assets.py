@@ -268,7 +268,7 @@ def persist_asset(metric: Metric, persist: PersistSpec, partitions: dg.Partition
                 partition_column=persist.partition_column,
                 partition_value=partition_date(context),
                 key_columns=[k for o in _outputs(metric) if o.dataset == persist.dataset for k in o.key],
-                run_id=context.run_id,
+                run_id=context.run.run_id,
             )
         )
         return dg.MaterializeResult(

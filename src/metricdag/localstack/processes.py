@@ -161,11 +161,11 @@ def stop_process_group(pid: int, timeout_s: float = 10) -> bool:
     Sends SIGTERM to the group, waits up to ``timeout_s``, then SIGKILLs what is left.
     Returns True when the group stopped on SIGTERM, False when it had to be killed.
     """
+    if pid == os.getpgrp():
+        raise MetricdagError(f"process group {pid} is this process's own group; refusing to stop it")
     pgid = _pgid_of(pid)
     if pgid is not None and pgid != pid:
         raise MetricdagError(f"process {pid} does not lead its own process group; refusing to signal group {pgid}")
-    if pgid is not None and pgid == os.getpgrp():
-        raise MetricdagError(f"process {pid} leads this process's own group; refusing to stop it")
     try:
         os.killpg(pid, signal.SIGTERM)
     except ProcessLookupError:

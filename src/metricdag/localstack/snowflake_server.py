@@ -21,6 +21,10 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fakesnow.instance import FakeSnow
 
 log = logging.getLogger("metricdag.localstack.snowflake_server")
 
@@ -30,7 +34,7 @@ def existing_databases(db_dir: Path) -> list[str]:
     return sorted(p.stem for p in db_dir.glob("*.db") if p.is_file())
 
 
-def attach_existing(instance: object, db_dir: Path) -> list[str]:
+def attach_existing(instance: FakeSnow, db_dir: Path) -> list[str]:
     """Attach every ``<NAME>.db`` file of ``db_dir`` to the fakesnow ``instance``.
 
     fakesnow attaches ``<db_dir>/<NAME upper-cased>.db`` when a connection names a database, so
@@ -42,8 +46,7 @@ def attach_existing(instance: object, db_dir: Path) -> list[str]:
         if name != name.upper():
             log.warning("skipping %s: fakesnow only attaches upper-case database files", db_dir / f"{name}.db")
             continue
-        conn = instance.connect(database=name)  # type: ignore[attr-defined]
-        conn.close()
+        instance.connect(database=name).close()  # fakesnow ATTACHes <db_dir>/<NAME>.db on connect
         attached.append(name)
     return attached
 
@@ -63,10 +66,10 @@ def serve(db_dir: Path, host: str, port: int, log_level: str = "warning") -> Non
     fakesnow.server.shared_fs = instance
     attached = attach_existing(instance, db_dir)
     log.warning(
-        "local snowflake serving %s on http://%s:%d (databases: %s)",
-        db_dir,
+        "local snowflake starting on http://%s:%d over %s (databases: %s)",
         host,
         port,
+        db_dir,
         ", ".join(attached) or "none yet",
     )
 
@@ -86,18 +89,18 @@ def _exit_on_signal(signum: int, _frame: object) -> None:
     raise SystemExit(0)
 
 
-def checkpoint(duck_conn: object) -> None:
+def checkpoint(duck_conn: Any) -> None:
     """Write every attached database file's WAL into the file (committed data is durable
     either way: DuckDB replays the WAL on the next start)."""
     try:
         names = [
             row[0]
-            for row in duck_conn.execute(  # type: ignore[attr-defined]
+            for row in duck_conn.execute(
                 "SELECT database_name FROM duckdb_databases() WHERE path IS NOT NULL AND NOT internal"
             ).fetchall()
         ]
         for name in names:
-            duck_conn.execute(f'CHECKPOINT "{name}"')  # type: ignore[attr-defined]
+            duck_conn.execute(f'CHECKPOINT "{name}"')
     except Exception as exc:  # a session still inside a transaction; the WAL keeps the data
         log.warning("checkpoint at shutdown skipped: %s", exc)
 

@@ -159,7 +159,9 @@ def verify_load(
 class LoadPlan:
     target: sql.TableRef
     partition: str  # COLUMN=YYYY-MM-DD, for messages
-    setup: tuple[sql.Statement, ...]
+    setup: tuple[sql.Statement, ...]  # database and schema, IF NOT EXISTS
+    table_exists: sql.Statement
+    create_table: sql.Statement
     delete: sql.Statement
     copy: sql.Statement
     count: sql.Statement
@@ -173,7 +175,9 @@ def plan_load(request: PersistRequest, schema: pa.Schema, env: Environment) -> L
     return LoadPlan(
         target=target,
         partition=f"{request.partition_column.upper()}={value.isoformat()}",
-        setup=(sql.create_database(target), sql.create_schema(target), sql.create_table(target, schema)),
+        setup=(sql.create_database(target), sql.create_schema(target)),
+        table_exists=sql.table_exists(target),
+        create_table=sql.create_table(target, schema),
         delete=sql.delete_partition(target, request.partition_column, value),
         copy=sql.copy_into(target, source),
         count=sql.count_partition(target, request.partition_column, value),
@@ -181,6 +185,23 @@ def plan_load(request: PersistRequest, schema: pa.Schema, env: Environment) -> L
 
 
 # ---------------------------------------------------------------------------- the transaction
+
+
+def ensure_table(cursor: Any, plan: LoadPlan) -> bool:
+    """Create the database, schema and table when missing; True when the table was created.
+
+    The table is created only after checking it is missing, not with a blind
+    ``CREATE TABLE IF NOT EXISTS``: fakesnow treats that statement on an existing table as a new
+    table and forgets its load history, which would hide a reused file name (LOAD_SKIPPED).
+    """
+    for statement in plan.setup:
+        execute(cursor, statement.sql, statement.params)
+    execute(cursor, plan.table_exists.sql, plan.table_exists.params)
+    (existing,) = cursor.fetchone()
+    if existing:
+        return False
+    execute(cursor, plan.create_table.sql, plan.create_table.params)
+    return True
 
 
 def _rollback(cursor: Any) -> None:
@@ -258,8 +279,8 @@ def handler(event: dict, context: Any = None) -> dict:
     try:
         with connect(env.snowflake, database=request.database) as conn:
             cursor = conn.cursor()
-            for statement in plan.setup:
-                execute(cursor, statement.sql, statement.params)
+            if ensure_table(cursor, plan):
+                log.info("created %s", plan.target.sql)
             rows_loaded = replace_partition(cursor, plan, facts.num_rows)
     except WarehouseError as exc:
         raise PersistError(

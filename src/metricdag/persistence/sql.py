@@ -67,6 +67,15 @@ def create_schema(target: TableRef) -> Statement:
     return Statement(f"CREATE SCHEMA IF NOT EXISTS {db}.{quote_identifier(target.schema, 'schema')}")
 
 
+def table_exists(target: TableRef) -> Statement:
+    """One row, one column: how many tables named ``target`` exist (0 or 1)."""
+    db = quote_identifier(target.database, "database")
+    return Statement(
+        f"SELECT COUNT(*) FROM {db}.INFORMATION_SCHEMA.TABLES WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+        (target.schema.upper(), target.table.upper()),
+    )
+
+
 def create_table(target: TableRef, schema: pa.Schema) -> Statement:
     """``CREATE TABLE IF NOT EXISTS`` with one column per Parquet field (types via ``snowflake_type``)."""
     columns = snowflake_columns(schema)
@@ -120,20 +129,18 @@ def validate_file_name(name: str) -> str:
     return name
 
 
-def _validate_path(path: str, uri: str) -> str:
-    if not _PATH.fullmatch(path):
+def _split_file(uri: str, path: str) -> tuple[str, str]:
+    """``(folder, file name)`` of ``path``, both checked: they are written into the statement."""
+    folder, _, name = path.rpartition("/")
+    if not name:
+        raise MetricdagError(f"source {uri!r} names a folder; the persister loads one Parquet file")
+    validate_file_name(name)
+    if not _PATH.fullmatch(folder):
         raise MetricdagError(
             f"cannot load {uri!r}: its folder may only contain letters, digits and . _ = + ~ / - "
             "(the folder is written into the SQL statement)"
         )
-    return path
-
-
-def _split_file(uri: str, path: str) -> tuple[str, str]:
-    folder, _, name = path.rpartition("/")
-    if not name:
-        raise MetricdagError(f"source {uri!r} names a folder; the persister loads one Parquet file")
-    return folder, validate_file_name(name)
+    return folder, name
 
 
 def stage_ref(stage: str) -> str:
@@ -153,7 +160,7 @@ def copy_source(source_uri: str, stage: str | None = None, stage_root_uri: str |
     * ``s3://...`` without a stage -> ``'s3://bucket/key/'`` + ``name.parquet``
     """
     if source_uri.startswith("file://"):
-        folder, name = _split_file(source_uri, _validate_path(source_uri[len("file://") :], source_uri))
+        folder, name = _split_file(source_uri, source_uri[len("file://") :])
         if not folder.startswith("/"):
             raise MetricdagError(f"source {source_uri!r} must be an absolute file:// URI")
         return CopySource(f"'file://{folder}/'", name)
@@ -161,7 +168,7 @@ def copy_source(source_uri: str, stage: str | None = None, stage_root_uri: str |
         bucket, _, key = source_uri[len("s3://") :].partition("/")
         if not _BUCKET.fullmatch(bucket):
             raise MetricdagError(f"source {source_uri!r}: {bucket!r} is not a valid S3 bucket name")
-        folder, name = _split_file(source_uri, _validate_path(key, source_uri))
+        folder, name = _split_file(source_uri, key)
         if stage is None:
             location = f"s3://{bucket}/{folder}/" if folder else f"s3://{bucket}/"
             return CopySource(f"'{location}'", name)

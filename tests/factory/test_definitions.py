@@ -1,0 +1,108 @@
+"""What the factory generates, as a reviewable snapshot, and how it loads."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from datetime import datetime, timezone
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from metricdag.factory import build_metric_definitions, job_name
+from metricdag.factory.build import partition_for_tick
+from metricdag.settings import load_environment
+from metricdag.spec.loader import discover_metric_folders
+from tests.conftest import PROJECT_ROOT
+
+SNAPSHOTS = Path(__file__).parent / "snapshots"
+
+
+@pytest.fixture()
+def offline_env(tmp_path, monkeypatch):
+    """An environment whose catalog cache is empty and whose catalog URL answers nothing."""
+    monkeypatch.setenv("METRICDAG_LOCAL_DIR", str(tmp_path))
+    monkeypatch.setenv("METRICDAG_CATALOG_PORT", "9")  # discard port: nothing listens
+    return load_environment("local", PROJECT_ROOT)
+
+
+def _retry(policy: dg.RetryPolicy | None) -> dict | None:
+    if policy is None:
+        return None
+    return {"max_retries": policy.max_retries, "delay": policy.delay, "backoff": str(policy.backoff), "jitter": str(policy.jitter)}
+
+
+def describe(defs: dg.Definitions, metric: str) -> dict:
+    graph = defs.resolve_asset_graph()
+    assets = {}
+    for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.path):
+        node = graph.get(key)
+        assets[key.to_user_string()] = {
+            "deps": sorted(d.to_user_string() for d in node.parent_keys),
+            "group": node.group_name,
+            "owners": list(node.owners),
+            "tags": dict(sorted(node.tags.items())),
+            "kinds": sorted(node.kinds),
+            "partitions": str(node.partitions_def),
+            "retry": _retry(node.assets_def.op.retry_policy),
+        }
+    checks = {}
+    for check_key in sorted(graph.asset_check_keys, key=lambda k: k.to_user_string()):
+        spec = graph.get_check_spec(check_key)
+        checks[check_key.to_user_string()] = {"blocking": spec.blocking, "description": spec.description}
+    job = defs.resolve_job_def(job_name(metric))
+    schedule = defs.resolve_schedule_def(f"{metric}__schedule")
+    return {
+        "assets": assets,
+        "checks": checks,
+        "job": {"name": job.name, "assets": sorted(k.to_user_string() for k in job.asset_layer.selected_asset_keys)},
+        "schedule": {"cron": schedule.cron_schedule, "timezone": schedule.execution_timezone, "job": schedule.job_name},
+    }
+
+
+@pytest.mark.parametrize("folder", discover_metric_folders(PROJECT_ROOT), ids=lambda p: p.name)
+def test_generated_definitions_match_snapshot(folder, offline_env):
+    """A change to generation shows up as a diff. Regenerate with METRICDAG_UPDATE_SNAPSHOTS=1."""
+    actual = describe(build_metric_definitions(folder, offline_env), folder.name)
+    path = SNAPSHOTS / f"{folder.name}.json"
+    if os.environ.get("METRICDAG_UPDATE_SNAPSHOTS") == "1" or not path.exists():
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps(actual, indent=2, sort_keys=True) + "\n")
+    assert actual == json.loads(path.read_text())
+
+
+def test_definitions_load_makes_no_network_call(offline_env, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"network call while loading definitions: {args}")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    defs = build_metric_definitions(PROJECT_ROOT / "metrics" / "daily_net_sales", offline_env)
+    assert len(defs.resolve_asset_graph().get_all_asset_keys()) == 7
+
+
+def test_one_partitions_definition_is_shared(offline_env):
+    defs = build_metric_definitions(PROJECT_ROOT / "metrics" / "daily_net_sales", offline_env)
+    graph = defs.resolve_asset_graph()
+    parts = {id(graph.get(k).partitions_def) for k in graph.get_all_asset_keys()}
+    assert len(parts) == 1
+
+
+def test_schedule_requests_yesterday_in_the_metrics_timezone(offline_env):
+    defs = build_metric_definitions(PROJECT_ROOT / "metrics" / "daily_net_sales", offline_env)
+    schedule = defs.resolve_schedule_def("daily_net_sales__schedule")
+    tick = datetime(2024, 6, 4, 6, 30, tzinfo=timezone.utc)
+    context = dg.build_schedule_context(scheduled_execution_time=tick, repository_def=defs.get_repository_def())
+    request = schedule.evaluate_tick(context).run_requests[0]
+    assert request.partition_key == "2024-06-03"
+    assert partition_for_tick(datetime(2024, 6, 4, 1, 0, tzinfo=timezone.utc), "America/Los_Angeles") == "2024-06-02"
+
+
+def test_workspace_yaml_is_in_sync_with_metric_folders():
+    from metricdag.workspace import render_workspace
+
+    assert (PROJECT_ROOT / "workspace.yaml").read_text() == render_workspace(PROJECT_ROOT), (
+        "workspace.yaml is out of date: run `metricdag workspace`"
+    )
