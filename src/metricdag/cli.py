@@ -114,7 +114,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             success, summary = materialize_metric(folder, env, partition, instance)
             ok &= success
             rows += summary
-        print(tabulate([asdict(r) for r in rows], headers="keys", tablefmt="github"))
+        print(tabulate([asdict(r) for r in rows], headers="keys", tablefmt="github", floatfmt=".2f"))
         print("all metrics succeeded" if ok else "some steps failed: see the table above and the Dagster run log")
         return 0 if ok else 1
     finally:
@@ -128,7 +128,7 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
     columns, rows = run_query(_env().snowflake, args.query)
     if columns:
-        print(tabulate(rows, headers=columns, tablefmt="github"))
+        print(tabulate(rows, headers=columns, tablefmt="github", floatfmt=".2f"))
         print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
     else:
         print("ok")

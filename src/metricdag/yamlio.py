@@ -29,7 +29,7 @@ def line_of(node: Any, loc: tuple) -> int:
     """Best line number for a pydantic error location inside a ruamel tree (1-based)."""
     line = 1
     current = node
-    for part in loc:
+    for i, part in enumerate(loc):
         if isinstance(current, CommentedMap):
             if part in current:
                 try:
@@ -38,6 +38,8 @@ def line_of(node: Any, loc: tuple) -> int:
                     pass
                 current = current[part]
                 continue
+            if isinstance(part, str) and i < len(loc) - 1:
+                continue  # a union tag pydantic puts in the location ('record_count'), not a YAML key
             line = current.lc.line + 1 if current.lc.line is not None else line
             break
         if isinstance(current, CommentedSeq) and isinstance(part, int) and part < len(current):

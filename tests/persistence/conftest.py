@@ -22,10 +22,10 @@ START_TIMEOUT_S = 60
 @dataclass
 class LocalSnowflake:
     root: Path
-    db_dir: Path
     port: int
     log_path: Path
     password: str
+    db_dir: Path = field(default=Path("."))  # from local.yaml's localstack.snowflake_db_dir
     proc: Popen | None = field(default=None, repr=False)
 
     def environ(self) -> dict[str, str]:
@@ -66,18 +66,13 @@ def local_snowflake(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalS
     root = tmp_path_factory.mktemp("stack")
     port = free_port(HOST)
     password = "pw-" + secrets.token_hex(12)
-    environ = {
-        "METRICDAG_LOCAL_DIR": str(root),
-        "METRICDAG_SNOWFLAKE_PORT": str(port),
-        "METRICDAG_SNOWFLAKE_PASSWORD": password,
-    }
+    server = LocalSnowflake(root, port, root / "logs" / "snowflake.log", password)
     with pytest.MonkeyPatch.context() as mp:  # only while resolving: other tests see the real environment
-        for name, value in environ.items():
+        for name, value in server.environ().items():
             mp.setenv(name, value)
         env = load_environment("local")
     assert env.localstack is not None
-    db_dir = env.path(env.localstack.snowflake_db_dir)
-    server = LocalSnowflake(root, db_dir, port, root / "logs" / "snowflake.log", password)
+    server.db_dir = env.path(env.localstack.snowflake_db_dir)
     server.start()
     try:
         yield server

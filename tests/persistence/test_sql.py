@@ -147,3 +147,32 @@ def test_a_stage_name_must_be_plain_identifiers():
 def test_a_table_reference_validates_all_three_parts(database, schema, table):
     with pytest.raises(MetricdagError, match="invalid Snowflake"):
         sql.TableRef(database, schema, table)
+
+
+def test_the_handler_plans_a_stage_copy_from_the_prod_environment(monkeypatch):
+    from metricdag.persistence.handler import plan_load
+    from metricdag.persistence.request import PersistRequest
+    from metricdag.settings import load_environment
+
+    for name in ("METRICDAG_BUCKET", "SNOWFLAKE_STAGE"):
+        monkeypatch.delenv(name, raising=False)
+    env = load_environment("prod")
+    request = PersistRequest(
+        environment="prod",
+        dataset="net_sales_daily",
+        database="metrics",
+        schema="reporting",
+        table="net_sales_daily",
+        source_uri="s3://metricdag-prod/metrics/net_sales_daily/2024-03-01/part-run1-a1.parquet",
+        partition_column="business_date",
+        partition_value=DAY,
+        run_id="run1",
+    )
+
+    plan = plan_load(request, pa.schema([("business_date", pa.date32()), ("net_sales", pa.float64())]), env)
+
+    assert plan.copy.sql == (
+        'COPY INTO "METRICS"."REPORTING"."NET_SALES_DAILY" FROM @"METRICS"."PUBLIC"."METRICDAG_STAGE"'
+        f"/net_sales_daily/2024-03-01/ FILES=('part-run1-a1.parquet') {OPTIONS}"
+    )
+    assert plan.delete.params == (DAY,) and plan.partition == "BUSINESS_DATE=2024-03-01"

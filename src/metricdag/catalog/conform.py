@@ -36,7 +36,7 @@ def _cast(series: pd.Series, kind: ColumnType) -> pd.Series:
             return series
         mapped = series.map(
             lambda v: v
-            if isinstance(v, bool) or v is None
+            if isinstance(v, bool) or pd.isna(v)  # None, or NaN for a missing value in a text column
             else {"true": True, "false": False, "1": True, "0": False}.get(str(v).strip().lower(), "?")
         )
         if (mapped == "?").any():

@@ -38,12 +38,13 @@ def catalog_client(env: Environment) -> CatalogClient:
     return CatalogClient(env.catalog.url, env.path(env.catalog.cache_dir), env.name)
 
 
-def sample_days(env: Environment) -> list[date]:
+def sample_days(env: Environment, days: int | None = None) -> list[date]:
     sample = env.localstack.sample
-    return [sample.end_date - timedelta(days=n) for n in range(sample.days - 1, -1, -1)]
+    return [sample.end_date - timedelta(days=n) for n in range((days or sample.days) - 1, -1, -1)]
 
 
-def seed(env: Environment, rows_per_day: int | None = None) -> SeedReport:
+def seed(env: Environment, rows_per_day: int | None = None, days: int | None = None) -> SeedReport:
+    """Publish catalog entries and load ``days`` of sample data ending at the sample date."""
     if env.localstack is None:
         raise MetricdagError(f"environment {env.name!r} is not local: sample data is only seeded into the local stack")
     client = catalog_client(env)
@@ -63,9 +64,8 @@ def seed(env: Environment, rows_per_day: int | None = None) -> SeedReport:
     if not isinstance(coords, SnowflakeCoordinates):
         raise MetricdagError("sample dataset 'pos_transactions' must be a Snowflake table in the local catalog")
     rows = rows_per_day or env.localstack.sample.rows_per_day
-    days = sample_days(env)
     total = 0
-    for day in days:
+    for day in (days := sample_days(env, days)):
         frame = sample_data.pos_transactions(rows, day)
         folder = join_uri(env.object_store_uri, "sample", "raw", "pos_transactions", f"{day:%Y/%m/%d}")
         uri = join_uri(folder, f"pos-{uuid.uuid4().hex[:12]}.parquet")  # Snowflake skips file names it has loaded

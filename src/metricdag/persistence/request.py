@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from metricdag.errors import MetricdagError
 from metricdag.warehouse import validate_identifier
@@ -36,7 +36,7 @@ class PersistRequest(BaseModel):
 
     @field_validator("database", "schema_name", "table", "partition_column")
     @classmethod
-    def _identifier(cls, value: str, info) -> str:  # noqa: ANN001 - pydantic's ValidationInfo
+    def _identifier(cls, value: str, info: ValidationInfo) -> str:
         what = {"schema_name": "schema", "partition_column": "partition column"}.get(info.field_name, info.field_name)
         try:
             return validate_identifier(value, what)

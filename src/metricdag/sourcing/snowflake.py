@@ -26,7 +26,9 @@ def read_snowflake(connection, sql: str, params: tuple) -> pd.DataFrame:
     cursor = connection.cursor()
     try:
         cursor.execute(sql, params)
-        columns = [d[0] for d in cursor.description]
-        return pd.DataFrame.from_records(cursor.fetchall(), columns=columns)
+        frame = cursor.fetch_pandas_all()  # Arrow result batches: no per-row Python objects
+        if frame.empty and len(frame.columns) == 0:
+            frame = pd.DataFrame(columns=[d[0] for d in cursor.description])
+        return frame
     finally:
         cursor.close()

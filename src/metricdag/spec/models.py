@@ -13,7 +13,7 @@ from typing import Annotated, Literal, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
 
 NAME = r"^[a-z][a-z0-9_]{0,62}$"
 TABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*\.[A-Za-z_][A-Za-z0-9_$]*$")
@@ -36,7 +36,16 @@ class RetryPoliciesFile(Strict):
     policies: dict[Name, RetryPolicySpec]
 
 
-RetryRef = Union[Name, RetryPolicySpec]
+def _retry_ref_kind(value: object) -> str:
+    return "inline" if isinstance(value, (dict, RetryPolicySpec)) else "name"
+
+
+# A policy name or an inline policy; the discriminator keeps a typo inside an inline policy
+# from also producing a confusing "should be a valid string" error for the name branch.
+RetryRef = Annotated[
+    Union[Annotated[Name, Tag("name")], Annotated[RetryPolicySpec, Tag("inline")]],
+    Discriminator(_retry_ref_kind),
+]
 
 
 class Schedule(Strict):
