@@ -33,10 +33,7 @@ run: install
 	$(BIN)/metricdag run
 
 dev: install
-	$(BIN)/metricdag stack up
-	$(BIN)/metricdag seed
-	@echo "Dagster UI: http://127.0.0.1:$(DAGSTER_PORT)  (Ctrl-C stops Dagster and the local stack)"
-	trap '$(BIN)/metricdag stack down' EXIT; $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(DAGSTER_PORT)
+	$(BIN)/metricdag dev --port $(DAGSTER_PORT)
 
 validate: install
 	$(BIN)/metricdag workspace --check

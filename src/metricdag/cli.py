@@ -123,6 +123,45 @@ def cmd_run(args: argparse.Namespace) -> int:
             print("stopped the local stack")
 
 
+def cmd_dev(args: argparse.Namespace) -> int:
+    """Local stack + seeded data + `dagster dev`; on exit stop Dagster's whole process group and the stack."""
+    import signal
+    import subprocess
+
+    from metricdag.localstack import stack
+    from metricdag.localstack.processes import stop_process_group
+    from metricdag.localstack.seed import seed
+
+    env = _env()
+    stack.up(env)
+    proc = None
+    try:
+        report = seed(env)
+        print(f"seeded {report.pos_rows} POS rows; Dagster UI on http://{args.host}:{args.port} (Ctrl-C stops everything)")
+        dagster = Path(sys.executable).with_name("dagster")
+        proc = subprocess.Popen(
+            [str(dagster), "dev", "-w", str(env.project_root / "workspace.yaml"), "-h", args.host, "-p", str(args.port)],
+            cwd=env.project_root,
+            start_new_session=True,  # its webserver, daemon and code servers share this group
+        )
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with SIGINT ignored
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        return proc.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if proc is not None and proc.poll() is None:
+            try:
+                os.killpg(proc.pid, signal.SIGINT)  # let dagster dev shut its children down
+                proc.wait(timeout=10)
+            except (subprocess.TimeoutExpired, ProcessLookupError):
+                pass
+        if proc is not None:
+            stop_process_group(proc.pid, timeout_s=10)  # whatever is left of the group
+        stack.down(env)
+        print("stopped Dagster and the local stack")
+
+
 def cmd_sql(args: argparse.Namespace) -> int:
     from metricdag.warehouse import run_query
 
@@ -180,6 +219,11 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--no-seed", action="store_true", help="do not (re)seed sample data first")
     r.add_argument("--keep-stack", action="store_true", help="leave the local stack running afterwards")
     r.set_defaults(fn=cmd_run)
+
+    d = sub.add_parser("dev", help="local stack + sample data + `dagster dev` with every metric's code location")
+    d.add_argument("--host", default="127.0.0.1")
+    d.add_argument("--port", type=int, default=3000)
+    d.set_defaults(fn=cmd_dev)
 
     q = sub.add_parser("sql", help="run a query against the configured Snowflake and print a table")
     q.add_argument("query")

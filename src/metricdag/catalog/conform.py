@@ -49,7 +49,9 @@ def _cast(series: pd.Series, kind: ColumnType) -> pd.Series:
     raise ValueError(f"unsupported type {kind}")
 
 
-def conform(df: pd.DataFrame, schema: DatasetSchema, dataset: str) -> pd.DataFrame:
+def conform(df: pd.DataFrame, schema: DatasetSchema, dataset: str, *, role: str = "dataset") -> pd.DataFrame:
+    """``role`` names what ``dataset`` is in messages: ``dataset 'x'`` (default) or e.g. ``output 'x'``."""
+    what = f"{role} {dataset!r}"
     by_lower = {str(c).lower(): c for c in df.columns}
     expected = [c.name for c in schema.columns]
     missing = [name for name in expected if name.lower() not in by_lower]
@@ -60,16 +62,16 @@ def conform(df: pd.DataFrame, schema: DatasetSchema, dataset: str) -> pd.DataFra
             parts.append(f"missing column(s) {', '.join(missing)}")
         if extra:
             parts.append(f"unexpected column(s) {', '.join(extra)}")
-        raise SchemaMismatchError(f"dataset {dataset!r}: {'; '.join(parts)}")
+        raise SchemaMismatchError(f"{what}: {'; '.join(parts)}")
     out = {}
     for col in schema.columns:
         series = df[by_lower[col.name.lower()]]
         try:
             out[col.name] = _cast(series, col.type)
         except (ValueError, TypeError) as exc:
-            raise SchemaMismatchError(f"dataset {dataset!r}, column {col.name!r}: cannot read as {col.type}: {exc}") from None
+            raise SchemaMismatchError(f"{what}, column {col.name!r}: cannot read as {col.type}: {exc}") from None
         if not col.nullable and out[col.name].isna().any():
             raise SchemaMismatchError(
-                f"dataset {dataset!r}, column {col.name!r}: {int(out[col.name].isna().sum())} null value(s) in a non-null column"
+                f"{what}, column {col.name!r}: {int(out[col.name].isna().sum())} null value(s) in a non-null column"
             )
     return pd.DataFrame(out, index=df.index).reset_index(drop=True)

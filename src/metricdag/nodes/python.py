@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
-from metricdag.errors import MetricdagError
 from metricdag.nodes.context import NodeContext
+from metricdag.nodes.errors import NodeError
 
 NodeFunction = Callable[[dict[str, pd.DataFrame], NodeContext], dict[str, pd.DataFrame]]
 
-
-class NodeError(MetricdagError):
-    """A node could not be loaded, or returned something other than its declared outputs."""
+__all__ = ["NodeError", "NodeFunction", "check_outputs", "load_entrypoint", "run_python_node"]
 
 
 def load_entrypoint(folder: Path, entrypoint: str, module_name: str) -> NodeFunction:
@@ -52,6 +51,38 @@ def check_outputs(node: str, result: object, declared: list[str]) -> dict[str, p
 
 
 def run_python_node(
-    fn: NodeFunction, inputs: dict[str, pd.DataFrame], context: NodeContext, declared_outputs: list[str]
+    fn: NodeFunction,
+    inputs: dict[str, pd.DataFrame],
+    context: NodeContext,
+    declared_outputs: list[str],
+    timeout_s: int | None = None,
 ) -> dict[str, pd.DataFrame]:
-    return check_outputs(context.node, fn(inputs, context), declared_outputs)
+    result = fn(inputs, context) if timeout_s is None else call_with_deadline(fn, inputs, context, timeout_s)
+    return check_outputs(context.node, result, declared_outputs)
+
+
+def call_with_deadline(fn: NodeFunction, inputs: dict[str, pd.DataFrame], context: NodeContext, timeout_s: float) -> object:
+    """Call ``fn`` in a worker thread and fail when it has not returned after ``timeout_s``.
+
+    Python code cannot be killed inside the step's process: on timeout the step fails and the
+    (daemon) thread is abandoned; it ends with the step process.
+    """
+    box: dict[str, object] = {}
+
+    def work() -> None:
+        try:
+            box["result"] = fn(inputs, context)
+        except BaseException as exc:  # handed to the caller's thread below
+            box["error"] = exc
+
+    worker = threading.Thread(target=work, name=f"node-{context.node}", daemon=True)
+    worker.start()
+    worker.join(timeout_s)
+    if worker.is_alive():
+        raise NodeError(
+            f"node {context.node!r} timed out after {timeout_s:g} s (timeout_s in metric.yaml); "
+            "the python function was abandoned"
+        )
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box["result"]

@@ -13,10 +13,29 @@ from typing import Annotated, Literal, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 NAME = r"^[a-z][a-z0-9_]{0,62}$"
 TABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*\.[A-Za-z_][A-Za-z0-9_$]*$")
+JVM_CLASS_RE = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z_$][A-Za-z0-9_$]*)*$")
+
+Language = Literal["python", "java", "scala"]
+JVM_LANGUAGES: tuple[str, ...] = ("java", "scala")
+SOURCE_SUFFIX = {"java": ".java", "scala": ".scala"}
+ENTRYPOINT_FORMS = {
+    "python": "path/to/file.py:function",
+    "java": "path/to/src:MainClass (a source folder and the fully qualified main class)",
+    "scala": "path/to/src:MainClass (a source folder and the fully qualified main object)",
+}
 
 Name = Annotated[str, Field(pattern=NAME, description="lower_snake_case, at most 63 characters")]
 
@@ -76,6 +95,10 @@ class Partitions(Strict):
 class SourcingSpec(Strict):
     dataset: Name
     description: str = ""
+    from_metric: Name | None = Field(
+        default=None,
+        description="read another metric's reviewed output (asset <from_metric>/review/<dataset>) instead of the catalog's source",
+    )
 
 
 class OutputSpec(Strict):
@@ -85,13 +108,18 @@ class OutputSpec(Strict):
 
 class NodeSpec(Strict):
     name: Name
-    language: Literal["python"] = "python"
-    entrypoint: str = Field(description="path/to/file.py:function, relative to the metric folder")
+    language: Language = "python"
+    entrypoint: str = Field(
+        description="python: path/to/file.py:function; java/scala: path/to/src:MainClass; relative to the metric folder"
+    )
     description: str = ""
     inputs: list[Name] = Field(default_factory=list)
     outputs: list[OutputSpec] = Field(min_length=1)
     retry_policy: RetryRef | None = None
     params: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    timeout_s: int | None = Field(
+        default=None, ge=1, le=86400, description="seconds before the node is stopped and its step fails"
+    )
 
     @field_validator("outputs", mode="before")
     @classmethod
@@ -102,20 +130,38 @@ class NodeSpec(Strict):
 
     @field_validator("entrypoint")
     @classmethod
-    def _entrypoint(cls, v: str) -> str:
-        path, sep, func = v.partition(":")
-        if not sep or not path.endswith(".py") or not func.isidentifier():
-            raise ValueError(f"entrypoint {v!r} must look like 'path/to/file.py:function'")
+    def _entrypoint(cls, v: str, info: ValidationInfo) -> str:
+        language = info.data.get("language", "python")  # absent when the language itself is invalid
+        path, sep, target = v.partition(":")
+        if language in JVM_LANGUAGES:
+            ok = bool(sep) and bool(path) and not path.endswith(SOURCE_SUFFIX[language]) and JVM_CLASS_RE.match(target)
+        else:
+            ok = bool(sep) and path.endswith(".py") and target.isidentifier()
+        if not ok:
+            raise ValueError(f"entrypoint {v!r} of a {language} node must look like '{ENTRYPOINT_FORMS[language]}'")
         if path.startswith("/") or ".." in path.split("/"):
             raise ValueError(f"entrypoint {v!r} must be a path inside the metric folder")
         return v
 
     @property
+    def is_jvm(self) -> bool:
+        return self.language in JVM_LANGUAGES
+
+    @property
+    def entrypoint_path(self) -> str:
+        """The python file, or the folder holding a JVM node's sources (relative to the metric folder)."""
+        return self.entrypoint.partition(":")[0].rstrip("/")
+
+    @property
     def entrypoint_file(self) -> str:
-        return self.entrypoint.partition(":")[0]
+        return self.entrypoint_path
 
     @property
     def entrypoint_function(self) -> str:
+        return self.entrypoint.partition(":")[2]
+
+    @property
+    def main_class(self) -> str:
         return self.entrypoint.partition(":")[2]
 
     @property
@@ -202,3 +248,7 @@ class MetricSpec(Strict):
             if dataset in node.output_names:
                 return layer
         raise KeyError(dataset)
+
+    def upstream_metrics(self) -> set[str]:
+        """Other metrics whose reviewed outputs this metric reads."""
+        return {s.from_metric for s in self.sourcing if s.from_metric}

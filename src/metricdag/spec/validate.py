@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from metricdag.errors import Problem
-from metricdag.spec.models import MetricSpec
+from metricdag.spec.models import SOURCE_SUFFIX, MetricSpec, NodeSpec
 from metricdag.yamlio import line_of
 
 
@@ -33,6 +33,11 @@ def semantic_problems(
         if s.dataset in sources:
             add(("sourcing", i), f"dataset {s.dataset!r} is sourced twice")
         sources.add(s.dataset)
+        if s.from_metric is not None:
+            if s.from_metric == spec.name:
+                add(("sourcing", i, "from_metric"), f"metric {spec.name!r} cannot read its own output {s.dataset!r}")
+            elif not (folder.parent / s.from_metric / "metric.yaml").is_file():
+                add(("sourcing", i, "from_metric"), f"unknown metric {s.from_metric!r}: no {folder.parent / s.from_metric / 'metric.yaml'}")
 
     seen_nodes: dict[str, tuple[str, int]] = {}
     writer: dict[str, str] = {}
@@ -51,8 +56,8 @@ def semantic_problems(
                     )
                 else:
                     writer[out] = node.name
-            if not (folder / node.entrypoint_file).is_file():
-                add((layer, i, "entrypoint"), f"entrypoint file {node.entrypoint_file!r} does not exist in {folder}")
+            if message := entrypoint_problem(node, folder):
+                add((layer, i, "entrypoint"), message)
             if isinstance(node.retry_policy, str) and node.retry_policy not in retry_policy_names:
                 add((layer, i, "retry_policy"), _unknown_policy(node.retry_policy, retry_policy_names))
 
@@ -84,6 +89,19 @@ def semantic_problems(
     if isinstance(spec.retry_policy, str) and spec.retry_policy not in retry_policy_names:
         add(("retry_policy",), _unknown_policy(spec.retry_policy, retry_policy_names))
     return problems
+
+
+def entrypoint_problem(node: NodeSpec, folder: Path) -> str | None:
+    """What is missing on disk for the node's entrypoint, if anything."""
+    target = folder / node.entrypoint_path
+    if not node.is_jvm:
+        return None if target.is_file() else f"entrypoint file {node.entrypoint_path!r} does not exist in {folder}"
+    if not target.is_dir():
+        return f"source folder {node.entrypoint_path!r} of {node.language} node {node.name!r} does not exist in {folder}"
+    suffix = SOURCE_SUFFIX[node.language]
+    if not any(target.rglob(f"*{suffix}")):
+        return f"source folder {node.entrypoint_path!r} of {node.language} node {node.name!r} has no {suffix} files"
+    return None
 
 
 def _unknown_policy(name: str, known: set[str]) -> str:
