@@ -8,7 +8,7 @@ export METRICDAG_HOME := $(CURDIR)
 export DAGSTER_HOME := $(CURDIR)
 DAGSTER_PORT ?= 3000
 
-.PHONY: help install run dev test validate bench stack-up stack-down clean
+.PHONY: help install jvm-tools run dev test validate bench stack-up stack-down clean
 
 help:
 	@echo "make run    - local stack up, seed, compute every metric for the sample date, print a summary, stack down"
@@ -29,10 +29,24 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed .env
 
-run: install
+# Java and Scala nodes need javac/java (a JDK is assumed) and scalac. As root on Debian/Ubuntu,
+# a missing scalac is installed from the distribution (package `scala`); otherwise say what to do.
+JDK_HINT := install a JDK 17 or newer (Debian/Ubuntu: apt-get install openjdk-17-jdk-headless)
+SCALA_HINT := install Scala 2.11 or newer: as root on Debian/Ubuntu 'apt-get install scala' (or run make as root), or put scalac on PATH / set SCALA_HOME
+jvm-tools:
+	@command -v javac >/dev/null && command -v java >/dev/null || { echo "javac/java not found: $(JDK_HINT)" >&2; exit 1; }
+	@command -v scalac >/dev/null || { test -n "$$SCALA_HOME" && test -x "$$SCALA_HOME/bin/scalac"; } || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "scalac not found: installing Debian's scala package"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq scala >/dev/null; \
+	  else \
+	    echo "scalac not found: $(SCALA_HINT)" >&2; exit 1; \
+	  fi; }
+
+run: install jvm-tools
 	$(BIN)/metricdag run
 
-dev: install
+dev: install jvm-tools
 	$(BIN)/metricdag dev --port $(DAGSTER_PORT)
 
 validate: install
@@ -40,7 +54,7 @@ validate: install
 	$(BIN)/metricdag validate
 	$(BIN)/dagster definitions validate -w workspace.yaml
 
-test: validate
+test: validate jvm-tools
 	$(BIN)/pytest -q
 
 bench: install

@@ -25,7 +25,10 @@ def stack_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Environment]
         "METRICDAG_LOCAL_DIR": str(local_dir),
         "METRICDAG_SNOWFLAKE_PORT": str(free_port()),
         "METRICDAG_CATALOG_PORT": str(free_port()),
+        "METRICDAG_TOKEN_PORT": str(free_port()),
+        "METRICDAG_LEGEND_PORT": str(free_port()),
         "METRICDAG_SNOWFLAKE_PASSWORD": "test-only",
+        "METRICDAG_CLIENT_SECRET": "test-only-client-secret",
         "METRICDAG_SAMPLE_ROWS": str(SAMPLE_ROWS),
         "METRICDAG_ENV": "local",
     }

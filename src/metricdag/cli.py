@@ -76,11 +76,9 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 
 def cmd_catalog(args: argparse.Namespace) -> int:
-    from metricdag.localstack.seed import refresh_cache
+    from metricdag import catalog_cli
 
-    names = refresh_cache(_env())
-    print(f"cached {len(names)} dataset(s): {', '.join(names)}")
-    return 0
+    return catalog_cli.run(args, _env())
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -88,8 +86,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from metricdag.localstack import stack
     from metricdag.localstack.seed import seed
-    from metricdag.runner import materialize_metric
-    from metricdag.spec.loader import discover_metric_folders
+    from metricdag.runner import SummaryRow, failed_upstreams, materialize_metric, run_order
+    from metricdag.spec.loader import discover_metric_folders, load_metric
 
     env = _env()
     started_here = False
@@ -108,10 +106,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         folders = discover_metric_folders(env.project_root)
         if args.metric:
             folders = [f for f in folders if f.name in args.metric]
+        by_name = {f.name: f for f in folders}
+        upstreams = {name: load_metric(f, env.project_root).spec.upstream_metrics() for name, f in by_name.items()}
         instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-        rows, ok = [], True
-        for folder in folders:
-            success, summary = materialize_metric(folder, env, partition, instance)
+        rows, ok, failed = [], True, set()
+        for name in run_order(upstreams):  # a metric runs after the metrics it reads from
+            if blocked := failed_upstreams(name, upstreams, failed):
+                rows.append(SummaryRow(name, partition, "(not run)", None, 0.0, f"skipped: {', '.join(blocked)} failed"))
+                failed.add(name)
+                ok = False
+                continue
+            success, summary = materialize_metric(by_name[name], env, partition, instance)
+            if not success:
+                failed.add(name)
             ok &= success
             rows += summary
         print(tabulate([asdict(r) for r in rows], headers="keys", tablefmt="github", floatfmt=".2f"))
@@ -208,8 +215,10 @@ def parser() -> argparse.ArgumentParser:
     sd.add_argument("--rows", type=int, default=None, help="POS rows per day (default from the environment)")
     sd.set_defaults(fn=cmd_seed)
 
-    c = sub.add_parser("catalog", help="catalog commands")
-    c.add_argument("action", choices=["refresh"], help="refresh: fill the on-disk cache definitions load reads")
+    from metricdag.catalog_cli import add_arguments
+
+    c = sub.add_parser("catalog", help="the central catalog: list, show, publish, snapshots, refresh")
+    add_arguments(c)
     c.set_defaults(fn=cmd_catalog)
 
     r = sub.add_parser("run", help="materialize every metric for one day, through every layer")

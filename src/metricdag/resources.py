@@ -7,7 +7,9 @@ from pathlib import Path
 import dagster as dg
 from dagster_snowflake import SnowflakeResource
 
+from metricdag.auth.session import ClientCredentials, ClientCredentialsSession, shared_session
 from metricdag.catalog.client import CatalogClient
+from metricdag.catalog.models import LegendLambdaCoordinates
 from metricdag.io.io_manager import ParquetIOManager
 from metricdag.io.objectstore import ObjectStore, store_for
 from metricdag.persistence.invoke import invoke_persister
@@ -15,15 +17,48 @@ from metricdag.persistence.request import PersistRequest, PersistResult
 from metricdag.settings import Environment, load_environment
 
 
-class CatalogResource(dg.ConfigurableResource):
-    """The central catalog (HTTP at run time, with the on-disk cache as fallback)."""
+class OAuthClientResource(dg.ConfigurableResource):
+    """OAuth2 client credentials. Holds the *name* of the secret's environment variable; the
+    secret is read from it only when a token is fetched (at run time, never at load)."""
+
+    token_url: str
+    client_id: str
+    client_secret_env: str
+    scopes: list[str]
+
+    def credentials(self) -> ClientCredentials:
+        return ClientCredentials(self.token_url, self.client_id, self.client_secret_env, tuple(self.scopes))
+
+    def session(self) -> ClientCredentialsSession:
+        """The process's authenticated session for these credentials (token fetched on first use)."""
+        return shared_session(self.credentials())
+
+
+class CatalogResource(OAuthClientResource):
+    """The central catalog (HTTP at run time, with the on-disk cache as fallback).
+
+    Every call carries a bearer token; warnings (e.g. "catalog unreachable, using the cached
+    copy") go to the Dagster run log when called inside a run.
+    """
 
     url: str
     cache_dir: str
     environment: str
 
     def client(self) -> CatalogClient:
-        return CatalogClient(self.url, Path(self.cache_dir), self.environment)
+        log = dg.get_dagster_logger("metricdag.catalog")  # in a run, warnings land in the run log
+        return CatalogClient(self.url, Path(self.cache_dir), self.environment, session=self.session(), log=log)
+
+
+class LegendResource(OAuthClientResource):
+    """Legend lambda endpoints, called with a bearer token (scope legend:read)."""
+
+    base_url: str | None = None
+
+    def url_for(self, coords: LegendLambdaCoordinates, dataset: str) -> str:
+        from metricdag.sourcing.legend import lambda_url
+
+        return lambda_url(self.base_url, coords, dataset)
 
 
 class ObjectStoreResource(dg.ConfigurableResource):
@@ -68,6 +103,16 @@ def snowflake_resource(env: Environment) -> SnowflakeResource:
     )
 
 
+def oauth_fields(env: Environment) -> dict:
+    auth = env.auth
+    return {
+        "token_url": auth.token_url,
+        "client_id": auth.client_id,
+        "client_secret_env": auth.client_secret_env,
+        "scopes": list(auth.scopes),
+    }
+
+
 def resources_for(env: Environment) -> dict[str, object]:
     store = env.object_store
     return {
@@ -81,8 +126,9 @@ def resources_for(env: Environment) -> dict[str, object]:
             base_uri=env.object_store_uri, s3_endpoint_url=store.s3_endpoint_url, s3_region=store.s3_region
         ),
         "catalog": CatalogResource(
-            url=env.catalog.url, cache_dir=str(env.path(env.catalog.cache_dir)), environment=env.name
+            url=env.catalog.url, cache_dir=str(env.path(env.catalog.cache_dir)), environment=env.name, **oauth_fields(env)
         ),
+        "legend": LegendResource(base_url=env.legend.base_url if env.legend else None, **oauth_fields(env)),
         "snowflake": snowflake_resource(env),
         "persister": PersisterResource(
             environment=env.name, project_root=str(env.project_root), database=env.snowflake.database

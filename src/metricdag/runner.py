@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
 import dagster as dg
 
+from metricdag.catalog.client import CatalogClient
+from metricdag.errors import MetricdagError
 from metricdag.factory import build_metric_definitions, job_name
+from metricdag.factory.locks import resolve_lock_tags
+from metricdag.spec.loader import load_metric
 from metricdag.settings import Environment
 
 
@@ -70,5 +76,33 @@ def materialize_metric(
     defs = build_metric_definitions(folder, env)
     metric = folder.name
     job = defs.resolve_job_def(job_name(metric))
-    result = job.execute_in_process(partition_key=partition, instance=instance, raise_on_error=False)
+    client = CatalogClient.for_environment(env)  # authenticated: the catalog needs a bearer token
+    tags = resolve_lock_tags(client, load_metric(folder, env.project_root).spec.catalog_datasets())
+    result = job.execute_in_process(partition_key=partition, instance=instance, raise_on_error=False, tags=tags)
     return result.success, summarize(instance, result.run_id, metric, partition)
+
+
+def run_order(upstreams: Mapping[str, set[str]]) -> list[str]:
+    """Metric names, each after the metrics it reads from; otherwise in name order.
+
+    ``upstreams`` maps each metric to run onto the metrics whose outputs it reads. Upstream
+    metrics that are not to be run themselves (not keys) do not constrain the order.
+    """
+    graph = {name: {u for u in ups if u in upstreams} for name, ups in upstreams.items()}
+    sorter = TopologicalSorter(graph)
+    try:
+        sorter.prepare()
+    except CycleError as exc:
+        raise MetricdagError("metrics read from each other in a cycle: " + " -> ".join(exc.args[1])) from None
+    order: list[str] = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready())
+        order += ready
+        sorter.done(*ready)
+    return order
+
+
+def failed_upstreams(metric: str, upstreams: Mapping[str, set[str]], failed: set[str]) -> list[str]:
+    """The metrics ``metric`` reads from whose run failed (then it must not run on their old data)."""
+    return sorted(upstreams.get(metric, set()) & failed)
+

@@ -18,8 +18,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from urllib.parse import urlsplit
 
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from metricdag.auth.transport import require_secure_transport
 from metricdag.errors import ConfigError
 
 _VAR = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
@@ -27,6 +30,11 @@ _VAR = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _credential_url(value: str | None) -> str | None:
+    """A URL that carries tokens or secrets: https, or plain http to a loopback host only."""
+    return value if value is None else require_secure_transport(value)
 
 
 class ObjectStoreSettings(_Strict):
@@ -82,6 +90,52 @@ class CatalogSettings(_Strict):
     url: str
     cache_dir: str
 
+    @field_validator("url")
+    @classmethod
+    def _secure(cls, v: str) -> str:
+        return _credential_url(v)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+class AuthSettings(_Strict):
+    """OAuth2 client credentials: how this process gets tokens, and what services expect of them."""
+
+    token_url: str = Field(description="the token endpoint (https, or http on loopback only)")
+    client_id: str
+    client_secret_env: str = Field(
+        pattern=r"^[A-Z_][A-Z0-9_]*$", description="name of the environment variable holding the client secret"
+    )
+    scopes: list[str] = Field(min_length=1, description="scopes to request, e.g. catalog:read")
+    audience: str = Field(default="metricdag", description="the 'aud' services expect in tokens")
+    issuer: str | None = Field(default=None, description="the 'iss' services expect; default: the token URL's origin")
+    jwks_url: str | None = Field(default=None, description="public keys; default: <token origin>/.well-known/jwks.json")
+
+    @field_validator("token_url", "jwks_url")
+    @classmethod
+    def _secure(cls, v: str | None) -> str | None:
+        return _credential_url(v)
+
+    @property
+    def expected_issuer(self) -> str:
+        return self.issuer or _origin(self.token_url)
+
+    @property
+    def keys_url(self) -> str:
+        return self.jwks_url or _origin(self.token_url) + "/.well-known/jwks.json"
+
+
+class LegendSettings(_Strict):
+    base_url: str = Field(description="Legend lambda endpoints; relative lambda URLs in the catalog resolve against it")
+
+    @field_validator("base_url")
+    @classmethod
+    def _secure(cls, v: str) -> str:
+        return _credential_url(v)
+
 
 class PersisterSettings(_Strict):
     invoke: Literal["in_process", "lambda"] = Field(
@@ -102,6 +156,9 @@ class LocalStackSettings(_Strict):
     state_dir: str
     snowflake_db_dir: str
     catalog_db_url: str
+    auth_key_dir: str = Field(description="the local token service's signing key (created once)")
+    auth_clients: str = Field(description="clients registered with the local token service (YAML)")
+    token_ttl_s: int = Field(default=900, ge=5, le=86_400, description="lifetime of local access tokens")
     sample: SampleSettings
 
 
@@ -110,6 +167,8 @@ class Environment(_Strict):
     object_store: ObjectStoreSettings
     snowflake: SnowflakeSettings
     catalog: CatalogSettings
+    auth: AuthSettings
+    legend: LegendSettings | None = None
     persister: PersisterSettings = PersisterSettings()
     localstack: LocalStackSettings | None = None
     project_root: Path

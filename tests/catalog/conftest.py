@@ -1,22 +1,34 @@
-"""Fixtures of the catalog tests: dataset bodies, the service in-process, and a real server."""
+"""Fixtures of the catalog tests: dataset bodies, the service in-process, and a real server.
+
+In-process apps (``api``) trust tokens minted by the ``mint`` fixture; the real server
+(``catalog_server``) trusts the real token service on loopback, like the deployed service.
+"""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
+from metricdag.auth.tokens import TokenVerifier
 from metricdag.catalog_service.app import create_app
+from tests.oauth_fixtures import (  # noqa: F401  (fixtures)
+    Mint,
+    TokenService,
+    bearer,
+    client_secrets,
+    mint,
+    test_key,
+    test_verifier,
+    token_service,
+)
+from tests.servers import RunningServer, free_socket, serve, unused_port  # noqa: F401
 
 MakeBody = Callable[..., dict[str, Any]]
+READ_WRITE = ("catalog:read", "catalog:write")
 
 
 def dataset_body(name: str = "pos_transactions", version: str = "1.0.0", **overrides: Any) -> dict[str, Any]:
@@ -45,6 +57,27 @@ def dataset_body(name: str = "pos_transactions", version: str = "1.0.0", **overr
     return body
 
 
+def snapshot_body(dataset_id: str = "pos_data_v1", version: str = "v1.2", **overrides: Any) -> dict[str, Any]:
+    """A valid snapshot dataset version (the spec's section 7 example, with a schema)."""
+    body: dict[str, Any] = {
+        "dataset_id": dataset_id,
+        "schema": {
+            "columns": [
+                {"name": "store_id", "type": "string", "nullable": False},
+                {"name": "amount", "type": "float64"},
+            ],
+            "key": ["store_id"],
+        },
+        "storage_location": f"s3://bucket/path/{dataset_id}.csv",
+        "version": version,
+        "checksum": "sha256:" + "ab" * 32,
+        "format": "csv",
+        "size_bytes": 123456,
+    }
+    body.update(overrides)
+    return body
+
+
 @pytest.fixture
 def make_body() -> MakeBody:
     return dataset_body
@@ -56,56 +89,15 @@ def db_url(tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def api(db_url: str) -> Iterator[TestClient]:
-    """The service in-process over a fresh SQLite file."""
-    with TestClient(create_app(db_url)) as client:
+def api(db_url: str, test_verifier: TokenVerifier, mint: Mint) -> Iterator[TestClient]:
+    """The service in-process over a fresh SQLite file; requests carry a read+write token."""
+    with TestClient(create_app(db_url, test_verifier), headers=bearer(mint(*READ_WRITE))) as client:
         yield client
 
 
-def free_socket() -> socket.socket:
-    """A listening-ready socket bound to a free loopback port (no race for the port number)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-def unused_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class RunningServer:
-    url: str
-    server: uvicorn.Server
-    thread: threading.Thread
-    sock: socket.socket
-
-    def stop(self) -> None:
-        if not self.thread.is_alive():
-            return
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.sock.close()
-        assert not self.thread.is_alive(), "catalog server did not stop"
-
-
 @pytest.fixture
-def catalog_server(db_url: str) -> Iterator[RunningServer]:
-    """The real service under uvicorn in a background thread on a free loopback port."""
-    sock = free_socket()
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(db_url), log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="catalog-server")
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("catalog server did not start")
-        time.sleep(0.01)
-    running = RunningServer(f"http://127.0.0.1:{port}", server, thread, sock)
+def catalog_server(db_url: str, token_service: TokenService) -> Iterator[RunningServer]:
+    """The real service under uvicorn in a background thread, trusting the real token service."""
+    running = serve(create_app(db_url, token_service.verifier()), "catalog-server")
     yield running
     running.stop()

@@ -1,4 +1,5 @@
-"""CatalogClient against the real service on loopback: resolve, cache, offline fallback, publish."""
+"""CatalogClient against the real service and token service on loopback: resolve, cache,
+offline fallback, publish, every call authenticated."""
 
 from __future__ import annotations
 
@@ -19,21 +20,22 @@ from metricdag.catalog.client import (
     DatasetNotFoundError,
     VersionExistsError,
 )
+from metricdag.auth.session import ClientCredentialsSession
 from metricdag.catalog.models import DatasetDefinition
 from metricdag.errors import MetricdagError
 
-from .conftest import RunningServer, dataset_body, unused_port
+from .conftest import RunningServer, TokenService, dataset_body, unused_port
 
 
 def definition(**overrides) -> DatasetDefinition:
     return DatasetDefinition.model_validate(dataset_body(**overrides))
 
 
-class RecordingSession(requests.Session):
-    """A real session that remembers the status of each answer."""
+class RecordingSession(ClientCredentialsSession):
+    """A real authenticated session that remembers the status of each answer."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, token_service: TokenService) -> None:
+        super().__init__(token_service.credentials())
         self.statuses: list[int] = []
 
     def request(self, *args, **kwargs):  # type: ignore[override]
@@ -47,14 +49,18 @@ class NoNetworkSession(requests.Session):
         raise AssertionError("cached() must not touch the network")
 
 
+def client_auth(client: CatalogClient):
+    return client.session.credentials
+
+
 @pytest.fixture
 def cache_dir(tmp_path: Path) -> Path:
     return tmp_path / "cache"
 
 
 @pytest.fixture
-def client(catalog_server: RunningServer, cache_dir: Path) -> CatalogClient:
-    return CatalogClient(catalog_server.url, cache_dir, "local", timeout_s=5)
+def client(catalog_server: RunningServer, cache_dir: Path, token_service: TokenService) -> CatalogClient:
+    return CatalogClient(catalog_server.url, cache_dir, "local", timeout_s=5, auth=token_service.credentials())
 
 
 def test_resolve_returns_environment_coordinates_and_writes_the_cache(
@@ -73,8 +79,10 @@ def test_resolve_returns_environment_coordinates_and_writes_the_cache(
     assert not list((cache_dir / "local").glob(".*.tmp")), "no temp files left behind"
 
 
-def test_resolve_revalidates_with_etag_and_sees_new_versions(catalog_server: RunningServer, cache_dir: Path) -> None:
-    session = RecordingSession()
+def test_resolve_revalidates_with_etag_and_sees_new_versions(
+    catalog_server: RunningServer, cache_dir: Path, token_service: TokenService
+) -> None:
+    session = RecordingSession(token_service)
     client = CatalogClient(catalog_server.url, cache_dir, "local", session=session)
     client.publish(definition())
     first = client.resolve("pos_transactions")
@@ -147,7 +155,7 @@ def silent_port() -> Iterator[int]:
 def test_hung_service_times_out_to_the_cache(client: CatalogClient, cache_dir: Path, silent_port: int) -> None:
     client.publish(definition())
     online = client.resolve("pos_transactions")
-    hung = CatalogClient(f"http://127.0.0.1:{silent_port}", cache_dir, "local", timeout_s=0.2)
+    hung = CatalogClient(f"http://127.0.0.1:{silent_port}", cache_dir, "local", timeout_s=0.2, auth=client_auth(client))
 
     assert hung.resolve("pos_transactions") == online
     with pytest.raises(CatalogUnavailableError, match="store_reference"):
@@ -179,7 +187,7 @@ def failing_url() -> Iterator[str]:
 def test_5xx_falls_back_to_the_cache(client: CatalogClient, cache_dir: Path, failing_url: str) -> None:
     client.publish(definition())
     online = client.resolve("pos_transactions")
-    failing = CatalogClient(failing_url, cache_dir, "local")
+    failing = CatalogClient(failing_url, cache_dir, "local", auth=client_auth(client))
 
     assert failing.resolve("pos_transactions") == online
     with pytest.raises(CatalogUnavailableError, match="503"):
@@ -192,7 +200,7 @@ def test_unknown_dataset_raises_not_found_with_the_service_message(client: Catal
     with pytest.raises(DatasetNotFoundError, match="ghost"):
         client.resolve("ghost")
     with pytest.raises(DatasetNotFoundError, match="'staging'"):
-        CatalogClient(client.base_url, client.cache_dir, "staging").resolve("pos_transactions")
+        CatalogClient(client.base_url, client.cache_dir, "staging", auth=client_auth(client)).resolve("pos_transactions")
 
 
 def test_publish_twice_raises_version_exists_and_publish_if_absent_is_idempotent(client: CatalogClient) -> None:
@@ -221,3 +229,32 @@ def test_list_refresh_and_health(client: CatalogClient, cache_dir: Path, catalog
     assert client.health() is False
     with pytest.raises(CatalogUnavailableError, match="127.0.0.1"):
         client.list_datasets()
+
+
+def test_token_service_down_uses_the_cache_and_says_so(
+    tmp_path: Path, db_url: str, client_secrets, caplog: pytest.LogCaptureFixture
+) -> None:
+    from metricdag.catalog_service.app import create_app
+    from tests.oauth_fixtures import start_token_service
+    from tests.servers import serve
+
+    tokens = start_token_service(tmp_path / "tokens")
+    catalog = serve(create_app(db_url, tokens.verifier()), "catalog")
+    try:
+        client = CatalogClient(catalog.url, tmp_path / "cache", "local", session=ClientCredentialsSession(tokens.credentials()))
+        client.publish(definition())
+        online = client.resolve("pos_transactions")
+        client.session.token = {}  # the next call needs a new token
+        tokens.stop()
+
+        with caplog.at_level(logging.WARNING, logger="metricdag.catalog"):
+            assert client.resolve("pos_transactions") == online
+        with pytest.raises(CatalogUnavailableError) as info:
+            client.resolve("store_reference")
+    finally:
+        catalog.stop()
+        tokens.stop()
+
+    warning = " ".join(r.getMessage() for r in caplog.records if r.name == "metricdag.catalog")
+    assert "cached copy" in warning and tokens.token_url in warning
+    assert "store_reference" in str(info.value) and catalog.url in str(info.value) and tokens.token_url in str(info.value)

@@ -11,7 +11,7 @@ from metricdag.catalog.client import CatalogClient
 from metricdag.catalog.seed import load_seed_files, seed_catalog
 from metricdag.errors import ConfigError, SpecError
 
-from .conftest import RunningServer
+from .conftest import RunningServer, TokenService
 
 POS = """\
 datasets:
@@ -98,11 +98,11 @@ def test_missing_folder_is_a_config_error(tmp_path: Path) -> None:
         load_seed_files(tmp_path / "nowhere")
 
 
-def test_seeding_twice_publishes_once(catalog_server: RunningServer, tmp_path: Path) -> None:
+def test_seeding_twice_publishes_once(catalog_server: RunningServer, tmp_path: Path, token_service: TokenService) -> None:
     folder = tmp_path / "seeds"
     write(folder, "pos.yaml", POS)
     write(folder, "stores.yaml", STORES)
-    client = CatalogClient(catalog_server.url, tmp_path / "cache", "local")
+    client = CatalogClient(catalog_server.url, tmp_path / "cache", "local", auth=token_service.credentials())
     defs = load_seed_files(folder)
 
     assert seed_catalog(client, defs) == (2, 0)

@@ -13,10 +13,11 @@ import pytest
 import requests
 from fastapi.testclient import TestClient
 
+from metricdag.auth.tokens import TokenVerifier
 from metricdag.catalog.models import ResolvedDataset
 from metricdag.catalog_service.app import create_app
 
-from .conftest import MakeBody, unused_port
+from .conftest import READ_WRITE, MakeBody, Mint, TokenService, bearer, unused_port
 
 
 def resolve(api: TestClient, name: str, environment: str, **params: str):
@@ -52,10 +53,13 @@ def test_publish_then_resolve_per_environment(api: TestClient, make_body: MakeBo
     )
 
 
-def test_data_survives_a_restart_of_the_service(db_url: str, make_body: MakeBody) -> None:
-    with TestClient(create_app(db_url)) as first:
+def test_data_survives_a_restart_of_the_service(
+    db_url: str, make_body: MakeBody, test_verifier: TokenVerifier, mint: Mint
+) -> None:
+    token = bearer(mint(*READ_WRITE))
+    with TestClient(create_app(db_url, test_verifier), headers=token) as first:
         assert first.post("/datasets", json=make_body()).status_code == 201
-    with TestClient(create_app(db_url)) as second:
+    with TestClient(create_app(db_url, test_verifier), headers=token) as second:
         assert resolve(second, "pos_transactions", "local").json()["version"] == "1.0.0"
 
 
@@ -160,12 +164,12 @@ def test_etag_and_if_none_match(api: TestClient, make_body: MakeBody) -> None:
     assert changed.headers["ETag"] != etag
 
 
-def test_module_entry_point_creates_the_database_folder_and_serves(tmp_path: Path) -> None:
+def test_module_entry_point_creates_the_database_folder_and_serves(tmp_path: Path, token_service: TokenService) -> None:
     db = tmp_path / "nested" / "state" / "catalog.db"
     port = unused_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "metricdag.catalog_service", "--db-url", f"sqlite:///{db}", "--port", str(port),
-         "--log-level", "warning"],
+         "--jwks-url", token_service.jwks_url, "--issuer", token_service.issuer, "--log-level", "warning"],
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     try:
@@ -181,6 +185,12 @@ def test_module_entry_point_creates_the_database_folder_and_serves(tmp_path: Pat
         assert resp.json() == {"status": "ok"}
         assert db.is_file()
         assert requests.get(f"http://127.0.0.1:{port}/docs", timeout=2).status_code == 200
+        assert requests.get(f"http://127.0.0.1:{port}/datasets", timeout=2).status_code == 401
+        token = requests.post(
+            token_service.token_url, data={"grant_type": "client_credentials"},
+            auth=("reader", os.environ["METRICDAG_TEST_SECRET_READER"]), timeout=5,
+        ).json()["access_token"]
+        assert requests.get(f"http://127.0.0.1:{port}/datasets", headers=bearer(token), timeout=2).json() == []
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -12,9 +12,9 @@ from metricdag.settings import load_environment
 from tests.conftest import PROJECT_ROOT
 
 
-def test_status_reports_both_services_running(stack_env):
+def test_status_reports_every_service_running(stack_env):
     rows = {r["service"]: r for r in stack.status(stack_env)}
-    assert set(rows) == {"snowflake", "catalog"}
+    assert set(rows) == {"token", "snowflake", "catalog", "legend"}
     assert all(r["status"] == "running" for r in rows.values())
     assert stack.up(stack_env)  # already up: returns the running services, starts nothing new
     assert {r["pid"] for r in stack.status(stack_env)} == {r["pid"] for r in rows.values()}
@@ -27,10 +27,11 @@ def test_a_taken_port_is_a_clear_error(tmp_path, monkeypatch):
     port = taken.getsockname()[1]
     monkeypatch.setenv("METRICDAG_LOCAL_DIR", str(tmp_path))
     monkeypatch.setenv("METRICDAG_SNOWFLAKE_PORT", str(port))
-    monkeypatch.setenv("METRICDAG_CATALOG_PORT", str(free_port()))
+    for other in ("METRICDAG_CATALOG_PORT", "METRICDAG_TOKEN_PORT", "METRICDAG_LEGEND_PORT"):
+        monkeypatch.setenv(other, str(free_port()))
     env = load_environment("local", PROJECT_ROOT)
     try:
-        with pytest.raises(stack.StackError, match=f"port {port} on 127.0.0.1 is already in use"):
+        with pytest.raises(stack.StackError, match=f"port {port} on 127.0.0.1 is already in use.*METRICDAG_SNOWFLAKE_PORT"):
             stack.up(env)
         assert stack.status(env) == []  # nothing half-started
     finally:

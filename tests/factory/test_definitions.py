@@ -46,7 +46,8 @@ def describe(defs: dg.Definitions, metric: str) -> dict:
             "tags": dict(sorted(node.tags.items())),
             "kinds": sorted(node.kinds),
             "partitions": str(node.partitions_def),
-            "retry": _retry(node.assets_def.op.retry_policy),
+            "retry": _retry(node.assets_def.op.retry_policy) if node.is_executable else None,
+            "executable": node.is_executable,  # False: another metric's output, materialized in its own location
         }
     checks = {}
     for check_key in sorted(graph.asset_check_keys, key=lambda k: k.to_user_string()):
@@ -80,7 +81,7 @@ def test_definitions_load_makes_no_network_call(offline_env, monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
     defs = build_metric_definitions(PROJECT_ROOT / "metrics" / "daily_net_sales", offline_env)
-    assert len(defs.resolve_asset_graph().get_all_asset_keys()) == 7
+    assert len(defs.resolve_asset_graph().get_all_asset_keys()) == 12
 
 
 def test_one_partitions_definition_is_shared(offline_env):
@@ -90,14 +91,10 @@ def test_one_partitions_definition_is_shared(offline_env):
     assert len(parts) == 1
 
 
-def test_schedule_requests_yesterday_in_the_metrics_timezone(offline_env):
-    defs = build_metric_definitions(PROJECT_ROOT / "metrics" / "daily_net_sales", offline_env)
-    schedule = defs.resolve_schedule_def("daily_net_sales__schedule")
-    tick = datetime(2024, 6, 4, 6, 30, tzinfo=timezone.utc)
-    context = dg.build_schedule_context(scheduled_execution_time=tick, repository_def=defs.get_repository_def())
-    request = schedule.evaluate_tick(context).run_requests[0]
-    assert request.partition_key == "2024-06-03"
+def test_a_tick_computes_yesterday_in_the_metrics_timezone():
+    assert partition_for_tick(datetime(2024, 6, 4, 6, 30, tzinfo=timezone.utc), "UTC") == "2024-06-03"
     assert partition_for_tick(datetime(2024, 6, 4, 1, 0, tzinfo=timezone.utc), "America/Los_Angeles") == "2024-06-02"
+    assert partition_for_tick(datetime(2024, 6, 3, 23, 0, tzinfo=timezone.utc), "Asia/Tokyo") == "2024-06-03"
 
 
 def test_workspace_yaml_is_in_sync_with_metric_folders():
@@ -106,3 +103,27 @@ def test_workspace_yaml_is_in_sync_with_metric_folders():
     assert (PROJECT_ROOT / "workspace.yaml").read_text() == render_workspace(PROJECT_ROOT), (
         "workspace.yaml is out of date: run `metricdag workspace`"
     )
+
+
+def test_input_from_another_metric_is_that_locations_reviewed_asset(offline_env):
+    """inventory_turnover reads daily_net_sales' accepted product sales: the same asset key, materialized
+    only by daily_net_sales' code location, so the workspace's asset graph joins the two."""
+    key = dg.AssetKey(["daily_net_sales", "review", "product_sales_daily"])
+    turnover = build_metric_definitions(PROJECT_ROOT / "metrics" / "inventory_turnover", offline_env)
+    sales = build_metric_definitions(PROJECT_ROOT / "metrics" / "daily_net_sales", offline_env)
+    turnover_graph, sales_graph = turnover.resolve_asset_graph(), sales.resolve_asset_graph()
+
+    node = turnover_graph.get(dg.AssetKey(["inventory_turnover", "metric_calculation", "inventory_turnover_daily"]))
+    assert key in node.parent_keys
+    assert not turnover_graph.get(key).is_executable
+    assert key not in turnover.resolve_job_def(job_name("inventory_turnover")).asset_layer.selected_asset_keys
+    assert sales_graph.get(key).is_materializable
+    assert turnover_graph.get(key).partitions_def == sales_graph.get(key).partitions_def
+
+
+def test_jvm_nodes_have_their_language_as_kind(offline_env):
+    graph = build_metric_definitions(PROJECT_ROOT / "metrics" / "daily_net_sales", offline_env).resolve_asset_graph()
+    basket = graph.get(dg.AssetKey(["daily_net_sales", "metric_calculation", "basket_stats_daily"]))
+
+    assert basket.kinds == {"java"}
+    assert basket.code_version and len(basket.code_version) == 16

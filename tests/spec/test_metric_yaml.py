@@ -18,6 +18,9 @@ from metricdag.spec.loader import load_metric
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "metrics" / "daily_net_sales"
 MARK = "# offending"
+# Texts that occur once in the example metric.yaml (it has several nodes and persisted datasets).
+NET_SALES_INPUTS = "net_sales.py:run\n    inputs: [pos_transactions_clean, fx_rates]"
+NET_SALES_PERSIST = "    table: METRICS.NET_SALES_DAILY\n    partition_column: business_date\n"
 
 
 def copy_example(root: Path, folder_name: str = "daily_net_sales") -> Path:
@@ -64,8 +67,8 @@ CASES = [
         "unknown_key_in_node",
         [
             (
-                "    entrypoint: metric_calculation/",
-                f"    memory_mb: 512  {MARK}\n    entrypoint: metric_calculation/",
+                "    entrypoint: metric_calculation/net_sales/",
+                f"    memory_mb: 512  {MARK}\n    entrypoint: metric_calculation/net_sales/",
             )
         ],
         ["unknown key", "memory_mb"],
@@ -79,9 +82,9 @@ CASES = [
         "unknown_key_in_inline_retry_policy_of_node",
         [
             (
-                "    entrypoint: metric_calculation/",
+                "    entrypoint: metric_calculation/net_sales/",
                 f"    retry_policy:\n      max_retries: 3\n      delay_seconds: 5  {MARK}\n"
-                "    entrypoint: metric_calculation/",
+                "    entrypoint: metric_calculation/net_sales/",
             )
         ],
         ["unknown key", "delay_seconds"],
@@ -93,7 +96,7 @@ CASES = [
     ),
     (
         "unknown_input_dataset",
-        [("[pos_transactions_clean, fx_rates]", f"[pos_transactions_clean, fx_ratez]  {MARK}")],
+        [(NET_SALES_INPUTS, NET_SALES_INPUTS.replace("fx_rates]", f"fx_ratez]  {MARK}"))],
         ["unknown dataset", "fx_ratez"],
     ),
     (
@@ -149,8 +152,8 @@ CASES = [
         "unknown_retry_policy_for_node",
         [
             (
-                "    entrypoint: metric_calculation/",
-                f"    retry_policy: sometimes  {MARK}\n    entrypoint: metric_calculation/",
+                "    entrypoint: metric_calculation/net_sales/",
+                f"    retry_policy: sometimes  {MARK}\n    entrypoint: metric_calculation/net_sales/",
             )
         ],
         ["unknown retry policy", "sometimes"],
@@ -164,9 +167,8 @@ CASES = [
         "persist_without_review",
         [
             (
-                "    partition_column: business_date\n",
-                "    partition_column: business_date\n"
-                f"  - dataset: pos_transactions_clean  {MARK}\n"
+                NET_SALES_PERSIST,
+                NET_SALES_PERSIST + f"  - dataset: pos_transactions_clean  {MARK}\n"
                 "    table: METRICS.POS_TRANSACTIONS_CLEAN\n"
                 "    partition_column: business_date\n",
             )
@@ -180,7 +182,7 @@ CASES = [
     ),
     (
         "yaml_duplicate_key",
-        [("    language: python\n    entrypoint: metric_calculation/", f"    language: python\n    language: python  {MARK}\n    entrypoint: metric_calculation/")],
+        [("    language: python\n    entrypoint: metric_calculation/net_sales/", f"    language: python\n    language: python  {MARK}\n    entrypoint: metric_calculation/net_sales/")],
         ["duplicate key", "language"],
     ),
 ]
@@ -207,7 +209,8 @@ def test_example_metric_loads_clean():
 
     assert metric.name == "daily_net_sales"
     assert [s.dataset for s in metric.spec.sourcing] == ["pos_transactions", "stores", "fx_rates"]
-    assert [n.name for _, n in metric.spec.nodes()] == ["clean_pos_transactions", "net_sales"]
+    assert [n.name for _, n in metric.spec.nodes()] == ["clean_pos_transactions", "net_sales", "basket_stats", "product_sales"]
+    assert [n.language for _, n in metric.spec.nodes()] == ["python", "python", "java", "python"]
     assert metric.retry_policy(None).max_retries == 2  # 'default' from pipeline-configs/retry-policies.yaml
 
 
@@ -223,7 +226,7 @@ def test_field_problems_are_all_reported_sorted_by_line(tmp_path):
     path = edit_yaml(
         folder,
         # listed out of file order on purpose
-        ("    entrypoint: metric_calculation/", "    memory_mb: 512  # p4\n    entrypoint: metric_calculation/"),
+        ("    entrypoint: metric_calculation/net_sales/", "    memory_mb: 512  # p4\n    entrypoint: metric_calculation/net_sales/"),
         ('"30 6 * * *"', '"30 25 * * *"  # p2'),
         ("owner: sales-analytics@example.com\n", "owner: sales-analytics@example.com\ncolour: blue  # p1\n"),
         ("timezone: UTC", "timezone: Mars/Olympus_Mons  # p3"),
@@ -246,12 +249,12 @@ def test_cross_reference_problems_are_all_reported_sorted_by_line(tmp_path):
     folder = copy_example(tmp_path)
     path = edit_yaml(
         folder,
-        ("[pos_transactions_clean, fx_rates]", "[pos_transactions_clean, fx_ratez]  # p5"),
+        (NET_SALES_INPUTS, NET_SALES_INPUTS.replace("fx_rates]", "fx_ratez]  # p5")),
         ("retry_policy: default", "retry_policy: sometimes  # p2"),
         ("name: daily_net_sales", "name: daily_gross_sales  # p1"),
         ("preprocessing/clean_pos_transactions.py:run", "preprocessing/clean_pos.py:run  # p3"),
-        ("    partition_column: business_date\n",
-         "    partition_column: business_date\n  - dataset: pos_transactions_clean  # p6\n"
+        (NET_SALES_PERSIST,
+         NET_SALES_PERSIST + "  - dataset: pos_transactions_clean  # p6\n"
          "    table: METRICS.POS_CLEAN\n    partition_column: business_date\n"),
     )
     expected = [

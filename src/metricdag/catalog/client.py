@@ -1,15 +1,22 @@
 """HTTP client of the central catalog, with an on-disk cache per environment.
 
 Definitions load reads only the cache (:meth:`CatalogClient.cached`, no network); runs and
-``refresh`` go to the service and keep the cache current. When the service is down, a cached
-copy is used with a warning, so a run can still start from the versions it knew.
+``refresh`` go to the service and keep the cache current. When the service (or the token
+service in front of it) is down, a cached copy is used with a warning, so a run can still
+start from the versions it knew.
+
+Every HTTP call is authenticated when the client is given ``auth``
+(:class:`~metricdag.auth.session.ClientCredentials`): an OAuth2 client-credentials session
+adds a bearer token and refreshes it before it expires. Constructing a client makes no
+network call and reads no secret.
 
 Cache layout (one JSON file per lookup, written atomically)::
 
     <cache_dir>/<environment>/<name>.json            latest version seen
     <cache_dir>/<environment>/<name>@<version>.json  one pinned version (immutable)
+    <cache_dir>/<environment>/locks/<run_id>.json    a run's version lock (immutable)
 
-Each file holds ``{"etag": ..., "dataset": <ResolvedDataset JSON>}``.
+Dataset files hold ``{"etag": ..., "dataset": <ResolvedDataset JSON>}``.
 """
 
 from __future__ import annotations
@@ -19,19 +26,34 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
-from pydantic import ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from metricdag.catalog.models import NAME_RE, VERSION_RE, DatasetDefinition, ResolvedDataset
+from metricdag.auth.session import ClientCredentials, TokenServiceUnavailableError, shared_session
+from metricdag.catalog.locks import RUN_ID, RunLock, StoredRunLock
+from metricdag.catalog.models import ENV_RE, NAME_RE, VERSION_RE, DatasetDefinition, ResolvedDataset
+from metricdag.catalog.snapshots import (
+    NodeSnapshotConfig,
+    PublishedSnapshotDataset,
+    SnapshotDataset,
+    SnapshotDatasetSummary,
+    SnapshotRef,
+    SnapshotsResponse,
+    StoredNodeSnapshotConfig,
+)
 from metricdag.errors import MetricdagError
+
+if TYPE_CHECKING:
+    from metricdag.settings import Environment
 
 log = logging.getLogger("metricdag.catalog")
 
-ENV_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$")
+RUN_ID_RE = re.compile(RUN_ID)
+M = TypeVar("M", bound=BaseModel)
 
 
 class CatalogError(MetricdagError):
@@ -50,7 +72,35 @@ class VersionExistsError(CatalogError):
     """That (dataset, version) is already published; versions are immutable."""
 
 
-_UNAVAILABLE = (requests.ConnectionError, requests.Timeout)
+class SnapshotNotFoundError(CatalogError):
+    """The catalog has no such snapshot dataset, version, or node snapshot config."""
+
+
+class LockConflictError(CatalogError):
+    """The run is already locked to other versions; locks are immutable."""
+
+
+_UNAVAILABLE = (requests.ConnectionError, requests.Timeout, TokenServiceUnavailableError)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temp file and rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _reason(exc: Exception) -> str:
+    """Why a call did not get through, without the URL's query or any credential."""
+    if isinstance(exc, TokenServiceUnavailableError):
+        return str(exc)
+    return type(exc).__name__
 
 
 def _detail(resp: requests.Response) -> str:
@@ -78,14 +128,29 @@ class CatalogClient:
         environment: str,
         timeout_s: float = 10.0,
         session: requests.Session | None = None,
+        auth: ClientCredentials | None = None,
+        log: logging.Logger | logging.LoggerAdapter | None = None,
     ):
+        """``auth``: authenticate every call with these client credentials (one shared session per
+        credentials in this process). ``session``: use this session as is (e.g. an already
+        authenticating one); give one or the other. Without either, calls are unauthenticated,
+        which only the cache-only path (:meth:`cached`) should rely on."""
         if not ENV_RE.match(environment):
             raise CatalogError(f"environment name {environment!r} is not a plain name (letters, digits, _ and -)")
+        if session is not None and auth is not None:
+            raise ValueError("give CatalogClient a session or auth, not both")
         self.base_url = base_url.rstrip("/")
         self.cache_dir = Path(cache_dir)
         self.environment = environment
         self.timeout_s = timeout_s
-        self.session = session or requests.Session()
+        self.session = session or (shared_session(auth) if auth is not None else requests.Session())
+        self.log = log if log is not None else logging.getLogger("metricdag.catalog")
+
+    @classmethod
+    def for_environment(cls, env: Environment, **kwargs: Any) -> CatalogClient:
+        """The environment's catalog, every call authenticated with its OAuth client credentials."""
+        auth = ClientCredentials.from_settings(env.auth)
+        return cls(env.catalog.url, env.path(env.catalog.cache_dir), env.name, auth=auth, **kwargs)
 
     # ---- cache -------------------------------------------------------------------------
 
@@ -109,16 +174,8 @@ class CatalogClient:
             return None
 
     def _write_cache(self, path: Path, dataset: ResolvedDataset, etag: str | None) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         entry = {"etag": etag, "dataset": dataset.model_dump(mode="json", by_alias=True)}
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as fh:
-                json.dump(entry, fh, indent=2, sort_keys=True)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        _write_atomically(path, json.dumps(entry, indent=2, sort_keys=True))
 
     def cached(self, name: str, version: str | None = None) -> ResolvedDataset | None:
         """The cached copy, from disk only (never the network); None when not cached."""
@@ -141,7 +198,7 @@ class CatalogClient:
         try:
             resp = self.session.get(url, params=params, headers=headers, timeout=self.timeout_s)
         except _UNAVAILABLE as exc:
-            return self._fallback(what, hit, type(exc).__name__)
+            return self._fallback(what, hit, _reason(exc))
         if resp.status_code >= 500:
             return self._fallback(what, hit, f"HTTP {resp.status_code}")
         if resp.status_code == 304 and hit:
@@ -173,7 +230,7 @@ class CatalogClient:
                 f"cannot resolve {what}: the catalog at {self.base_url} is unreachable ({reason}) "
                 f"and there is no cached copy under {self.cache_dir / self.environment}"
             )
-        log.warning(
+        self.log.warning(
             "the catalog at %s is unreachable (%s); using the cached copy of %s (version %s)",
             self.base_url,
             reason,
@@ -194,7 +251,7 @@ class CatalogClient:
             resp = self.session.request(method, url, timeout=self.timeout_s, **kwargs)
         except _UNAVAILABLE as exc:
             raise CatalogUnavailableError(
-                f"cannot {what}: the catalog at {self.base_url} is unreachable ({type(exc).__name__})"
+                f"cannot {what}: the catalog at {self.base_url} is unreachable ({_reason(exc)})"
             ) from None
         if resp.status_code >= 500:
             raise CatalogUnavailableError(f"cannot {what}: the catalog at {self.base_url} answered {_detail(resp)}")
@@ -225,9 +282,136 @@ class CatalogClient:
         return resp.json()
 
     def health(self) -> bool:
-        """True when the service answers ``/health`` with status ok."""
+        """True when the service answers ``/health`` (public: no token is sent) with status ok."""
         try:
-            resp = self.session.get(f"{self.base_url}/health", timeout=self.timeout_s)
+            resp = requests.get(f"{self.base_url}/health", timeout=self.timeout_s)
             return resp.status_code == 200 and resp.json().get("status") == "ok"
         except (requests.RequestException, ValueError, AttributeError):
             return False
+
+    def _parse(self, model: type[M], resp: requests.Response, what: str) -> M:
+        try:
+            return model.model_validate_json(resp.content)
+        except ValidationError as exc:
+            raise CatalogError(f"catalog at {self.base_url} sent an invalid answer to {what}: {exc}") from None
+
+    def _refused(self, resp: requests.Response, what: str) -> CatalogError:
+        return CatalogError(f"cannot {what}: the catalog at {self.base_url} answered {_detail(resp)}")
+
+    # ---- run version locks -------------------------------------------------------------
+
+    def _lock_path(self, run_id: str) -> Path:
+        if not RUN_ID_RE.match(run_id):
+            raise CatalogError(f"{run_id[:140]!r} is not a run id (letters, digits, _ and -)")
+        return self.cache_dir / self.environment / "locks" / f"{run_id}.json"
+
+    def record_lock(self, run_id: str, metric: str, versions: Mapping[str, str]) -> StoredRunLock:
+        """Record the dataset versions run ``run_id`` of ``metric`` reads in this environment.
+
+        Idempotent for the same versions; :class:`LockConflictError` when the run is already
+        locked to others. The lock is also cached, so :meth:`get_lock` works offline.
+        """
+        path = self._lock_path(run_id)
+        what = f"record the version lock of run {run_id!r}"
+        try:
+            lock = RunLock(run_id=run_id, metric=metric, environment=self.environment, versions=dict(versions))
+        except ValidationError as exc:
+            raise CatalogError(f"cannot {what}: {exc}") from None
+        resp = self._call("POST", "/locks", what, json=lock.model_dump(mode="json"))
+        if resp.status_code == 409:
+            raise LockConflictError(_detail(resp))
+        if resp.status_code not in (200, 201):
+            raise self._refused(resp, what)
+        stored = self._parse(StoredRunLock, resp, what)
+        _write_atomically(path, stored.model_dump_json(indent=2))
+        return stored
+
+    def get_lock(self, run_id: str) -> StoredRunLock | None:
+        """The recorded lock of ``run_id``, or None when there is none.
+
+        When the catalog is unreachable, the cached copy is used (with a warning); without one,
+        :class:`CatalogUnavailableError` names the run and the catalog URL.
+        """
+        path = self._lock_path(run_id)
+        what = f"read the version lock of run {run_id!r}"
+        try:
+            resp = self._call("GET", f"/locks/{run_id}", what)
+        except CatalogUnavailableError as exc:
+            try:
+                cached = StoredRunLock.model_validate_json(path.read_text())
+            except (OSError, ValidationError):
+                raise exc from None
+            self.log.warning("%s; using the cached version lock of run %s", exc, run_id)
+            return cached
+        if resp.status_code == 404:
+            return None
+        if resp.status_code != 200:
+            raise self._refused(resp, what)
+        stored = self._parse(StoredRunLock, resp, what)
+        _write_atomically(path, stored.model_dump_json(indent=2))
+        return stored
+
+    # ---- snapshot datasets and node snapshot configs -----------------------------------
+
+    def publish_snapshot(self, snapshot: SnapshotDataset) -> PublishedSnapshotDataset:
+        """Publish one version of a snapshot dataset; :class:`VersionExistsError` when it exists."""
+        what = f"publish snapshot dataset {snapshot.dataset_id!r} version {snapshot.version!r}"
+        resp = self._call("POST", "/snapshot-datasets", what, json=snapshot.model_dump(mode="json", by_alias=True))
+        if resp.status_code == 409:
+            raise VersionExistsError(_detail(resp))
+        if resp.status_code != 201:
+            raise self._refused(resp, what)
+        return self._parse(PublishedSnapshotDataset, resp, what)
+
+    def snapshot_dataset(self, dataset_id: str, version: str | None = None) -> PublishedSnapshotDataset:
+        what = f"read snapshot dataset {dataset_id!r}" + (f" version {version!r}" if version else "")
+        params = {"version": version} if version else {}
+        resp = self._call("GET", f"/snapshot-datasets/{requests.utils.quote(dataset_id, safe='')}", what, params=params)
+        if resp.status_code == 404:
+            raise SnapshotNotFoundError(f"catalog at {self.base_url}: {_detail(resp)}")
+        if resp.status_code != 200:
+            raise self._refused(resp, what)
+        return self._parse(PublishedSnapshotDataset, resp, what)
+
+    def list_snapshot_datasets(self) -> list[SnapshotDatasetSummary]:
+        resp = self._call("GET", "/snapshot-datasets", "list snapshot datasets")
+        if resp.status_code != 200:
+            raise self._refused(resp, "list snapshot datasets")
+        try:
+            return TypeAdapter(list[SnapshotDatasetSummary]).validate_json(resp.content)
+        except ValidationError as exc:
+            raise CatalogError(f"catalog at {self.base_url} sent an invalid snapshot dataset list: {exc}") from None
+
+    def register_snapshot_config(
+        self,
+        node_name: str,
+        test_environment: str,
+        inputs: Sequence[str | SnapshotRef],
+        baseline_outputs: Sequence[str | SnapshotRef],
+    ) -> StoredNodeSnapshotConfig:
+        """Set which snapshot datasets (ids, or refs pinning a version) ``node_name``'s tests use
+        in ``test_environment``; replaces an earlier config."""
+        what = f"register the snapshot config of node {node_name!r} for {test_environment!r}"
+
+        def refs(items: Sequence[str | SnapshotRef]) -> list[dict]:
+            return [(i if isinstance(i, SnapshotRef) else SnapshotRef(dataset_id=i)).model_dump() for i in items]
+
+        try:
+            body = NodeSnapshotConfig.model_validate({"inputs": refs(inputs), "baseline_outputs": refs(baseline_outputs)})
+        except ValidationError as exc:
+            raise CatalogError(f"cannot {what}: {exc}") from None
+        path = f"/node-configs/{requests.utils.quote(node_name, safe='')}/{requests.utils.quote(test_environment, safe='')}"
+        resp = self._call("PUT", path, what, json=body.model_dump(mode="json"))
+        if resp.status_code not in (200, 201):
+            raise self._refused(resp, what)
+        return self._parse(StoredNodeSnapshotConfig, resp, what)
+
+    def snapshots(self, node_name: str, test_environment: str) -> SnapshotsResponse:
+        """``GET /snapshots``: the input and baseline snapshots of one node's tests (spec section 7)."""
+        what = f"read the snapshots of node {node_name!r} for {test_environment!r}"
+        resp = self._call("GET", "/snapshots", what, params={"node_name": node_name, "test_environment": test_environment})
+        if resp.status_code == 404:
+            raise SnapshotNotFoundError(f"catalog at {self.base_url}: {_detail(resp)}")
+        if resp.status_code != 200:
+            raise self._refused(resp, what)
+        return self._parse(SnapshotsResponse, resp, what)

@@ -43,10 +43,20 @@ def _cast(series: pd.Series, kind: ColumnType) -> pd.Series:
             raise ValueError("has values that are not true/false")
         return mapped.astype("boolean") if mapped.isna().any() else mapped.astype(bool)
     if kind == "date":
-        return pd.to_datetime(series, errors="raise").dt.date
+        return _datetimes(series).dt.date
     if kind == "timestamp":
-        return pd.to_datetime(series, errors="raise")
+        return _datetimes(series)
     raise ValueError(f"unsupported type {kind}")
+
+
+def _datetimes(series: pd.Series) -> pd.Series:
+    try:
+        return pd.to_datetime(series, errors="raise")
+    except ValueError as first:
+        try:  # ISO 8601 text of mixed precision (10:00:00 next to 10:00:00.250000), as a CSV holds it
+            return pd.to_datetime(series, errors="raise", format="ISO8601")
+        except ValueError:
+            raise first from None
 
 
 def conform(df: pd.DataFrame, schema: DatasetSchema, dataset: str, *, role: str = "dataset") -> pd.DataFrame:
@@ -69,7 +79,8 @@ def conform(df: pd.DataFrame, schema: DatasetSchema, dataset: str, *, role: str 
         try:
             out[col.name] = _cast(series, col.type)
         except (ValueError, TypeError) as exc:
-            raise SchemaMismatchError(f"{what}, column {col.name!r}: cannot read as {col.type}: {exc}") from None
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__  # not pandas' multi-line hints
+            raise SchemaMismatchError(f"{what}, column {col.name!r}: cannot read as {col.type}: {reason}") from None
         if not col.nullable and out[col.name].isna().any():
             raise SchemaMismatchError(
                 f"{what}, column {col.name!r}: {int(out[col.name].isna().sum())} null value(s) in a non-null column"

@@ -12,11 +12,26 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+ENV_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
+ENV_RE = re.compile(ENV_NAME)
 IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,254}$")
 CHECKSUM_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
+
+
+
+def _unicode_text(value: str) -> str:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text (it contains a lone surrogate)") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_unicode_text)]
+"""Free text: any Unicode that can be stored and sent back (no lone surrogates)."""
 
 ColumnType = Literal["string", "int64", "float64", "decimal", "bool", "date", "timestamp"]
 
@@ -29,7 +44,7 @@ class Column(_Strict):
     name: str = Field(max_length=255)
     type: ColumnType
     nullable: bool = True
-    description: str = Field(default="", max_length=2000)
+    description: Text = Field(default="", max_length=2000)
 
     @field_validator("name")
     @classmethod
@@ -75,7 +90,11 @@ class SnowflakeCoordinates(_Strict):
 
 class ObjectStoreCoordinates(_Strict):
     kind: Literal["object_store"] = "object_store"
-    prefix: str = Field(description="relative to the environment's object store, or a full file:// / s3:// URI")
+    prefix: Text = Field(
+        min_length=1,
+        max_length=1024,
+        description="relative to the environment's object store, or a full file:// / s3:// URI",
+    )
     format: Literal["parquet", "csv"] = "parquet"
     partitioned: bool = Field(default=False, description="files under <prefix>/YYYY/MM/DD/ when true")
 
@@ -91,8 +110,23 @@ class ObjectStoreCoordinates(_Strict):
 
 class LegendLambdaCoordinates(_Strict):
     kind: Literal["legend_lambda"] = "legend_lambda"
-    url: str = Field(description="lambda endpoint; relative URLs resolve against the environment's legend base URL")
+    url: str = Field(
+        max_length=2048,
+        description="lambda endpoint: a path (/lambdas/fx_rates) under the environment's legend base URL, or an https URL",
+    )
     page_size: int = Field(default=1000, ge=1, le=100_000)
+
+    @field_validator("url")
+    @classmethod
+    def _endpoint(cls, v: str) -> str:
+        if any(not (" " < c <= "~") for c in v):
+            raise ValueError("url must be printable ASCII without spaces")
+        if not (v.startswith("/") or v.startswith("https://") or v.startswith("http://")):
+            raise ValueError("url must be a path starting with '/' or an http(s) URL")
+        path = v.split("://", 1)[-1]
+        if ".." in path.split("?")[0].split("/"):
+            raise ValueError("url must not contain '..'")
+        return v
 
 
 Coordinates = Annotated[
@@ -106,10 +140,12 @@ class DatasetDefinition(_Strict):
 
     name: str
     version: str = Field(max_length=64, pattern=r"^v?[0-9]+(\.[0-9]+){0,2}$")
-    description: str = Field(default="", max_length=4000)
-    owner: str = Field(default="", max_length=255)
+    description: Text = Field(default="", max_length=4000)
+    owner: Text = Field(default="", max_length=255)
     schema_: DatasetSchema = Field(alias="schema")
-    coordinates: dict[str, Coordinates] = Field(description="environment name -> coordinates")
+    coordinates: dict[Annotated[str, Field(pattern=ENV_NAME)], Coordinates] = Field(
+        max_length=64, description="environment name -> coordinates"
+    )
     checksum: str | None = None
 
     @field_validator("name")

@@ -31,17 +31,22 @@ def _entry_line(path: Path, index: int) -> int:
 
 
 def load_seed_files(folder: Path) -> list[DatasetDefinition]:
-    """Every definition in ``folder/*.yaml`` (files in name order).
+    """Every definition in ``folder/*.yaml`` (files in name order); see :func:`load_definitions`."""
+    if not folder.is_dir():
+        raise ConfigError(f"catalog seed folder {folder} does not exist")
+    return load_definitions(sorted(folder.glob("*.yaml")))
+
+
+def load_definitions(paths: Iterable[Path]) -> list[DatasetDefinition]:
+    """Every definition in the files ``paths`` (``datasets: [...]`` each), in order.
 
     Problems in all files are reported together as one :class:`SpecError` (``path:line: message``);
     the same (name, version) defined twice is a problem naming both places.
     """
-    if not folder.is_dir():
-        raise ConfigError(f"catalog seed folder {folder} does not exist")
     problems: list[Problem] = []
     seen: dict[tuple[str, str], tuple[Path, int]] = {}
     out: list[DatasetDefinition] = []
-    for path in sorted(folder.glob("*.yaml")):
+    for path in paths:
         try:
             seed = load_model(CatalogSeedFile, path)
         except SpecError as exc:

@@ -1,100 +1,38 @@
-"""The central catalog service: publish immutable dataset versions, resolve them per environment.
+"""The central catalog service.
 
-No authentication yet (a later issue adds OAuth2 client credentials).
+- datasets: immutable published versions, each with a schema and coordinates per environment
+  (:mod:`.datasets`);
+- snapshot datasets and node snapshot configs, and ``GET /snapshots`` (:mod:`.snapshots`);
+- run version locks (:mod:`.locks`).
+
+Every endpoint but ``/health`` and the API docs (``/docs``, ``/openapi.json``) needs a bearer
+token from the token service: ``catalog:read`` to read, ``catalog:write`` to change
+(:class:`~metricdag.auth.middleware.BearerAuthMiddleware`). The database schema is migrated
+to the newest Alembic revision when the app is created.
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
-from typing import Annotated
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
-from pydantic import BaseModel
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from fastapi import FastAPI
+from sqlalchemy.orm import sessionmaker
 
-from metricdag.catalog.models import (
-    NAME_RE,
-    DatasetDefinition,
-    ResolvedDataset,
-    canonical_version,
-    version_key,
-)
-from metricdag.catalog_service.db import Dataset, DatasetVersion, as_utc, create_tables, make_engine
+from metricdag.asgi import SafeJSONResponse, install_error_handlers
+from metricdag.auth.middleware import BearerAuthMiddleware, read_write_scopes
+from metricdag.auth.tokens import TokenVerifier
+from metricdag.catalog_service import datasets, locks, snapshots
+from metricdag.catalog_service.db import make_engine, migrate
+
+MAX_BODY_BYTES = 1024 * 1024
+REALM = "metricdag-catalog"
 
 
-class PublishedDataset(DatasetDefinition):
-    """A stored version: the definition as published, plus when."""
-
-    published_at: datetime
-
-
-class VersionInfo(BaseModel):
-    version: str
-    published_at: datetime
-
-
-class DatasetSummary(BaseModel):
-    name: str
-    latest_version: str
-    versions: list[str]
-
-
-class Detail(BaseModel):
-    detail: str
-
-
-def _sorted_versions(versions: list[str]) -> list[str]:
-    return sorted(versions, key=version_key)
-
-
-def _etag_matches(if_none_match: str | None, etag: str) -> bool:
-    """RFC 9110 weak comparison against a comma-separated ``If-None-Match`` list."""
-    if not if_none_match:
-        return False
-    tags = (t.strip() for t in if_none_match.split(","))
-    return any(t == "*" or t.removeprefix("W/") == etag for t in tags)
-
-
-def _published(row: DatasetVersion) -> PublishedDataset:
-    return PublishedDataset.model_validate({**row.definition, "published_at": as_utc(row.published_at)})
-
-
-def _version_rows(session: Session, name: str) -> list[DatasetVersion]:
-    """Every version of ``name`` (oldest first by version number); 404 when the name is unknown."""
-    rows = list(
-        session.scalars(select(DatasetVersion).join(Dataset).where(Dataset.name == name)).all()
-        if NAME_RE.match(name)
-        else []
-    )
-    if not rows:
-        raise HTTPException(404, f"the catalog has no dataset {name!r}")
-    return sorted(rows, key=lambda r: version_key(r.version))
-
-
-def _published_list(rows: list[DatasetVersion]) -> str:
-    names = [r.version for r in rows]
-    shown = names[-10:]
-    return ", ".join(shown) if len(shown) == len(names) else "..., " + ", ".join(shown)
-
-
-def get_session(request: Request) -> Iterator[Session]:
-    """One database session per request."""
-    with request.app.state.sessions() as session:
-        yield session
-
-
-SessionDep = Annotated[Session, Depends(get_session)]
-
-
-def create_app(db_url: str) -> FastAPI:
-    """The service over the database at ``db_url`` (tables are created if missing)."""
+def create_app(db_url: str, verifier: TokenVerifier) -> FastAPI:
+    """The service over the database at ``db_url``, accepting tokens ``verifier`` trusts."""
     engine = make_engine(db_url)
-    create_tables(engine)
+    migrate(engine)
     sessions = sessionmaker(engine, expire_on_commit=False)
 
     @asynccontextmanager
@@ -104,126 +42,25 @@ def create_app(db_url: str) -> FastAPI:
 
     app = FastAPI(
         title="metricdag catalog",
-        description="Logical datasets, their immutable versions, and where each lives per environment.",
+        description=(
+            "Logical datasets, their immutable versions and where each lives per environment; snapshot "
+            "datasets and node test configs; run version locks. Send `Authorization: Bearer <token>` "
+            "(scope catalog:read to read, catalog:write to change)."
+        ),
         lifespan=lifespan,
+        max_body_size=MAX_BODY_BYTES,
+        default_response_class=SafeJSONResponse,
     )
     app.state.engine = engine
     app.state.sessions = sessions
+    install_error_handlers(app)
+    app.add_middleware(BearerAuthMiddleware, verifier=verifier, required_scope=read_write_scopes("catalog"), realm=REALM)
 
-    @app.get("/health")
+    @app.get("/health", tags=["health"])
     def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.post(
-        "/datasets",
-        status_code=201,
-        response_model=PublishedDataset,
-        responses={409: {"model": Detail, "description": "this version is already published"}},
-    )
-    def publish(defn: DatasetDefinition, session: SessionDep) -> PublishedDataset:
-        key = canonical_version(defn.version)
-        for attempt in range(2):  # a concurrent first publish of the same name loses once, then retries
-            dataset = session.scalar(select(Dataset).where(Dataset.name == defn.name))
-            if dataset is None:
-                dataset = Dataset(name=defn.name)
-                session.add(dataset)
-            else:
-                existing = session.scalar(
-                    select(DatasetVersion).where(
-                        DatasetVersion.dataset_id == dataset.id, DatasetVersion.version_key == key
-                    )
-                )
-                if existing is not None:
-                    same = "" if existing.version == defn.version else f" (as {existing.version!r})"
-                    raise HTTPException(
-                        409,
-                        f"dataset {defn.name!r} version {defn.version!r} is already published{same}; "
-                        "versions are immutable, publish a new version instead",
-                    )
-            row = DatasetVersion(
-                dataset=dataset,
-                version=defn.version,
-                version_key=key,
-                definition=defn.model_dump(mode="json", by_alias=True),
-            )
-            session.add(row)
-            try:
-                session.commit()
-            except IntegrityError:
-                session.rollback()
-                if attempt:
-                    raise HTTPException(
-                        409, f"dataset {defn.name!r} version {defn.version!r} was published concurrently"
-                    ) from None
-                continue
-            return _published(row)
-        raise AssertionError("unreachable")
-
-    @app.get("/datasets", response_model=list[DatasetSummary])
-    def list_datasets(session: SessionDep) -> list[DatasetSummary]:
-        by_name: dict[str, list[str]] = {}
-        for name, version in session.execute(select(Dataset.name, DatasetVersion.version).join(DatasetVersion)):
-            by_name.setdefault(name, []).append(version)
-        out = []
-        for name in sorted(by_name):
-            versions = _sorted_versions(by_name[name])
-            out.append(DatasetSummary(name=name, latest_version=versions[-1], versions=versions))
-        return out
-
-    @app.get("/datasets/{name}/versions", response_model=list[VersionInfo], responses={404: {"model": Detail}})
-    def list_versions(name: str, session: SessionDep) -> list[VersionInfo]:
-        return [VersionInfo(version=r.version, published_at=as_utc(r.published_at)) for r in _version_rows(session, name)]
-
-    @app.get(
-        "/datasets/{name}",
-        response_model=ResolvedDataset,
-        responses={304: {"description": "matches If-None-Match"}, 404: {"model": Detail}},
-    )
-    def resolve(
-        name: str,
-        request: Request,
-        session: SessionDep,
-        environment: Annotated[str, Query(description="environment whose coordinates to return")],
-        version: Annotated[str | None, Query(description="a published version; latest when omitted")] = None,
-    ) -> Response:
-        rows = _version_rows(session, name)
-        if version is None:
-            row = rows[-1]
-        else:
-            try:
-                key = canonical_version(version)
-            except ValueError:
-                key = None
-            row = next((r for r in rows if r.version_key == key), None)
-            if row is None:
-                raise HTTPException(
-                    404, f"dataset {name!r} has no version {version!r} (published: {_published_list(rows)})"
-                )
-        defn = _published(row)
-        coords = defn.coordinates.get(environment)
-        if coords is None:
-            known = ", ".join(sorted(defn.coordinates)) or "none"
-            raise HTTPException(
-                404,
-                f"dataset {name!r} version {defn.version!r} has no coordinates for environment "
-                f"{environment!r} (it has: {known})",
-            )
-        resolved = ResolvedDataset(
-            name=defn.name,
-            version=defn.version,
-            environment=environment,
-            description=defn.description,
-            owner=defn.owner,
-            schema=defn.schema_,
-            coordinates=coords,
-            checksum=defn.checksum,
-            published_at=defn.published_at,
-        )
-        body = resolved.model_dump_json(by_alias=True).encode()
-        etag = f'"{hashlib.sha256(body).hexdigest()}"'
-        headers = {"ETag": etag, "Cache-Control": "no-cache"}
-        if _etag_matches(request.headers.get("if-none-match"), etag):
-            return Response(status_code=304, headers=headers)
-        return Response(body, media_type="application/json", headers=headers)
-
+    app.include_router(datasets.router)
+    app.include_router(snapshots.router)
+    app.include_router(locks.router)
     return app

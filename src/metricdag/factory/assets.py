@@ -7,7 +7,6 @@ Keys are ``<metric>/<layer>/<dataset>``; groups are the layer names.
 """
 
 
-import hashlib
 import time
 import warnings
 from datetime import date
@@ -23,16 +22,19 @@ from metricdag.catalog.models import (
     ResolvedDataset,
     SnowflakeCoordinates,
 )
+from metricdag.factory.locks import resolve_locked
 from metricdag.nodes.context import NodeContext
-from metricdag.nodes.python import load_entrypoint, run_python_node
+from metricdag.nodes.runner import node_code_version as node_sources_version
+from metricdag.nodes.runner import run_node
 from metricdag.persistence.request import PersistRequest
-from metricdag.resources import CatalogResource, ObjectStoreResource, PersisterResource
+from metricdag.resources import CatalogResource, LegendResource, ObjectStoreResource, PersisterResource
 from metricdag.review.checks import record_count
 from metricdag.sourcing.errors import SourceError
+from metricdag.sourcing.legend import read_legend
 from metricdag.sourcing.object_store import read_object_store
 from metricdag.sourcing.snowflake import partition_query, read_snowflake
 from metricdag.spec.loader import Metric
-from metricdag.spec.models import NodeSpec, PersistSpec, RecordCountCheck, ReviewSpec
+from metricdag.spec.models import NodeSpec, PersistSpec, RecordCountCheck, ReviewSpec, SourcingSpec
 
 LAYERS = ("sourcing", "preprocessing", "metric_calculation", "review", "persisted")
 
@@ -78,6 +80,8 @@ def read_source(
     snowflake: SnowflakeResource,
     object_store: ObjectStoreResource,
     default_database: str,
+    legend: LegendResource,
+    log=None,
 ) -> pd.DataFrame:
     coords = resolved.coordinates
     if isinstance(coords, SnowflakeCoordinates):
@@ -87,7 +91,10 @@ def read_source(
     if isinstance(coords, ObjectStoreCoordinates):
         return read_object_store(object_store.store(), resolved.name, coords, object_store.base_uri, day)
     if isinstance(coords, LegendLambdaCoordinates):
-        raise SourceError(f"dataset {resolved.name!r}: Legend-lambda sourcing is not available in this release")
+        return read_legend(
+            legend.session(), legend.url_for(coords, resolved.name), {"date": day.isoformat()},
+            coords.page_size, resolved.name, log=log,
+        )
     raise SourceError(f"dataset {resolved.name!r}: unsupported coordinates {coords!r}")
 
 
@@ -109,9 +116,12 @@ def sourcing_asset(
         catalog: CatalogResource,
         snowflake: SnowflakeResource,
         object_store: ObjectStoreResource,
+        legend: LegendResource,
     ) -> pd.DataFrame:
-        resolved = catalog.client().resolve(dataset)
-        frame = read_source(resolved, partition_date(context), snowflake, object_store, snowflake.database)
+        resolved = resolve_locked(context, catalog.client(), dataset, metric.name, metric.spec.catalog_datasets())
+        frame = read_source(
+            resolved, partition_date(context), snowflake, object_store, snowflake.database, legend, context.log
+        )
         frame = conform(frame, resolved.schema_, dataset)
         context.add_output_metadata({"catalog_version": resolved.version})
         return frame
@@ -119,12 +129,33 @@ def sourcing_asset(
     return _source
 
 
+def upstream_metric_spec(metric: Metric, source: SourcingSpec, partitions: dg.PartitionsDefinition) -> dg.AssetSpec:
+    """Another metric's reviewed output that this metric reads (defined and materialized in that
+    metric's code location; declared here so the dependency shows in the asset graph)."""
+    if source.from_metric is None:
+        raise ValueError(f"{source.dataset!r} is not read from another metric")
+    return dg.AssetSpec(
+        key=asset_key(source.from_metric, "review", source.dataset),
+        partitions_def=partitions,
+        group_name="review",
+        description=source.description
+        or f"{source.dataset} accepted by the review of metric {source.from_metric!r} (its own code location).",
+    )
+
+
 # ---------------------------------------------------------------- nodes
 
 
 def node_code_version(metric: Metric, node: NodeSpec) -> str:
-    source = (metric.folder / node.entrypoint_file).read_bytes()
-    return hashlib.sha256(source + node.model_dump_json().encode()).hexdigest()[:16]
+    return node_sources_version(metric.folder, node)
+
+
+def node_input_key(metric: Metric, dataset: str) -> dg.AssetKey:
+    """A node input: this metric's own asset, or the reviewed output of the metric it comes from."""
+    source = next((s for s in metric.spec.sourcing if s.dataset == dataset), None)
+    if source is not None and source.from_metric:
+        return asset_key(source.from_metric, "review", dataset)
+    return dataset_key(metric, dataset)
 
 
 def node_asset(metric: Metric, layer: str, node: NodeSpec, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
@@ -141,7 +172,7 @@ def node_asset(metric: Metric, layer: str, node: NodeSpec, partitions: dg.Partit
         )
         for out in node.outputs
     }
-    ins = {name: dg.AssetIn(key=dataset_key(metric, name)) for name in node.inputs}
+    ins = {name: dg.AssetIn(key=node_input_key(metric, name)) for name in node.inputs}
 
     @dg.multi_asset(
         name=f"{metric.name}__{node.name}",
@@ -152,7 +183,11 @@ def node_asset(metric: Metric, layer: str, node: NodeSpec, partitions: dg.Partit
         op_tags={"metric": metric.name, "node": node.name},
     )
     def _node(context: dg.AssetExecutionContext, catalog: CatalogResource, **inputs: pd.DataFrame):
-        fn = load_entrypoint(metric.folder, node.entrypoint, f"metricdag_nodes.{metric.name}.{node.name}")
+        client = catalog.client()
+        schemas = {
+            name: resolve_locked(context, client, name, metric.name, metric.spec.catalog_datasets()).schema_
+            for name in node.output_names
+        }
         ctx = NodeContext(
             metric=metric.name,
             node=node.name,
@@ -160,10 +195,9 @@ def node_asset(metric: Metric, layer: str, node: NodeSpec, partitions: dg.Partit
             params=dict(node.params),
             log=dg.get_dagster_logger(),
         )
-        results = run_python_node(fn, dict(inputs), ctx, node.output_names)
-        client = catalog.client()
+        results = run_node(metric.folder, node, inputs, ctx, schemas)
         for name in node.output_names:
-            yield dg.Output(conform(results[name], client.resolve(name).schema_, name), output_name=name)
+            yield dg.Output(results[name], output_name=name)
 
     return _node
 

@@ -15,8 +15,10 @@ from metricdag.factory.assets import (
     review_asset,
     review_checks,
     sourcing_asset,
+    upstream_metric_spec,
 )
-from metricdag.resources import resources_for
+from metricdag.factory.locks import resolve_lock_tags
+from metricdag.resources import CatalogResource, resources_for
 from metricdag.settings import Environment, current_environment
 from metricdag.spec.loader import Metric, load_metric
 
@@ -42,11 +44,15 @@ def daily_schedule(metric: Metric, job) -> dg.ScheduleDefinition:
         default_status=dg.DefaultScheduleStatus.RUNNING,
         description=f"{spec.schedule.cron} ({spec.schedule.timezone}): yesterday's partition of {metric.name}",
     )
-    def _tick(context: dg.ScheduleEvaluationContext):
+    def _tick(context: dg.ScheduleEvaluationContext, catalog: CatalogResource):
         partition = partition_for_tick(context.scheduled_execution_time, spec.schedule.timezone)
         if partition < spec.partitions.start_date.isoformat():
             return dg.SkipReason(f"{partition} is before the first partition {spec.partitions.start_date}")
-        return dg.RunRequest(run_key=f"{metric.name}:{partition}", partition_key=partition)
+        return dg.RunRequest(
+            run_key=f"{metric.name}:{partition}",
+            partition_key=partition,
+            tags=resolve_lock_tags(catalog.client(), metric.spec.catalog_datasets()),
+        )
 
     return _tick
 
@@ -64,8 +70,9 @@ def definitions_for(metric: Metric, env: Environment) -> dg.Definitions:
     cache = CatalogClient(env.catalog.url, env.path(env.catalog.cache_dir), env.name)
 
     assets: list[dg.AssetsDefinition] = [
-        sourcing_asset(metric, s.dataset, partitions, cache.cached(s.dataset)) for s in spec.sourcing
+        sourcing_asset(metric, s.dataset, partitions, cache.cached(s.dataset)) for s in spec.sourcing if not s.from_metric
     ]
+    upstream = [upstream_metric_spec(metric, s, partitions) for s in spec.sourcing if s.from_metric]
     assets += [node_asset(metric, layer, node, partitions) for layer, node in spec.nodes()]
     reviewed = sorted({r.dataset for r in spec.review})
     assets += [review_asset(metric, dataset, partitions) for dataset in reviewed]
@@ -80,7 +87,7 @@ def definitions_for(metric: Metric, env: Environment) -> dg.Definitions:
     )
     schedule = daily_schedule(metric, job)
     return dg.Definitions(
-        assets=assets,
+        assets=[*upstream, *assets],
         asset_checks=checks,
         jobs=[job],
         schedules=[schedule],

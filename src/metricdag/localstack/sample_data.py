@@ -110,3 +110,40 @@ def pos_transactions(rows: int, business_date: date, seed: int = 7) -> pd.DataFr
     dupes = df.iloc[rng.choice(n, size=n_dupes, replace=False)]
     out = pd.concat([df, dupes], ignore_index=True)
     return out.iloc[rng.permutation(len(out))].reset_index(drop=True)
+
+
+INVENTORY_EPOCH = date(2024, 5, 1)  # stock is simulated day by day from here, so days connect
+
+
+def inventory_snapshots(business_date: date, seed: int = 11) -> pd.DataFrame:
+    """The day's stock record for every store x product (18 x 400 rows): units on hand at
+    opening and at close. Deterministic; one day's opening is the previous day's closing.
+
+    Each pair has its own daily demand rate; stock is replenished (mostly on time) when it falls
+    below three days of demand, so some pairs run out and show zero stock.
+    """
+    store_ids = stores()["store_id"].to_numpy()
+    pairs = len(store_ids) * N_PRODUCTS
+    base = np.random.default_rng(seed)
+    rate = base.gamma(shape=1.5, scale=2.5, size=pairs)
+    reorder_point = np.ceil(rate * 3)
+    order_units = np.ceil(rate * 7) + 2
+    stock = (np.ceil(rate * 6) + base.integers(0, 10, size=pairs)).astype("int64")
+    first = min(INVENTORY_EPOCH, business_date)
+    opening = closing = stock
+    for n in range((business_date - first).days + 1):
+        rng = np.random.default_rng([seed, (first + timedelta(days=n)).toordinal()])
+        opening = stock
+        after_sales = np.maximum(opening - rng.poisson(rate), 0)
+        delivered = (after_sales < reorder_point) & (rng.random(pairs) < 0.85)
+        closing = (after_sales + np.where(delivered, order_units, 0)).astype("int64")
+        stock = closing
+    return pd.DataFrame(
+        {
+            "business_date": business_date,
+            "store_id": np.repeat(store_ids, N_PRODUCTS).astype(object),
+            "product_id": np.tile([f"P{p:04d}" for p in range(N_PRODUCTS)], len(store_ids)).astype(object),
+            "opening_units": opening.astype("int64"),
+            "closing_units": closing.astype("int64"),
+        }
+    )

@@ -1,5 +1,8 @@
 """Seed the local stack: catalog entries, then sample data where the catalog says it lives.
 
+The catalog is called with the environment's OAuth client credentials, like every client.
+FX rates are not seeded: the Legend stand-in serves them.
+
 Idempotent: catalog versions already present are left alone; each day of POS data is loaded
 by the persister, which replaces the day's partition, so seeding twice leaves one copy.
 """
@@ -35,7 +38,8 @@ class SeedReport:
 
 
 def catalog_client(env: Environment) -> CatalogClient:
-    return CatalogClient(env.catalog.url, env.path(env.catalog.cache_dir), env.name)
+    """An authenticated client of the environment's catalog."""
+    return CatalogClient.for_environment(env)
 
 
 def sample_days(env: Environment, days: int | None = None) -> list[date]:
@@ -51,7 +55,7 @@ def seed(env: Environment, rows_per_day: int | None = None, days: int | None = N
     published, present = seed_catalog(client, load_seed_files(env.project_root / CATALOG_SEED_DIR))
     store = store_for(env.object_store_uri, env.object_store.s3_endpoint_url, env.object_store.s3_region)
 
-    for name, frame in (("stores", sample_data.stores()), ("fx_rates", sample_data.fx_rates())):
+    for name, frame in (("stores", sample_data.stores()),):
         coords = client.resolve(name).coordinates
         if not isinstance(coords, ObjectStoreCoordinates):
             raise MetricdagError(f"sample dataset {name!r} must be in the object store, catalog says {coords.kind}")
@@ -88,8 +92,28 @@ def seed(env: Environment, rows_per_day: int | None = None, days: int | None = N
             if old.uri != uri:
                 store.delete(old.uri)
         total += len(frame)
+    seed_inventory(env, client, days)
     refresh_cache(env, client)
     return SeedReport(published, present, total, days)
+
+
+def seed_inventory(env: Environment, client: CatalogClient, days: list[date]) -> int:
+    """Write each day's inventory snapshot where the catalog says it lives; returns the row count."""
+    coords = client.resolve("inventory_snapshots").coordinates
+    if not isinstance(coords, ObjectStoreCoordinates) or not coords.partitioned:
+        raise MetricdagError("sample dataset 'inventory_snapshots' must be partitioned files in the object store")
+    store = store_for(env.object_store_uri, env.object_store.s3_endpoint_url, env.object_store.s3_region)
+    rows = 0
+    for day in days:
+        frame = sample_data.inventory_snapshots(day)
+        folder = join_uri(env.object_store_uri, coords.prefix, f"{day:%Y/%m/%d}")
+        uri = join_uri(folder, f"inventory_snapshots.{coords.format}")
+        store.put_bytes(uri, frame.to_csv(index=False).encode() if coords.format == "csv" else to_parquet_bytes(frame))
+        for old in store.list(folder):
+            if old.uri != uri:
+                store.delete(old.uri)
+        rows += len(frame)
+    return rows
 
 
 def referenced_datasets(env: Environment) -> list[str]:

@@ -1,8 +1,13 @@
-"""``metricdag stack up | down | status``: the local stand-ins for Snowflake and the catalog.
+"""``metricdag stack up | down | status``: the local stand-ins, each on loopback.
 
-Each service runs as its own process (own process group) on loopback. The stack's state
-(pids, ports, logs) is kept in ``<state_dir>/stack.json`` so ``down`` and ``status`` work
-from any shell.
+- ``token``: the OAuth2 token service (started first: the others fetch its public keys);
+- ``snowflake``: fakesnow over DuckDB files;
+- ``catalog``: the catalog service on SQLite (needs a bearer token);
+- ``legend``: the Legend lambda stand-in (needs a bearer token).
+
+Each service runs as its own process (own process group) and is started only once the one
+before it answers its health check. The stack's state (pids, ports, logs) is kept in
+``<state_dir>/stack.json`` so ``down`` and ``status`` work from any shell.
 """
 
 from __future__ import annotations
@@ -47,6 +52,13 @@ class ServicePlan:
     host: str
     port: int
     argv: list[str]
+    port_env: str = ""
+    health_path: str | None = None  # an HTTP path answering 200 once the service is ready
+
+
+def _host_port(url: str, default_port: int) -> tuple[str, int]:
+    parts = urlparse(url)
+    return parts.hostname or "127.0.0.1", parts.port or default_port
 
 
 def _require_local(env: Environment):
@@ -56,25 +68,56 @@ def _require_local(env: Environment):
 
 
 def plan(env: Environment) -> list[ServicePlan]:
+    """The services in start order: the token service first, since the others fetch its keys."""
     local = _require_local(env)
-    catalog = urlparse(env.catalog.url)
+    auth = env.auth
+    verify = ["--jwks-url", auth.keys_url, "--issuer", auth.expected_issuer, "--audience", auth.audience]
+    token_host, token_port = _host_port(auth.token_url, 80)
+    catalog_host, catalog_port = _host_port(env.catalog.url, 80)
     sf_host, sf_port = env.snowflake.host or "127.0.0.1", env.snowflake.port or 8765
-    return [
+    plans = [
+        ServicePlan(
+            "token",
+            token_host,
+            token_port,
+            [sys.executable, "-m", "metricdag.auth", "--clients", str(env.path(local.auth_clients)),
+             "--key-dir", str(env.path(local.auth_key_dir)), "--issuer", auth.expected_issuer,
+             "--audience", auth.audience, "--ttl", str(local.token_ttl_s), "--host", token_host, "--port", str(token_port)],
+            "METRICDAG_TOKEN_PORT",
+            "/.well-known/jwks.json",
+        ),
         ServicePlan(
             "snowflake",
             sf_host,
             sf_port,
             [sys.executable, "-m", "metricdag.localstack.snowflake_server", "--db-dir",
              str(env.path(local.snowflake_db_dir)), "--host", sf_host, "--port", str(sf_port)],
+            "METRICDAG_SNOWFLAKE_PORT",
         ),
         ServicePlan(
             "catalog",
-            catalog.hostname or "127.0.0.1",
-            catalog.port or 80,
+            catalog_host,
+            catalog_port,
             [sys.executable, "-m", "metricdag.catalog_service", "--db-url", _sqlite_url(env, local.catalog_db_url),
-             "--host", catalog.hostname or "127.0.0.1", "--port", str(catalog.port or 80)],
+             *verify, "--host", catalog_host, "--port", str(catalog_port)],
+            "METRICDAG_CATALOG_PORT",
+            "/health",
         ),
     ]
+    if env.legend is not None:
+        legend_host, legend_port = _host_port(env.legend.base_url, 80)
+        plans.append(
+            ServicePlan(
+                "legend",
+                legend_host,
+                legend_port,
+                [sys.executable, "-m", "metricdag.localstack.legend_service", *verify,
+                 "--host", legend_host, "--port", str(legend_port)],
+                "METRICDAG_LEGEND_PORT",
+                "/health",
+            )
+        )
+    return plans
 
 
 def _sqlite_url(env: Environment, url: str) -> str:
@@ -116,9 +159,10 @@ def up(env: Environment, timeout_s: float = 90) -> list[ServiceState]:
     plans = plan(env)
     for p in plans:
         if port_in_use(p.host, p.port):
+            move = f"choose another port with {p.port_env}" if p.port_env else "choose another port"
             raise StackError(
                 f"cannot start {p.name}: port {p.port} on {p.host} is already in use by another process. "
-                f"Stop that process, or choose other ports with METRICDAG_SNOWFLAKE_PORT / METRICDAG_CATALOG_PORT."
+                f"Stop that process, or {move}."
             )
     local = _require_local(env)
     state_dir = env.path(local.state_dir)
@@ -131,8 +175,9 @@ def up(env: Environment, timeout_s: float = 90) -> list[ServiceState]:
             proc = start_process(p.name, p.argv, log)
             started.append(ServiceState(p.name, proc.pid, p.host, p.port, str(log)))
             _write_state(env, started)
-            wait_for_port(p.host, p.port, timeout_s, proc=proc, log_path=log)
-        _check_catalog_health(env)
+            wait_for_port(p.host, p.port, timeout_s, proc=proc, log_path=log, name=p.name)
+            if p.health_path:
+                _check_health(p, log)
     except BaseException:
         for s in started:
             stop_process_group(s.pid)
@@ -141,12 +186,13 @@ def up(env: Environment, timeout_s: float = 90) -> list[ServiceState]:
     return started
 
 
-def _check_catalog_health(env: Environment) -> None:
+def _check_health(p: ServicePlan, log: Path) -> None:
+    url = f"http://{p.host}:{p.port}{p.health_path}"
     try:
-        response = requests.get(env.catalog.url.rstrip("/") + "/health", timeout=10)
+        response = requests.get(url, timeout=10)
         response.raise_for_status()
     except requests.RequestException as exc:
-        raise StackError(f"catalog service at {env.catalog.url} is not healthy: {exc}") from None
+        raise StackError(f"{p.name} service at {url} is not healthy: {exc} (log: {log})") from None
 
 
 def down(env: Environment) -> list[str]:

@@ -131,12 +131,12 @@ class NodeSpec(Strict):
     @field_validator("entrypoint")
     @classmethod
     def _entrypoint(cls, v: str, info: ValidationInfo) -> str:
-        language = info.data.get("language", "python")  # absent when the language itself is invalid
+        language = info.data.get("language")  # absent when the language itself is invalid (reported there)
         path, sep, target = v.partition(":")
         if language in JVM_LANGUAGES:
             ok = bool(sep) and bool(path) and not path.endswith(SOURCE_SUFFIX[language]) and JVM_CLASS_RE.match(target)
         else:
-            ok = bool(sep) and path.endswith(".py") and target.isidentifier()
+            ok = language is None or (bool(sep) and path.endswith(".py") and target.isidentifier())
         if not ok:
             raise ValueError(f"entrypoint {v!r} of a {language} node must look like '{ENTRYPOINT_FORMS[language]}'")
         if path.startswith("/") or ".." in path.split("/"):
@@ -240,6 +240,11 @@ class MetricSpec(Strict):
         return [("preprocessing", n) for n in self.preprocessing] + [
             ("metric_calculation", n) for n in self.metric_calculation
         ]
+
+    def catalog_datasets(self) -> list[str]:
+        """Every logical dataset a run of this metric resolves in the catalog (what its lock covers)."""
+        sourced = {s.dataset for s in self.sourcing if s.from_metric is None}
+        return sorted(sourced | {o.dataset for _, n in self.nodes() for o in n.outputs})
 
     def layer_of(self, dataset: str) -> str:
         if any(s.dataset == dataset for s in self.sourcing):

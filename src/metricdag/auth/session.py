@@ -1,0 +1,226 @@
+"""The client side: a requests-oauthlib session for the OAuth2 client credentials grant.
+
+:class:`ClientCredentialsSession` is an ``OAuth2Session`` with a ``BackendApplicationClient``:
+it fetches a token on first use, fetches a new one shortly *before* the current one expires
+(client credentials have no refresh token), retries a request once with a new token when a
+service answers 401 (e.g. after the token service rotated its key), and adds
+``Authorization: Bearer`` to every request.
+
+Two rules requests-oauthlib does not give us, and why ``fetch_token``/``request`` are replaced:
+
+- plain ``http://`` is allowed for loopback hosts only (:mod:`metricdag.auth.transport`);
+  requests-oauthlib either refuses all http or, with ``OAUTHLIB_INSECURE_TRANSPORT``, allows it
+  to every host in the process;
+- tokens and secrets are never logged; requests-oauthlib logs both at DEBUG level.
+
+The client secret is read from the environment variable the settings name, only when a token
+is fetched, and is held nowhere else.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote_plus
+
+import requests
+from oauthlib.common import urldecode
+from oauthlib.oauth2 import BackendApplicationClient, OAuth2Error
+from requests.auth import HTTPBasicAuth
+from requests_oauthlib import OAuth2Session
+
+from metricdag.auth.transport import transport_problem
+from metricdag.errors import ConfigError, MetricdagError
+
+if TYPE_CHECKING:
+    from metricdag.settings import AuthSettings
+
+log = logging.getLogger("metricdag.auth")
+
+
+class TokenRequestError(MetricdagError):
+    """No access token could be obtained; the message names the token service and the client."""
+
+
+class TokenServiceUnavailableError(TokenRequestError):
+    """The token service did not answer, or answered with a server error (worth trying later)."""
+
+
+class InsecureTransportError(MetricdagError):
+    """A URL would carry credentials over plain http to a host that is not loopback."""
+
+
+@dataclass(frozen=True)
+class ClientCredentials:
+    """Who this process is to the token service. Holds the *name* of the secret's variable."""
+
+    token_url: str
+    client_id: str
+    client_secret_env: str
+    scopes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        problem = transport_problem(self.token_url)
+        if problem:
+            raise ConfigError(f"token URL: {problem}")
+        object.__setattr__(self, "scopes", tuple(self.scopes))
+
+    @classmethod
+    def from_settings(cls, auth: AuthSettings) -> ClientCredentials:
+        return cls(auth.token_url, auth.client_id, auth.client_secret_env, tuple(auth.scopes))
+
+    def secret(self) -> str:
+        value = os.environ.get(self.client_secret_env)
+        if not value:
+            raise ConfigError(
+                f"environment variable {self.client_secret_env} is not set: it holds the OAuth client secret "
+                f"of {self.client_id!r} at {self.token_url} (for the local stack, see .env.example)"
+            )
+        return value
+
+
+def _oauth_error(resp: requests.Response) -> str:
+    try:
+        body = resp.json()
+        error, description = body.get("error"), body.get("error_description")
+    except (ValueError, AttributeError):
+        error = description = None
+    if isinstance(error, str):
+        return f"{error}: {description}" if isinstance(description, str) else error
+    return f"HTTP {resp.status_code}"
+
+
+class ClientCredentialsSession(OAuth2Session):
+    """A ``requests.Session`` that authenticates every request with a current access token."""
+
+    def __init__(self, credentials: ClientCredentials, timeout_s: float = 10.0, refresh_margin_s: float = 60.0):
+        super().__init__(
+            client=BackendApplicationClient(client_id=credentials.client_id),
+            scope=list(credentials.scopes) or None,
+        )
+        self.credentials = credentials
+        self.timeout_s = timeout_s
+        self.refresh_margin_s = refresh_margin_s
+        self.tokens_fetched = 0
+        self._token_lock = threading.RLock()
+
+    def __repr__(self) -> str:
+        creds = self.credentials
+        return f"ClientCredentialsSession(client_id={creds.client_id!r}, token_url={creds.token_url!r})"
+
+    # ---- tokens --------------------------------------------------------------------------
+
+    def _expiring(self) -> bool:
+        token = self.token or {}
+        if not token.get("access_token"):
+            return True
+        expires_at = token.get("expires_at")
+        if expires_at is None:
+            return False  # no lifetime given: use it until a service refuses it
+        lifetime = float(token.get("expires_in") or 0)
+        margin = min(self.refresh_margin_s, lifetime / 5) if lifetime > 0 else self.refresh_margin_s
+        return time.time() >= float(expires_at) - margin
+
+    def fetch_token(self, *args: Any, **kwargs: Any) -> dict:  # type: ignore[override]
+        """Get a new access token from the token service (client credentials grant)."""
+        creds = self.credentials
+        body = self._client.prepare_request_body(scope=self.scope, include_client_id=False)
+        auth = HTTPBasicAuth(quote_plus(creds.client_id), quote_plus(creds.secret()))  # RFC 6749 2.3.1
+        requested_at = time.time()
+        try:
+            resp = requests.Session.request(
+                self, "POST", creds.token_url, data=dict(urldecode(body)), auth=auth,
+                headers={"Accept": "application/json"}, timeout=self.timeout_s,
+            )
+        except requests.RequestException as exc:
+            raise TokenServiceUnavailableError(
+                f"cannot get an access token for {creds.client_id!r}: the token service at {creds.token_url} "
+                f"is unreachable ({type(exc).__name__})"
+            ) from None
+        if resp.status_code >= 500:
+            raise TokenServiceUnavailableError(
+                f"cannot get an access token for {creds.client_id!r}: the token service at {creds.token_url} "
+                f"answered {_oauth_error(resp)}"
+            )
+        if resp.status_code != 200:
+            raise TokenRequestError(
+                f"the token service at {creds.token_url} refused client {creds.client_id!r}: {_oauth_error(resp)}"
+            )
+        try:
+            token = self._client.parse_request_body_response(resp.text, scope=self.scope)
+        except (OAuth2Error, ValueError, Warning) as exc:
+            detail = getattr(exc, "description", None) or str(exc)
+            raise TokenRequestError(f"the token service at {creds.token_url} sent an unusable answer: {detail}") from None
+        if token.get("expires_in") is not None:
+            # counted from when we asked, not from when the answer came: errs on the early side
+            token["expires_at"] = requested_at + float(token["expires_in"])
+        self.token = token
+        self.tokens_fetched += 1
+        log.debug(
+            "got an access token for %s from %s (expires in %s s)", creds.client_id, creds.token_url, token.get("expires_in")
+        )
+        return token
+
+    def access_token(self) -> str:
+        """A token valid for at least the refresh margin (fetched when needed)."""
+        with self._token_lock:
+            if self._expiring():
+                self.fetch_token()
+            return self.token["access_token"]
+
+    def _discard(self, access_token: str) -> None:
+        with self._token_lock:
+            if (self.token or {}).get("access_token") == access_token:
+                self.token = {}
+
+    # ---- requests ------------------------------------------------------------------------
+
+    def request(  # type: ignore[override]
+        self,
+        method: str,
+        url: str,
+        data: Any = None,
+        headers: dict | None = None,
+        withhold_token: bool = False,
+        **kwargs: Any,
+    ) -> requests.Response:
+        problem = transport_problem(url)
+        if problem:
+            raise InsecureTransportError(f"refusing to send credentials: {problem}")
+        if withhold_token:
+            return requests.Session.request(self, method, url, data=data, headers=headers, **kwargs)
+        token = self.access_token()
+        resp = self._send(method, url, token, data, headers, kwargs)
+        if resp.status_code == 401:  # revoked, or signed by a key the service no longer trusts
+            self._discard(token)
+            resp = self._send(method, url, self.access_token(), data, headers, kwargs)
+        return resp
+
+    def _send(self, method: str, url: str, token: str, data: Any, headers: dict | None, kwargs: dict) -> requests.Response:
+        merged = {**(headers or {}), "Authorization": f"Bearer {token}"}
+        return requests.Session.request(self, method, url, data=data, headers=merged, **kwargs)
+
+
+_shared: dict[ClientCredentials, ClientCredentialsSession] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_session(credentials: ClientCredentials) -> ClientCredentialsSession:
+    """One session (so one token, refreshed as needed) per credentials in this process."""
+    with _shared_lock:
+        session = _shared.get(credentials)
+        if session is None:
+            session = _shared[credentials] = ClientCredentialsSession(credentials)
+        return session
+
+
+def clear_shared_sessions() -> None:
+    """Forget every shared session and its token (the next call fetches a new token)."""
+    with _shared_lock:
+        for session in _shared.values():
+            session.close()
+        _shared.clear()

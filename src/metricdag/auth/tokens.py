@@ -1,0 +1,207 @@
+"""Access tokens: RS256 JWTs (RFC 9068 style) issued by the token service, verified by services.
+
+A token carries ``iss``, ``sub`` (the client id), ``aud``, ``iat``, ``nbf``, ``exp``, ``jti`` and
+``scope`` (space-separated). Verification accepts RS256 only (no ``none``, no HMAC with the
+public key), finds the key by ``kid`` and checks signature, expiry, issuer and audience. Every
+failure is an :class:`InvalidTokenError` whose message says what is wrong and never contains
+the token.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+import jwt
+import requests
+
+from metricdag.auth.keys import ALGORITHM, SigningKey
+from metricdag.auth.transport import require_secure_transport
+from metricdag.errors import ConfigError, MetricdagError
+
+log = logging.getLogger("metricdag.auth")
+
+REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
+
+
+class InvalidTokenError(MetricdagError):
+    """A bearer token was refused; ``reason`` is a short code, the message is for people."""
+
+    def __init__(self, reason: str, message: str):
+        self.reason = reason
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who called, as proven by a verified token."""
+
+    subject: str
+    scopes: frozenset[str]
+    expires_at: datetime
+    token_id: str | None = None
+
+
+def issue_token(
+    key: SigningKey,
+    *,
+    issuer: str,
+    audience: str,
+    subject: str,
+    scopes: Iterable[str],
+    ttl_s: float,
+    now: float | None = None,
+) -> str:
+    """A signed access token for ``subject`` with ``scopes``, valid at least ``ttl_s`` seconds from
+    ``now`` (whole seconds: ``exp`` is rounded up, so a client may trust ``expires_in = ttl_s``)."""
+    now = now if now is not None else time.time()
+    claims = {
+        "iss": issuer,
+        "sub": subject,
+        "client_id": subject,
+        "aud": audience,
+        "iat": int(now),
+        "nbf": int(now),
+        "exp": math.ceil(now) + int(ttl_s),
+        "jti": uuid.uuid4().hex,
+        "scope": " ".join(sorted(set(scopes))),
+    }
+    return jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid, "typ": "at+jwt"})
+
+
+class KeySource(Protocol):
+    def key_for(self, kid: str) -> Any | None:
+        """The public key with id ``kid``, or None when there is none."""
+
+
+class StaticKeys:
+    """Public keys known up front (tests, or a key file mounted into the service)."""
+
+    def __init__(self, keys: Mapping[str, Any]):
+        self._keys = dict(keys)
+
+    @classmethod
+    def of(cls, *signing_keys: SigningKey) -> "StaticKeys":
+        return cls({k.kid: k.public_key for k in signing_keys})
+
+    def key_for(self, kid: str) -> Any | None:
+        return self._keys.get(kid)
+
+
+class JwksKeys:
+    """Public keys from the token service's JWKS URL, fetched at start and again (at most once
+    per ``cooldown_s``) when a token names a key id not seen yet, e.g. after a key rotation."""
+
+    def __init__(self, url: str, timeout_s: float = 5.0, cooldown_s: float = 30.0):
+        self.url = require_secure_transport(url)
+        self.timeout_s = timeout_s
+        self.cooldown_s = cooldown_s
+        self._keys: dict[str, Any] = {}
+        self._fetched_at = float("-inf")
+        self._lock = threading.Lock()
+
+    def refresh(self) -> None:
+        """Fetch the key set now; ``ConfigError`` naming the URL when that fails."""
+        try:
+            resp = requests.get(self.url, timeout=self.timeout_s)
+            resp.raise_for_status()
+            keyset = jwt.PyJWKSet.from_dict(resp.json())
+        except (requests.RequestException, ValueError, jwt.PyJWTError) as exc:
+            raise ConfigError(f"cannot fetch signing keys from {self.url}: {exc}") from None
+        keys = {k.key_id: k.key for k in keyset.keys if k.key_id}
+        with self._lock:
+            self._keys = keys
+            self._fetched_at = time.monotonic()
+
+    def wait_until_available(self, wait_s: float) -> "JwksKeys":
+        """Fetch the key set, retrying for up to ``wait_s`` seconds (the token service may be starting)."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            try:
+                self.refresh()
+                return self
+            except ConfigError:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.2)
+
+    def key_for(self, kid: str) -> Any | None:
+        key = self._keys.get(kid)
+        if key is not None:
+            return key
+        if time.monotonic() - self._fetched_at < self.cooldown_s:
+            return None
+        try:
+            self.refresh()
+        except ConfigError as exc:
+            log.warning("token names unknown key id %r and the key set could not be refreshed: %s", kid, exc)
+            with self._lock:
+                self._fetched_at = time.monotonic()  # do not hammer the token service
+            return None
+        return self._keys.get(kid)
+
+
+class TokenVerifier:
+    """Checks a bearer token for one service (its expected issuer and audience)."""
+
+    def __init__(self, keys: KeySource, issuer: str, audience: str, leeway_s: float = 10.0):
+        self.keys = keys
+        self.issuer = issuer
+        self.audience = audience
+        self.leeway_s = leeway_s
+
+    def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except (jwt.PyJWTError, ValueError, TypeError):
+            raise InvalidTokenError("malformed", "the bearer token is not a well-formed JWT") from None
+        alg, kid = header.get("alg"), header.get("kid")
+        if alg != ALGORITHM:
+            raise InvalidTokenError("algorithm", f"the bearer token is signed with {alg!r}; only {ALGORITHM} is accepted")
+        if not isinstance(kid, str) or not kid:
+            raise InvalidTokenError("unknown_key", "the bearer token names no signing key id (kid)")
+        key = self.keys.key_for(kid)
+        if key is None:
+            raise InvalidTokenError("unknown_key", f"the bearer token is signed by an unknown key (kid {kid[:64]!r})")
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                audience=self.audience,
+                issuer=self.issuer,
+                leeway=self.leeway_s,
+                options={"require": REQUIRED_CLAIMS},
+            )
+        except jwt.ExpiredSignatureError:
+            raise InvalidTokenError("expired", "the bearer token has expired: fetch a new one") from None
+        except jwt.InvalidSignatureError:
+            raise InvalidTokenError("signature", "the bearer token's signature does not verify") from None
+        except jwt.InvalidAudienceError:
+            raise InvalidTokenError(
+                "audience", f"the bearer token is not meant for this service (audience {self.audience!r})"
+            ) from None
+        except jwt.InvalidIssuerError:
+            raise InvalidTokenError("issuer", f"the bearer token was not issued by {self.issuer}") from None
+        except jwt.ImmatureSignatureError:
+            raise InvalidTokenError("not_yet_valid", "the bearer token is not valid yet") from None
+        except jwt.MissingRequiredClaimError as exc:
+            raise InvalidTokenError("claims", f"the bearer token lacks the {exc.claim!r} claim") from None
+        except (jwt.PyJWTError, ValueError, TypeError):
+            raise InvalidTokenError("malformed", "the bearer token is not a valid JWT") from None
+        scope, subject = claims.get("scope", ""), claims.get("sub")
+        if not isinstance(scope, str) or not isinstance(subject, str):
+            raise InvalidTokenError("claims", "the bearer token's 'scope' and 'sub' claims must be strings")
+        try:
+            expires_at = datetime.fromtimestamp(claims["exp"], tz=timezone.utc)
+        except (OverflowError, OSError, ValueError, TypeError):
+            raise InvalidTokenError("claims", "the bearer token's 'exp' claim is not a usable time") from None
+        jti = claims.get("jti")
+        return Principal(subject, frozenset(scope.split()), expires_at, jti if isinstance(jti, str) else None)

@@ -1,0 +1,70 @@
+"""The one node-runner interface: any node, any language, outputs typed by the catalog schema.
+
+    run_node(metric_folder, node, inputs, ctx, schemas) -> {output name: DataFrame}
+
+``python`` nodes are called in process (:mod:`metricdag.nodes.python`); ``java`` and ``scala``
+nodes run as a separate program on CSV files (:mod:`metricdag.nodes.jvm`). Either way each
+declared output is conformed to its catalog schema before it is returned, and any problem is
+a :class:`NodeError` naming the node (and the output and column when that is what is wrong).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from metricdag.catalog.conform import SchemaMismatchError, conform
+from metricdag.catalog.models import DatasetSchema
+from metricdag.nodes.context import NodeContext
+from metricdag.nodes.errors import NodeError
+from metricdag.nodes.jvm import run_jvm_node
+from metricdag.nodes.jvm_build import source_files, sources_digest
+from metricdag.nodes.python import load_entrypoint, run_python_node
+from metricdag.spec.models import NodeSpec
+
+
+def run_node(
+    metric_folder: Path,
+    node: NodeSpec,
+    inputs: Mapping[str, pd.DataFrame],
+    ctx: NodeContext,
+    schemas: Mapping[str, DatasetSchema],
+    *,
+    jvm_cache: Path | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Run ``node`` on ``inputs``; return its declared outputs, each conformed to ``schemas[output]``."""
+    unknown = [name for name in node.output_names if name not in schemas]
+    if unknown:
+        raise NodeError(f"node {node.name!r}: no catalog schema for output(s) {unknown}")
+    if node.is_jvm:
+        raw = run_jvm_node(metric_folder, node, inputs, ctx, jvm_cache)
+    else:
+        fn = load_entrypoint(metric_folder, node.entrypoint, python_module_name(ctx.metric, node.name))
+        raw = run_python_node(fn, dict(inputs), ctx, node.output_names, node.timeout_s)
+    return {name: conform_output(node.name, name, raw[name], schemas[name]) for name in node.output_names}
+
+
+def conform_output(node: str, output: str, frame: pd.DataFrame, schema: DatasetSchema) -> pd.DataFrame:
+    try:
+        return conform(frame, schema, output, role="output")
+    except SchemaMismatchError as exc:
+        raise NodeError(f"node {node!r}: {exc}") from None
+
+
+def python_module_name(metric: str, node: str) -> str:
+    return f"metricdag_nodes.{metric}.{node}"
+
+
+def node_source_files(metric_folder: Path, node: NodeSpec) -> list[Path]:
+    """The files a node's code consists of: its python file, or every source under its JVM folder."""
+    target = metric_folder / node.entrypoint_path
+    return source_files(target, node.language) if node.is_jvm else [target]
+
+
+def node_code_version(metric_folder: Path, node: NodeSpec) -> str:
+    """Changes when any source file of the node or its declaration in metric.yaml changes."""
+    digest = sources_digest(metric_folder, node_source_files(metric_folder, node))
+    return hashlib.sha256((digest + node.model_dump_json()).encode()).hexdigest()[:16]
