@@ -1,0 +1,68 @@
+"""Definitions load: one code location with 1,000 generated assets, and the real locations."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from common import ROOT, Result, median_seconds
+
+NODE_SOURCE = '''
+def run(inputs, context):
+    return {name: next(iter(inputs.values())) for name in context.params.get("outputs", "").split(",")}
+'''
+
+
+def synthetic_metric(project: Path, assets: int, sources: int = 10) -> Path:
+    """A metric with `sources` sourced datasets and enough one-output nodes to reach `assets`."""
+    folder = project / "metrics" / "synthetic_load"
+    (folder / "nodes").mkdir(parents=True)
+    (folder / "nodes" / "node.py").write_text(NODE_SOURCE)
+    lines = [
+        "name: synthetic_load", "owner: bench@example.com",
+        'schedule: {cron: "0 6 * * *", timezone: UTC}', 'partitions: {start_date: "2024-01-01"}',
+        "retry_policy: default", "sourcing:",
+    ]
+    lines += [f"  - dataset: src_{i:03d}" for i in range(sources)]
+    lines.append("metric_calculation:")
+    for i in range(assets - sources):
+        upstream = f"src_{i % sources:03d}" if i < sources else f"out_{i - sources:04d}"
+        lines += [
+            f"  - name: node_{i:04d}", "    language: python", "    entrypoint: nodes/node.py:run",
+            f"    inputs: [{upstream}]", f"    outputs: [out_{i:04d}]",
+        ]
+    (folder / "metric.yaml").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def run() -> list[Result]:
+    from metricdag.factory import build_metric_definitions, job_name
+    from metricdag.settings import load_environment
+    from metricdag.spec.loader import discover_metric_folders
+
+    project = Path(tempfile.mkdtemp(prefix="metricdag-defs-"))
+    shutil.copytree(ROOT / "pipeline-configs", project / "pipeline-configs")
+    folder = synthetic_metric(project, 1000)
+    env = load_environment("local", project)
+
+    def load(path: Path, name: str) -> None:
+        defs = build_metric_definitions(path, env)
+        defs.resolve_asset_graph()
+        defs.resolve_job_def(job_name(name))
+
+    synthetic = median_seconds(lambda: load(folder, "synthetic_load"))
+    results = [Result("definitions load, 1,000 generated assets (one location)", round(synthetic, 3), "s",
+                      target="< 3 s", met=synthetic < 3)]
+    real_env = load_environment("local", ROOT)
+    for metric in discover_metric_folders(ROOT):
+        def load_real(path=metric):
+            defs = build_metric_definitions(path, real_env)
+            defs.resolve_asset_graph()
+            defs.resolve_job_def(job_name(path.name))
+        seconds = median_seconds(load_real)
+        results.append(Result(f"definitions load, {metric.name}", round(seconds, 3), "s",
+                              baseline="1,000-asset location", baseline_value=round(synthetic, 3),
+                              ratio=round(seconds / synthetic, 3)))
+    shutil.rmtree(project, ignore_errors=True)
+    return results
