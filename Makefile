@@ -8,7 +8,7 @@ export METRICDAG_HOME := $(CURDIR)
 export DAGSTER_HOME := $(CURDIR)
 DAGSTER_PORT ?= 3000
 
-.PHONY: help install jvm-tools run dev test validate bench stack-up stack-down clean
+.PHONY: help install jvm-tools browser run dev test validate bench stack-up stack-down clean
 
 help:
 	@echo "make run    - local stack up, seed, compute every metric for the sample date, print a summary, stack down"
@@ -43,6 +43,18 @@ jvm-tools:
 	    echo "scalac not found: $(SCALA_HINT)" >&2; exit 1; \
 	  fi; }
 
+# The UI test screenshots the asset graph with headless Chromium. As root on Debian/Ubuntu a
+# missing chromium is installed (package `chromium`); otherwise that one test is skipped and says so.
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "chromium not found: installing Debian's chromium package"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+	      || echo "could not install chromium: the UI screenshot test will be skipped" >&2; \
+	  else \
+	    echo "chromium not found: the UI screenshot test will be skipped (install Debian's chromium to run it)" >&2; \
+	  fi; }
+
 run: install jvm-tools
 	$(BIN)/metricdag run
 
@@ -54,7 +66,7 @@ validate: install
 	$(BIN)/metricdag validate
 	$(BIN)/dagster definitions validate -w workspace.yaml
 
-test: validate jvm-tools
+test: validate jvm-tools browser
 	$(BIN)/pytest -q
 
 bench: install
