@@ -27,6 +27,8 @@ def stack_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Environment]
         "METRICDAG_CATALOG_PORT": str(free_port()),
         "METRICDAG_TOKEN_PORT": str(free_port()),
         "METRICDAG_LEGEND_PORT": str(free_port()),
+        "METRICDAG_SMTP_PORT": str(free_port()),
+        "METRICDAG_PAGERDUTY_PORT": str(free_port()),
         "METRICDAG_SNOWFLAKE_PASSWORD": "test-only",
         "METRICDAG_CLIENT_SECRET": "test-only-client-secret",
         "METRICDAG_SAMPLE_ROWS": str(SAMPLE_ROWS),
@@ -61,3 +63,35 @@ def copy_project(tmp: Path, metrics: list[str] | None = None) -> Path:
     for name in metrics or [p.name for p in (PROJECT_ROOT / "metrics").iterdir() if (p / "metric.yaml").is_file()]:
         shutil.copytree(PROJECT_ROOT / "metrics" / name, tmp / "metrics" / name)
     return tmp
+
+
+@pytest.fixture(scope="session")
+def snapshot_env(seeded_env: Environment, tmp_path_factory: pytest.TempPathFactory) -> Environment:
+    """The seeded stack with the example nodes' snapshot datasets published and their configs registered."""
+    from metricdag.testing.bootstrap import bootstrap
+    from tests.jvm_support import session_jvm_cache
+
+    bootstrap(seeded_env, jvm_cache=session_jvm_cache(tmp_path_factory))
+    return seeded_env
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto's server (S3, SQS) on a free loopback port, shared by the session."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture()
+def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Dummy credentials for moto (boto3 insists on some)."""
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                        ("AWS_DEFAULT_REGION", "us-east-1")):
+        monkeypatch.setenv(name, value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import time
@@ -199,6 +200,11 @@ def cmd_workspace(args: argparse.Namespace) -> int:
     return 0
 
 
+# Packages that bring their own subcommands: each module has `register(subparsers)`, adding
+# parsers whose `fn(args) -> int` runs the command.
+COMMAND_MODULES: tuple[str, ...] = ("metricdag.events.cli", "metricdag.audit.cli", "metricdag.testing.cli", "metricdag.review.cli")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="metricdag", description="Daily metrics on Dagster: YAML in, Snowflake out.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -241,6 +247,9 @@ def parser() -> argparse.ArgumentParser:
     w = sub.add_parser("workspace", help="write workspace.yaml from metrics/*/ (--check: fail if out of date)")
     w.add_argument("--check", action="store_true")
     w.set_defaults(fn=cmd_workspace)
+
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(sub)
     return p
 
 

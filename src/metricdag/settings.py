@@ -146,6 +146,37 @@ class PersisterSettings(_Strict):
     region: str = "us-east-1"
 
 
+class EventsSettings(_Strict):
+    """Where event sensors read events from and where unreadable events go (``events:``)."""
+
+    source: Literal["inbox", "sqs", "object_store"] = "inbox"
+    inbox_dir: str | None = Field(default=None, description="inbox: a folder of <sortable id>.json files")
+    queue_url: str | None = Field(default=None, description="sqs: the queue the sensors receive from")
+    sqs_endpoint_url: str | None = Field(default=None, description="custom SQS endpoint (moto, LocalStack)")
+    region: str = "us-east-1"
+    prefix: str | None = Field(default=None, description="object_store: file:// or s3:// prefix whose new objects are events")
+    dead_letter: str = Field(description="a folder, or an SQS queue URL (https://...), for events that cannot be read")
+    max_age_h: float = Field(
+        default=48, gt=0, description="older events are logged and skipped (a new sensor does not replay an old inbox)"
+    )
+
+
+class AlertingSettings(_Strict):
+    """Where alerts go (``alerting:``); routes per metric are in pipeline-configs/alerting.yaml."""
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 25
+    sender: str = "metricdag@localhost"
+    pagerduty_events_url: str = "https://events.pagerduty.com/v2/enqueue"
+    timeout_s: float = Field(default=10, gt=0)
+
+
+class AuditSettings(_Strict):
+    """The audit store (``audit:``): a SQLAlchemy URL, separate from the catalog's database."""
+
+    url: str
+
+
 class SampleSettings(_Strict):
     end_date: date = Field(description="the sample date `make run` computes")
     days: int = Field(default=7, ge=1, le=366, description="days of history seeded, ending at end_date")
@@ -170,6 +201,9 @@ class Environment(_Strict):
     auth: AuthSettings
     legend: LegendSettings | None = None
     persister: PersisterSettings = PersisterSettings()
+    events: EventsSettings | None = None
+    alerting: AlertingSettings | None = None
+    audit: AuditSettings | None = None
     localstack: LocalStackSettings | None = None
     project_root: Path
 
@@ -177,6 +211,13 @@ class Environment(_Strict):
         """A path from the config, relative ones resolved against the project root."""
         p = Path(value)
         return p if p.is_absolute() else self.project_root / p
+
+    def sqlalchemy_url(self, url: str) -> str:
+        """``sqlite:///relative`` resolved against the project root; other URLs unchanged."""
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url[len(prefix) :].startswith("/"):
+            return prefix + str(self.path(url[len(prefix) :]))
+        return url
 
     @property
     def object_store_uri(self) -> str:

@@ -70,7 +70,9 @@ def test_failing_review_check_stops_review_and_persistence(seeded_env, tmp_path)
     assert not result.success
     evaluations = [e.event_specific_data for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     net_sales = [ev for ev in evaluations if ev.asset_key.path[-1] == "net_sales_daily"]
-    assert [(ev.check_name, ev.passed) for ev in net_sales] == [("record_count", False)]
+    assert sorted((ev.check_name, ev.passed) for ev in net_sales) == [
+        ("daily_minimum", True), ("record_count", False), ("variance", True)
+    ]
     materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
     assert "daily_net_sales/metric_calculation/net_sales_daily" in materialized
     assert "daily_net_sales/review/net_sales_daily" not in materialized

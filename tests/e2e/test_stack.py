@@ -14,7 +14,7 @@ from tests.conftest import PROJECT_ROOT
 
 def test_status_reports_every_service_running(stack_env):
     rows = {r["service"]: r for r in stack.status(stack_env)}
-    assert set(rows) == {"token", "snowflake", "catalog", "legend"}
+    assert set(rows) == {"token", "snowflake", "catalog", "legend", "smtp", "pagerduty"}
     assert all(r["status"] == "running" for r in rows.values())
     assert stack.up(stack_env)  # already up: returns the running services, starts nothing new
     assert {r["pid"] for r in stack.status(stack_env)} == {r["pid"] for r in rows.values()}

@@ -6,32 +6,22 @@ import boto3
 import dagster as dg
 import pandas as pd
 import pytest
-from moto.server import ThreadedMotoServer
 
 from metricdag.io.io_manager import ParquetIOManager
 from metricdag.io.objectstore import store_for
-from metricdag.localstack.processes import free_port
 
 KEY = dg.AssetKey(["daily_net_sales", "review", "net_sales_daily"])
 FRAME = pd.DataFrame({"store_id": ["S001", "S002"], "net_sales_usd": [10.5, 20.25]})
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+@pytest.fixture(scope="session")
+def s3_endpoint(moto_endpoint: str) -> str:
+    return moto_endpoint
 
 
 @pytest.fixture()
-def aws_env(monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+def aws_env(aws_credentials):
+    return None
 
 
 def managers(tmp_path, s3_endpoint):

@@ -23,14 +23,14 @@ def _cast(series: pd.Series, kind: ColumnType) -> pd.Series:
             return series
         return series.astype("object").map(lambda v: v if v is None or v != v else str(v))
     if kind == "int64":
-        numeric = pd.to_numeric(series, errors="raise")
+        numeric = _numbers(series)
         if numeric.isna().any():
             return numeric.astype("Int64")
         if (numeric % 1 != 0).any():
             raise ValueError("has non-integer values")
         return numeric.astype("int64")
     if kind in ("float64", "decimal"):
-        return pd.to_numeric(series, errors="raise").astype("float64")
+        return _numbers(series).astype("float64")
     if kind == "bool":
         if series.dtype == bool:
             return series
@@ -43,10 +43,24 @@ def _cast(series: pd.Series, kind: ColumnType) -> pd.Series:
             raise ValueError("has values that are not true/false")
         return mapped.astype("boolean") if mapped.isna().any() else mapped.astype(bool)
     if kind == "date":
+        if pd.api.types.infer_dtype(series, skipna=True) in ("date", "empty"):
+            return series  # already dates (what Snowflake, Parquet and the nodes hand over): no conversion
         return _datetimes(series).dt.date
     if kind == "timestamp":
+        if pd.api.types.is_datetime64_any_dtype(series):
+            return series
         return _datetimes(series)
     raise ValueError(f"unsupported type {kind}")
+
+
+def _numbers(series: pd.Series) -> pd.Series:
+    """Numeric values; the first value that is not a number is named with its row."""
+    numeric = pd.to_numeric(series, errors="coerce")
+    bad = numeric.isna() & series.notna()
+    if bad.any():
+        row = int(bad.to_numpy().argmax())
+        raise ValueError(f"{series.iloc[row]!r} in row {row + 1} is not a number ({int(bad.sum())} such value(s))")
+    return numeric
 
 
 def _datetimes(series: pd.Series) -> pd.Series:

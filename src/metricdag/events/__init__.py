@@ -1,0 +1,1 @@
+"""Events: what starts a run besides the schedule (pipeline-configs/events.yaml)."""

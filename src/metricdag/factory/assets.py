@@ -23,18 +23,31 @@ from metricdag.catalog.models import (
     SnowflakeCoordinates,
 )
 from metricdag.factory.locks import resolve_locked
+from metricdag.io.io_manager import ParquetIOManager
+from metricdag.io.objectstore import store_for
 from metricdag.nodes.context import NodeContext
 from metricdag.nodes.runner import node_code_version as node_sources_version
 from metricdag.nodes.runner import run_node
 from metricdag.persistence.request import PersistRequest
 from metricdag.resources import CatalogResource, LegendResource, ObjectStoreResource, PersisterResource
-from metricdag.review.checks import record_count
+from metricdag.retries import classify_failures
+from metricdag.review.checks import CheckOutcome, check_names, daily_minimum, record_count, variance
+from metricdag.review.history import accepted_history, partition_reader
+from metricdag.review.measures import measure
 from metricdag.sourcing.errors import SourceError
 from metricdag.sourcing.legend import read_legend
 from metricdag.sourcing.object_store import read_object_store
 from metricdag.sourcing.snowflake import partition_query, read_snowflake
 from metricdag.spec.loader import Metric
-from metricdag.spec.models import NodeSpec, PersistSpec, RecordCountCheck, ReviewSpec, SourcingSpec
+from metricdag.spec.models import (
+    DailyMinimumCheck,
+    NodeSpec,
+    PersistSpec,
+    RecordCountCheck,
+    ReviewSpec,
+    SourcingSpec,
+    VarianceCheck,
+)
 
 LAYERS = ("sourcing", "preprocessing", "metric_calculation", "review", "persisted")
 
@@ -118,11 +131,12 @@ def sourcing_asset(
         object_store: ObjectStoreResource,
         legend: LegendResource,
     ) -> pd.DataFrame:
-        resolved = resolve_locked(context, catalog.client(), dataset, metric.name, metric.spec.catalog_datasets())
-        frame = read_source(
-            resolved, partition_date(context), snowflake, object_store, snowflake.database, legend, context.log
-        )
-        frame = conform(frame, resolved.schema_, dataset)
+        with classify_failures(f"sourcing {dataset!r}"):
+            resolved = resolve_locked(context, catalog.client(), dataset, metric.name, metric.spec.catalog_datasets())
+            frame = read_source(
+                resolved, partition_date(context), snowflake, object_store, snowflake.database, legend, context.log
+            )
+            frame = conform(frame, resolved.schema_, dataset)
         context.add_output_metadata({"catalog_version": resolved.version})
         return frame
 
@@ -183,19 +197,20 @@ def node_asset(metric: Metric, layer: str, node: NodeSpec, partitions: dg.Partit
         op_tags={"metric": metric.name, "node": node.name},
     )
     def _node(context: dg.AssetExecutionContext, catalog: CatalogResource, **inputs: pd.DataFrame):
-        client = catalog.client()
-        schemas = {
-            name: resolve_locked(context, client, name, metric.name, metric.spec.catalog_datasets()).schema_
-            for name in node.output_names
-        }
-        ctx = NodeContext(
-            metric=metric.name,
-            node=node.name,
-            partition_date=partition_date(context),
-            params=dict(node.params),
-            log=dg.get_dagster_logger(),
-        )
-        results = run_node(metric.folder, node, inputs, ctx, schemas)
+        with classify_failures(f"node {node.name!r}"):
+            client = catalog.client()
+            schemas = {
+                name: resolve_locked(context, client, name, metric.name, metric.spec.catalog_datasets()).schema_
+                for name in node.output_names
+            }
+            ctx = NodeContext(
+                metric=metric.name,
+                node=node.name,
+                partition_date=partition_date(context),
+                params=dict(node.params),
+                log=dg.get_dagster_logger(),
+            )
+            results = run_node(metric.folder, node, inputs, ctx, schemas)
         for name in node.output_names:
             yield dg.Output(results[name], output_name=name)
 
@@ -207,45 +222,105 @@ def node_asset(metric: Metric, layer: str, node: NodeSpec, partitions: dg.Partit
 
 def review_checks(metric: Metric, review: ReviewSpec, partitions: dg.PartitionsDefinition) -> list[dg.AssetChecksDefinition]:
     target = dataset_key(metric, review.dataset)
-    names = [c.type for c in review.checks]
-    checks = []
-    for i, check in enumerate(review.checks):
-        name = check.type if names.count(check.type) == 1 else f"{check.type}_{i + 1}"
-        checks.append(_record_count_check(target, name, check, partitions))
-    return checks
+    accepted = asset_key(metric.name, "review", review.dataset)
+    return [
+        _asset_check(target, name, check, partitions, review.dataset, accepted)
+        for name, check in check_names(review)
+    ]
 
 
-def _record_count_check(
-    target: dg.AssetKey, name: str, check: RecordCountCheck, partitions: dg.PartitionsDefinition
+def check_description(check: RecordCountCheck | DailyMinimumCheck | VarianceCheck) -> str:
+    if isinstance(check, RecordCountCheck):
+        what = f"Row count between {check.min} and {check.max if check.max is not None else 'no maximum'}"
+    elif isinstance(check, DailyMinimumCheck):
+        what = f"{check.measure} at least {check.min:g} per day"
+    else:
+        what = (
+            f"{check.measure} within {check.max_deviation_pct:g}% of its average over the previous {check.window} "
+            f"accepted days, once {check.min_history} are available"
+        )
+    return f"{what} ({check.severity}{', blocks downstream' if check.severity == 'error' else ''})"
+
+
+def _asset_check(
+    target: dg.AssetKey,
+    name: str,
+    check: RecordCountCheck | DailyMinimumCheck | VarianceCheck,
+    partitions: dg.PartitionsDefinition,
+    dataset: str,
+    accepted: dg.AssetKey,
 ) -> dg.AssetChecksDefinition:
-    severity = dg.AssetCheckSeverity.ERROR if check.severity == "error" else dg.AssetCheckSeverity.WARN
     with warnings.catch_warnings():
         # A partitioned check (preview in 1.13) is what lets the check read the run's partition
         # instead of every partition; this one known use is quieted here, nothing else.
         warnings.filterwarnings("ignore", category=dg.PreviewWarning, message=".*partitions_def.*AssetCheckSpec.*")
-        return _partitioned_record_count_check(target, name, check, severity, partitions)
+        if isinstance(check, VarianceCheck):
+            return _variance_check(target, name, check, partitions, dataset, accepted)
+        return _data_check(target, name, check, partitions, dataset)
 
 
-def _partitioned_record_count_check(
+def _result(outcome: CheckOutcome, check: RecordCountCheck | DailyMinimumCheck | VarianceCheck) -> dg.AssetCheckResult:
+    severity = dg.AssetCheckSeverity.ERROR if check.severity == "error" else dg.AssetCheckSeverity.WARN
+    metadata = {k: ("none" if v is None else v) for k, v in outcome.metadata.items()}
+    return dg.AssetCheckResult(
+        passed=outcome.passed, severity=severity, description=outcome.description, metadata=metadata
+    )
+
+
+def _data_check(
     target: dg.AssetKey,
     name: str,
-    check: RecordCountCheck,
-    severity: dg.AssetCheckSeverity,
+    check: RecordCountCheck | DailyMinimumCheck,
     partitions: dg.PartitionsDefinition,
+    dataset: str,
 ) -> dg.AssetChecksDefinition:
+    """A check that needs only the day's data."""
+
     @dg.asset_check(
         asset=target,
         name=name,
         blocking=check.severity == "error",
         partitions_def=partitions,
-        description=f"Row count between {check.min} and {check.max if check.max is not None else 'no maximum'}"
-        f" ({check.severity}{', blocks downstream' if check.severity == 'error' else ''})",
+        description=check_description(check),
     )
     def _check(data: pd.DataFrame) -> dg.AssetCheckResult:
-        outcome = record_count(data, check)
-        return dg.AssetCheckResult(
-            passed=outcome.passed, severity=severity, description=outcome.description, metadata=outcome.metadata
+        if isinstance(check, RecordCountCheck):
+            return _result(record_count(data, check), check)
+        return _result(daily_minimum(data, check, dataset), check)
+
+    return _check
+
+
+def _variance_check(
+    target: dg.AssetKey,
+    name: str,
+    check: VarianceCheck,
+    partitions: dg.PartitionsDefinition,
+    dataset: str,
+    accepted: dg.AssetKey,
+) -> dg.AssetChecksDefinition:
+    """The day's measure against its average over the previous accepted days (the review layer)."""
+
+    @dg.asset_check(
+        asset=target,
+        name=name,
+        blocking=check.severity == "error",
+        partitions_def=partitions,
+        description=check_description(check),
+        required_resource_keys={"io_manager"},
+    )
+    def _check(context: dg.AssetCheckExecutionContext, data: pd.DataFrame) -> dg.AssetCheckResult:
+        io = context.resources.io_manager
+        if not isinstance(io, ParquetIOManager):
+            raise TypeError(f"check {name!r} reads the accepted history of {dataset!r} through the Parquet IO manager, "
+                            f"not {type(io).__name__}")
+        read = partition_reader(
+            store_for(io.base_uri, io.s3_endpoint_url, io.s3_region), io.base_uri, io.environment, list(accepted.path)
         )
+        history = accepted_history(read, partition_date(context), check.window, check.measure, dataset)
+        outcome = variance(measure(data, check.measure, dataset), [p.value for p in history], check)
+        days = ", ".join(p.day.isoformat() for p in history) or "none"
+        return _result(CheckOutcome(outcome.passed, outcome.description, {**outcome.metadata, "history_partitions": days}), check)
 
     return _check
 
@@ -291,20 +366,21 @@ def persist_asset(metric: Metric, persist: PersistSpec, partitions: dg.Partition
         if uri is None:
             raise FileNotFoundError(f"{source.to_user_string()} has no file for {context.partition_key}")
         started = time.perf_counter()
-        result = persister.persist(
-            PersistRequest(
-                environment=persister.environment,
-                dataset=persist.dataset,
-                database=persister.database,
-                schema=persist.schema_name,
-                table=persist.table_name,
-                source_uri=uri,
-                partition_column=persist.partition_column,
-                partition_value=partition_date(context),
-                key_columns=[k for o in _outputs(metric) if o.dataset == persist.dataset for k in o.key],
-                run_id=context.run.run_id,
+        with classify_failures(f"persisting {persist.dataset!r} into {persist.table}"):
+            result = persister.persist(
+                PersistRequest(
+                    environment=persister.environment,
+                    dataset=persist.dataset,
+                    database=persister.database,
+                    schema=persist.schema_name,
+                    table=persist.table_name,
+                    source_uri=uri,
+                    partition_column=persist.partition_column,
+                    partition_value=partition_date(context),
+                    key_columns=[k for o in _outputs(metric) if o.dataset == persist.dataset for k in o.key],
+                    run_id=context.run.run_id,
+                )
             )
-        )
         return dg.MaterializeResult(
             metadata={
                 "table": result.table,

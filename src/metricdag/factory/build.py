@@ -91,5 +91,20 @@ def definitions_for(metric: Metric, env: Environment) -> dg.Definitions:
         asset_checks=checks,
         jobs=[job],
         schedules=[schedule],
+        sensors=metric_sensors(metric, env, job, assets),
         resources=resources_for(env),
     )
+
+
+def metric_sensors(metric: Metric, env: Environment, job, assets: list[dg.AssetsDefinition]) -> list[dg.SensorDefinition]:
+    """The event sensor (when events.yaml maps an event to this metric and the environment has
+    an event source) and the run-status sensors (audit, alerts). Reads local files only."""
+    from metricdag.audit.sensors import run_sensors
+    from metricdag.events.models import load_events_config
+    from metricdag.events.sensors import event_sensor
+
+    sensors: list[dg.SensorDefinition] = list(run_sensors(metric, env, job))
+    targets = load_events_config(env.project_root).targets_for(metric.name)
+    if targets and env.events is not None:
+        sensors.append(event_sensor(metric, env, job, assets, targets))
+    return sensors

@@ -3,7 +3,9 @@
 - ``token``: the OAuth2 token service (started first: the others fetch its public keys);
 - ``snowflake``: fakesnow over DuckDB files;
 - ``catalog``: the catalog service on SQLite (needs a bearer token);
-- ``legend``: the Legend lambda stand-in (needs a bearer token).
+- ``legend``: the Legend lambda stand-in (needs a bearer token);
+- ``smtp``: an SMTP sink keeping every message under ``<state_dir>/mail/``;
+- ``pagerduty``: a PagerDuty Events API v2 receiver keeping every event under ``<state_dir>/pagerduty/``.
 
 Each service runs as its own process (own process group) and is started only once the one
 before it answers its health check. The stack's state (pids, ports, logs) is kept in
@@ -117,7 +119,35 @@ def plan(env: Environment) -> list[ServicePlan]:
                 "/health",
             )
         )
+    plans += alert_sink_plans(env)
     return plans
+
+
+def alert_sink_plans(env: Environment) -> list[ServicePlan]:
+    """The SMTP sink and the PagerDuty receiver, when alerting points at loopback."""
+    if env.alerting is None:
+        return []
+    local = _require_local(env)
+    state_dir = env.path(local.state_dir)
+    out = []
+    smtp_host = env.alerting.smtp_host
+    if smtp_host in ("127.0.0.1", "localhost"):
+        out.append(ServicePlan(
+            "smtp", smtp_host, env.alerting.smtp_port,
+            [sys.executable, "-m", "metricdag.localstack.smtp_sink", "--dir", str(state_dir / "mail"),
+             "--host", smtp_host, "--port", str(env.alerting.smtp_port)],
+            "METRICDAG_SMTP_PORT",
+        ))
+    pd_host, pd_port = _host_port(env.alerting.pagerduty_events_url, 80)
+    if pd_host in ("127.0.0.1", "localhost"):
+        out.append(ServicePlan(
+            "pagerduty", pd_host, pd_port,
+            [sys.executable, "-m", "metricdag.localstack.pagerduty_receiver", "--dir", str(state_dir / "pagerduty"),
+             "--host", pd_host, "--port", str(pd_port)],
+            "METRICDAG_PAGERDUTY_PORT",
+            "/health",
+        ))
+    return out
 
 
 def _sqlite_url(env: Environment, url: str) -> str:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from metricdag.audit.store import AuditStore, audit_store_for
 from metricdag.errors import MetricdagError
 from metricdag.io.objectstore import sha256_hex, store_for
 from metricdag.persistence import sql
@@ -276,6 +277,11 @@ def handler(event: dict, context: Any = None) -> dict:
     except MetricdagError as exc:
         raise PersistError(f"dataset {request.dataset}: {exc}") from None
 
+    store = audit_store_for(env)
+    skipped = already_loaded(store, env, request, plan, facts, started)
+    if skipped is not None:
+        return skipped
+
     try:
         with connect(env.snowflake, database=request.database) as conn:
             cursor = conn.cursor()
@@ -301,4 +307,67 @@ def handler(event: dict, context: Any = None) -> dict:
         seconds=round(time.monotonic() - started, 3),
     )
     log.info("loaded %d rows into %s partition %s", rows_loaded, plan.target.sql, plan.partition)
+    record_load(store, env, request, result)
+    publish(env, request, result)
     return result.model_dump(mode="json")
+
+
+# ------------------------------------------------------------------- ledger, audit, publish
+
+
+def already_loaded(
+    store: AuditStore | None, env: Environment, request: PersistRequest, plan: LoadPlan, facts: ParquetFacts,
+    started: float,
+) -> dict | None:
+    """The result of a load the ledger makes unnecessary: the partition already holds exactly
+    this file content (checked by checksum, so it holds even after Snowflake's load metadata
+    has expired). None when the file must be loaded."""
+    if store is None:
+        return None
+    last = store.last_load(env.name, plan.target.sql, request.partition_value.isoformat())
+    if last is None or last.checksum != facts.checksum:
+        return None
+    result = PersistResult(
+        dataset=request.dataset, run_id=request.run_id, table=plan.target.sql,
+        partition_column=request.partition_column.upper(), partition=request.partition_value,
+        rows_loaded=last.rows, parquet_rows=facts.num_rows, source_uri=request.source_uri,
+        checksum=facts.checksum, seconds=round(time.monotonic() - started, 3), status="already_loaded",
+    )
+    log.info("%s partition %s already holds %s (run %s): skipped", plan.target.sql, plan.partition,
+             facts.checksum, last.run_id)
+    record_load(store, env, request, result)
+    return result.model_dump(mode="json")
+
+
+def record_load(store: AuditStore | None, env: Environment, request: PersistRequest, result: PersistResult) -> None:
+    """The audit record (and, for a load, the ledger entry). A failure here fails the call: the
+    load is then retried (delete + copy is idempotent) rather than left unrecorded."""
+    if store is None:
+        return
+    try:
+        store.record_load(
+            environment=env.name, metric=request.metric, dataset=request.dataset, table=result.table,
+            partition=result.partition.isoformat(), rows=result.rows_loaded, checksum=result.checksum,
+            run_id=request.run_id, status=result.status, catalog_versions=request.catalog_versions,
+        )
+    except Exception as exc:
+        raise PersistError(
+            f"{result.table} partition {result.partition}: loaded, but the audit record could not be written: {exc}"
+        ) from None
+
+
+def publish(env: Environment, request: PersistRequest, result: PersistResult) -> None:
+    """Emit ``dataset_published``; a source that is down is a warning, never a failed load."""
+    if env.events is None:
+        return
+    from metricdag.events.models import DATASET_PUBLISHED
+    from metricdag.events.sources import emit
+
+    payload = {"dataset": request.dataset, "table": result.table, "partition": result.partition.isoformat(),
+               "date": result.partition.isoformat(), "rows": result.rows_loaded, "run_id": request.run_id}
+    if request.metric:
+        payload["metric"] = request.metric
+    try:
+        emit(env, DATASET_PUBLISHED, payload)
+    except Exception as exc:
+        log.warning("could not emit %s for %s %s: %s", DATASET_PUBLISHED, result.table, result.partition, exc)

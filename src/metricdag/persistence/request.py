@@ -33,6 +33,10 @@ class PersistRequest(BaseModel):
     partition_value: date
     key_columns: list[str] = []
     run_id: str
+    metric: str | None = Field(default=None, description="the metric whose run loads it, for audit")
+    catalog_versions: dict[str, str] = Field(
+        default_factory=dict, description="the run's version lock (dataset -> version), for audit"
+    )
 
     @field_validator("database", "schema_name", "table", "partition_column")
     @classmethod
@@ -71,4 +75,6 @@ class PersistResult(BaseModel):
     source_uri: str
     checksum: str = Field(description="sha256:<hex> of the Parquet file")
     seconds: float
-    status: Literal["loaded"] = "loaded"
+    status: Literal["loaded", "already_loaded"] = Field(
+        default="loaded", description="already_loaded: the ledger says this partition holds this exact file content"
+    )

@@ -15,11 +15,12 @@ from pydantic import ValidationError
 
 from metricdag.errors import Problem, SpecError
 from metricdag.spec.models import MetricSpec, RetryPoliciesFile, RetryPolicySpec, RetryRef
-from metricdag.spec.validate import semantic_problems
+from metricdag.spec.validate import measure_problems, semantic_problems
 from metricdag.yamlio import load_model, parse_yaml, to_plain, validation_problems
 
 METRIC_FILE = "metric.yaml"
 RETRY_FILE = Path("pipeline-configs") / "retry-policies.yaml"
+CATALOG_DIR = Path("pipeline-configs") / "catalog"
 
 
 @dataclass(frozen=True)
@@ -66,9 +67,31 @@ def load_metric(folder: Path, project_root: Path | None = None) -> Metric:
     except ValidationError as exc:
         raise SpecError(validation_problems(exc, tree, path)) from None
     problems: list[Problem] = semantic_problems(spec, tree, path, folder, set(policies))
+    problems += measure_problems(spec, tree, path, catalog_columns(root))
     if problems:
         raise SpecError(problems)
     return Metric(spec=spec, folder=folder, retry_policies=policies)
+
+
+def catalog_columns(project_root: Path) -> dict[str, dict[str, str]]:
+    """dataset -> column -> type, from the catalog entries kept in ``pipeline-configs/catalog/``
+    (every version's columns). Empty when the folder is missing or broken: its own commands
+    report its problems, and review columns are then checked at run time."""
+    from metricdag.catalog.seed import load_seed_files
+    from metricdag.errors import MetricdagError
+
+    folder = project_root / CATALOG_DIR
+    if not folder.is_dir():
+        return {}
+    try:
+        definitions = load_seed_files(folder)
+    except MetricdagError:
+        return {}
+    out: dict[str, dict[str, str]] = {}
+    for defn in definitions:
+        for column in defn.schema_.columns:
+            out.setdefault(defn.name, {}).setdefault(column.name, column.type)
+    return out
 
 
 def discover_metric_folders(project_root: Path) -> list[Path]:

@@ -185,7 +185,65 @@ class RecordCountCheck(Strict):
         return self
 
 
-ReviewCheck = Annotated[Union[RecordCountCheck], Field(discriminator="type")]
+MEASURE_RE = re.compile(r"^(row_count|(sum|min|max|mean):([A-Za-z_][A-Za-z0-9_]*))$")
+MEASURE_FORMS = "row_count, sum:<column>, min:<column>, max:<column> or mean:<column>"
+
+
+def parse_measure(text: str) -> tuple[str, str | None]:
+    """``row_count`` -> ("row_count", None); ``sum:net_sales_usd`` -> ("sum", "net_sales_usd")."""
+    match = MEASURE_RE.match(text)
+    if not match:
+        raise ValueError(f"measure {text!r} must be one of {MEASURE_FORMS}")
+    return (match.group(1), None) if match.group(1) == "row_count" else (match.group(2), match.group(3))
+
+
+Measure = Annotated[str, Field(description=f"what is measured: {MEASURE_FORMS}")]
+
+
+class _MeasuredCheck(Strict):
+    measure: Measure
+
+    @field_validator("measure")
+    @classmethod
+    def _measure(cls, v: str) -> str:
+        parse_measure(v)
+        return v
+
+    @property
+    def aggregate(self) -> str:
+        return parse_measure(self.measure)[0]
+
+    @property
+    def column(self) -> str | None:
+        return parse_measure(self.measure)[1]
+
+
+class DailyMinimumCheck(_MeasuredCheck):
+    """The day's measure must be at least ``min``."""
+
+    type: Literal["daily_minimum"]
+    min: float
+    severity: Severity = "error"
+
+
+class VarianceCheck(_MeasuredCheck):
+    """The day's measure may deviate at most ``max_deviation_pct`` percent from its average over
+    the previous ``window`` accepted partitions; with fewer than ``min_history`` of them it passes."""
+
+    type: Literal["variance"]
+    window: int = Field(default=7, ge=1, le=366, description="days of accepted history before the checked day")
+    max_deviation_pct: float = Field(gt=0, description="allowed deviation from the historical average, in percent")
+    min_history: int = Field(default=3, ge=1, description="accepted partitions needed before the check can fire")
+    severity: Severity = "error"
+
+    @model_validator(mode="after")
+    def _history(self) -> "VarianceCheck":
+        if self.min_history > self.window:
+            raise ValueError(f"min_history ({self.min_history}) is larger than window ({self.window})")
+        return self
+
+
+ReviewCheck = Annotated[Union[RecordCountCheck, DailyMinimumCheck, VarianceCheck], Field(discriminator="type")]
 
 
 class ReviewSpec(Strict):

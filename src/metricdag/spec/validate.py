@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,34 @@ def semantic_problems(
 
     if isinstance(spec.retry_policy, str) and spec.retry_policy not in retry_policy_names:
         add(("retry_policy",), _unknown_policy(spec.retry_policy, retry_policy_names))
+    return problems
+
+
+NUMERIC_COLUMN_TYPES = frozenset({"int64", "float64", "decimal"})
+
+
+def measure_problems(
+    spec: MetricSpec, tree: Any, path: Path, columns: Mapping[str, Mapping[str, str]]
+) -> list[Problem]:
+    """Review checks that measure a column the reviewed dataset does not have (or that is not
+    numeric). ``columns``: dataset -> column -> catalog type, for the datasets whose schema is
+    known; checks of other datasets are left to run time."""
+    problems = []
+    for i, review in enumerate(spec.review):
+        known = columns.get(review.dataset)
+        if known is None:
+            continue
+        for j, check in enumerate(review.checks):
+            column = getattr(check, "column", None)
+            if column is None:
+                continue
+            line = line_of(tree, ("review", i, "checks", j, "measure"))
+            if column not in known:
+                problems.append(Problem(str(path), line, f"{check.type} check on {review.dataset!r}: unknown column "
+                                        f"{column!r} (columns: {', '.join(sorted(known))})"))
+            elif known[column] not in NUMERIC_COLUMN_TYPES:
+                problems.append(Problem(str(path), line, f"{check.type} check on {review.dataset!r}: column {column!r} "
+                                        f"is {known[column]}, not numeric"))
     return problems
 
 

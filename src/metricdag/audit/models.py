@@ -1,0 +1,73 @@
+"""SQLAlchemy tables of the audit store."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, DateTime, Integer, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class RunRecord(Base):
+    """One run lifecycle event: started, succeeded, failed or retried (a step retry)."""
+
+    __tablename__ = "audit_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    environment: Mapped[str] = mapped_column(String(64))
+    metric: Mapped[str] = mapped_column(String(128), index=True)
+    partition: Mapped[str | None] = mapped_column(String(32), index=True)
+    run_id: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # started | succeeded | failed | retried
+    detail: Mapped[str] = mapped_column(String(4000), default="")
+    recorded_at: Mapped[datetime] = mapped_column(DateTime)
+    __table_args__ = (UniqueConstraint("run_id", "status", "detail", name="uq_run_status_detail"),)
+
+
+class LoadRecord(Base):
+    """One persister call: loaded, or skipped because the ledger already had that file."""
+
+    __tablename__ = "audit_loads"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    environment: Mapped[str] = mapped_column(String(64))
+    metric: Mapped[str | None] = mapped_column(String(128), index=True)
+    dataset: Mapped[str] = mapped_column(String(128))
+    table: Mapped[str] = mapped_column(String(512))
+    partition: Mapped[str] = mapped_column(String(32), index=True)
+    rows: Mapped[int] = mapped_column(Integer)
+    checksum: Mapped[str] = mapped_column(String(80))
+    run_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # loaded | already_loaded
+    catalog_versions: Mapped[dict] = mapped_column(JSON, default=dict)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class LedgerEntry(Base):
+    """The file content last loaded into a partition (outlives Snowflake's load metadata)."""
+
+    __tablename__ = "load_ledger"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    environment: Mapped[str] = mapped_column(String(64))
+    table: Mapped[str] = mapped_column(String(512))
+    partition: Mapped[str] = mapped_column(String(32))
+    checksum: Mapped[str] = mapped_column(String(80))
+    rows: Mapped[int] = mapped_column(Integer)
+    run_id: Mapped[str] = mapped_column(String(64))
+    loaded_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Incident(Base):
+    """An open (or resolved) failure episode; one page per episode."""
+
+    __tablename__ = "incidents"
+    dedup_key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    environment: Mapped[str] = mapped_column(String(64))
+    metric: Mapped[str] = mapped_column(String(128))
+    partition: Mapped[str] = mapped_column(String(32))
+    node: Mapped[str] = mapped_column(String(256))
+    run_id: Mapped[str] = mapped_column(String(64))
+    opened_at: Mapped[datetime] = mapped_column(DateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

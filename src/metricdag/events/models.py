@@ -1,0 +1,101 @@
+"""The event envelope and ``pipeline-configs/events.yaml``; pure mapping functions."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import time
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from metricdag.errors import MetricdagError
+
+DATASET_PUBLISHED = "dataset_published"
+EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+
+
+class MalformedEvent(MetricdagError):
+    """Raw event data that is not a valid event; it goes to the dead-letter place."""
+
+
+class Event(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
+    type: str = Field(pattern=EVENT_TYPE_PATTERN)
+    payload: dict[str, Any] = Field(default_factory=dict)
+    emitted_at: datetime
+
+
+def new_event_id() -> str:
+    """Sortable by time (ns since epoch, zero padded) and unique (random suffix)."""
+    return f"{time.time_ns():020d}-{secrets.token_hex(4)}"
+
+
+def new_event(event_type: str, payload: dict[str, Any] | None = None) -> Event:
+    return Event(id=new_event_id(), type=event_type, payload=payload or {}, emitted_at=datetime.now(timezone.utc))
+
+
+def parse_event(raw: bytes | str) -> Event:
+    try:
+        return Event.model_validate(json.loads(raw))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise MalformedEvent(f"not JSON: {exc}") from None
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'event'}: {e['msg']}" for e in exc.errors())
+        raise MalformedEvent(problems) from None
+
+
+class Target(BaseModel):
+    """What one event type starts in one metric: a node (or sourced dataset) and, optionally,
+    everything downstream of it in that metric."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    metric: str
+    select: str = Field(description="a node name, or a dataset sourced by the metric")
+    downstream: bool = True
+    dataset: str | None = Field(
+        default=None, description="only events whose payload.dataset is this (for dataset_published)"
+    )
+
+
+class EventsConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    events: dict[str, list[Target]] = Field(default_factory=dict)
+
+    def targets_for(self, metric: str) -> dict[str, list[Target]]:
+        """Event type -> the targets of ``metric`` (types that start nothing in it are left out)."""
+        out: dict[str, list[Target]] = {}
+        for event_type, targets in self.events.items():
+            mine = [t for t in targets if t.metric == metric]
+            if mine:
+                out[event_type] = mine
+        return out
+
+
+def load_events_config(project_root: Path) -> EventsConfig:
+    from metricdag.yamlio import load_model
+
+    path = project_root / "pipeline-configs" / "events.yaml"
+    return load_model(EventsConfig, path) if path.is_file() else EventsConfig()
+
+
+def matching_targets(event: Event, targets: dict[str, list[Target]]) -> list[Target]:
+    """The targets an event starts (a ``dataset`` filter must equal ``payload.dataset``)."""
+    return [t for t in targets.get(event.type, []) if t.dataset is None or t.dataset == event.payload.get("dataset")]
+
+
+def partition_of(event: Event, today: date) -> str:
+    """``payload.date`` (or ``payload.partition``), default yesterday."""
+    value = event.payload.get("date") or event.payload.get("partition")
+    if value is None:
+        return date.fromordinal(today.toordinal() - 1).isoformat()
+    try:
+        return date.fromisoformat(str(value)).isoformat()
+    except ValueError:
+        raise MalformedEvent(f"event {event.id}: payload date {value!r} is not YYYY-MM-DD") from None

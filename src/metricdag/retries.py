@@ -1,0 +1,124 @@
+"""Which failures are worth another attempt, and the wrapper that tells Dagster.
+
+A *transient* failure (dropped connection, timeout, throttling, HTTP 429/5xx, Snowflake network
+errors, S3 ``SlowDown``) is re-raised unchanged, so the step's ``RetryPolicy`` (named in
+``pipeline-configs/retry-policies.yaml``, per metric or per node) runs it again. Anything else
+is *permanent*: it becomes ``dg.Failure(allow_retries=False)`` and fails the step at once with
+its message.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+import dagster as dg
+import requests
+
+from metricdag.catalog.client import CatalogUnavailableError
+
+# snowflake-connector errnos: failed to connect / request / reach the server, connection timeout,
+# "retryable" code; 290000 + HTTP status is how it reports an HTTP error after its own retries.
+SNOWFLAKE_NETWORK_ERRNOS = frozenset({250001, 250002, 250003, 250005, 251011, 251012})
+SNOWFLAKE_HTTP_ERRNO_BASE = 290000
+# SQLSTATE class 08 (connection exception) except 08004 (the server rejected the connection:
+# bad credentials do not get better by retrying); 57014: query cancelled (timeout).
+SNOWFLAKE_TRANSIENT_SQLSTATES = frozenset({"08001", "08003", "08006", "08S01", "08506", "57014"})
+AWS_THROTTLING_CODES = frozenset(
+    {"Throttling", "ThrottlingException", "ThrottledException", "RequestThrottled", "RequestThrottledException",
+     "TooManyRequestsException", "ProvisionedThroughputExceededException", "RequestLimitExceeded",
+     "SlowDown", "BandwidthLimitExceeded", "RequestTimeout", "RequestTimeoutException",
+     "InternalError", "ServiceUnavailable", "ServiceUnavailableException"}
+)
+
+
+def is_transient_status(status: int | None) -> bool:
+    return status is not None and (status == 429 or 500 <= status <= 599)
+
+
+def _requests_transient(exc: BaseException) -> bool | None:
+    if isinstance(exc, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError)):
+        return True
+    if isinstance(exc, requests.HTTPError):
+        response = exc.response
+        return is_transient_status(response.status_code if response is not None else None)
+    return None
+
+
+def _snowflake_transient(exc: BaseException) -> bool | None:
+    try:
+        from snowflake.connector import errors as sf
+    except ImportError:  # pragma: no cover - the connector is a dependency
+        return None
+    if not isinstance(exc, sf.Error):
+        return None
+    errno = exc.errno or 0
+    if errno in SNOWFLAKE_NETWORK_ERRNOS or exc.sqlstate in SNOWFLAKE_TRANSIENT_SQLSTATES:
+        return True
+    if SNOWFLAKE_HTTP_ERRNO_BASE < errno < SNOWFLAKE_HTTP_ERRNO_BASE + 1000:
+        return is_transient_status(errno - SNOWFLAKE_HTTP_ERRNO_BASE)
+    if 390000 <= errno < 391000 or exc.sqlstate in ("08004", "28000"):  # authentication / authorization
+        return False
+    return isinstance(exc, (sf.OperationalError, sf.InterfaceError)) and not isinstance(exc, sf.ProgrammingError)
+
+
+def _botocore_transient(exc: BaseException) -> bool | None:
+    try:
+        from botocore import exceptions as boto
+    except ImportError:  # pragma: no cover - boto3 is a dependency
+        return None
+    if isinstance(exc, (boto.EndpointConnectionError, boto.ConnectionClosedError, boto.ConnectTimeoutError,
+                        boto.ReadTimeoutError)):
+        return True
+    if isinstance(exc, boto.ClientError):
+        error = exc.response.get("Error", {})
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        code = str(error.get("Code", ""))
+        return code in AWS_THROTTLING_CODES or code.startswith("Throttl") or is_transient_status(status)
+    return None
+
+
+def _own(exc: BaseException) -> bool:
+    """Transient by its own type: the checks in order, without looking at causes."""
+    for probe in (_requests_transient, _snowflake_transient, _botocore_transient):
+        verdict = probe(exc)
+        if verdict is not None:
+            return verdict
+    if isinstance(exc, CatalogUnavailableError):
+        return True
+    return isinstance(exc, (ConnectionError, TimeoutError, socket.timeout))  # ConnectionResetError is a ConnectionError
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True when another attempt may succeed: the error itself, or an error it was raised from, is transient."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if _own(current):
+            return True
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    return False
+
+
+def describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+@contextmanager
+def classify_failures(what: str) -> Iterator[None]:
+    """Around an asset's compute: transient errors pass through (the RetryPolicy retries them),
+    permanent ones fail the step at once with their message."""
+    try:
+        yield
+    except (dg.Failure, dg.RetryRequested, dg.DagsterExecutionInterruptedError):
+        raise
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        raise dg.Failure(
+            description=f"{what}: {describe(exc)}",
+            metadata={"error_type": type(exc).__name__, "transient": False},
+            allow_retries=False,
+        ) from exc

@@ -1,0 +1,73 @@
+"""Report-only mode: how often would a check have fired over past partitions?
+
+Each check is computed over the stored partitions of the checked asset; a variance check
+compares each day with the accepted history as it stood before that day (the review layer's
+partitions in the window before it). Nothing is written and nothing is blocked.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+
+from metricdag.review.checks import AnyCheck, CheckOutcome, daily_minimum, record_count, variance
+from metricdag.review.history import PartitionReader, accepted_history
+from metricdag.review.measures import measure
+from metricdag.spec.models import DailyMinimumCheck, RecordCountCheck
+
+
+@dataclass(frozen=True)
+class BacktestRow:
+    partition: date
+    check: str
+    value: float | None  # None: no data for the partition
+    would_fire: bool | None  # None: no data, nothing to judge
+    detail: str
+
+
+def evaluate(data: pd.DataFrame, check: AnyCheck, day: date, read_accepted: PartitionReader, dataset: str) -> tuple[float, CheckOutcome]:
+    """One check on one day's data: the measured value and the outcome."""
+    if isinstance(check, RecordCountCheck):
+        return float(len(data)), record_count(data, check)
+    if isinstance(check, DailyMinimumCheck):
+        outcome = daily_minimum(data, check, dataset)
+        return measure(data, check.measure, dataset), outcome
+    history = accepted_history(read_accepted, day, check.window, check.measure, dataset)
+    value = measure(data, check.measure, dataset)
+    return value, variance(value, [p.value for p in history], check)
+
+
+def backtest(
+    checks: Sequence[tuple[str, AnyCheck]],
+    days: Sequence[date],
+    read_checked: PartitionReader,
+    read_accepted: PartitionReader,
+    dataset: str,
+) -> list[BacktestRow]:
+    """Every named check on every day (oldest first); a day without data gets one row per check saying so."""
+    rows: list[BacktestRow] = []
+    for day in sorted(days):
+        data = read_checked(day)
+        for name, check in checks:
+            if data is None:
+                rows.append(BacktestRow(day, name, None, None, "no data for this partition"))
+                continue
+            value, outcome = evaluate(data, check, day, read_accepted, dataset)
+            rows.append(BacktestRow(day, name, None if math.isnan(value) else value, not outcome.passed, outcome.description))
+    return rows
+
+
+def fire_counts(rows: Sequence[BacktestRow]) -> dict[str, tuple[int, int]]:
+    """check name -> (partitions it would have fired on, partitions with data)."""
+    counts: dict[str, tuple[int, int]] = {}
+    for row in rows:
+        fired, judged = counts.get(row.check, (0, 0))
+        if row.would_fire is not None:
+            counts[row.check] = (fired + int(row.would_fire), judged + 1)
+        else:
+            counts.setdefault(row.check, (fired, judged))
+    return counts

@@ -1,0 +1,199 @@
+"""``metricdag test-node``: one node's snapshot test, from catalog lookup to diff report.
+
+1. read ``tests/test_config.yaml`` (``path:line`` errors) and the test environment;
+2. ``GET /snapshots`` from the catalog; download every input and baseline snapshot and verify
+   checksum, size and schema -- all before anything runs;
+3. create a scratch schema in the test environment's Snowflake, load the inputs, read them back;
+4. run the node (python, java or scala: the platform's one node runner);
+5. drop the scratch schema (also on failure or interrupt); diff each output with its baseline;
+6. write ``reports/node-tests/<metric>/<node>/{report.txt,junit.xml,report.html}``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from metricdag.catalog.client import CatalogClient
+from metricdag.catalog.models import canonical_version
+from metricdag.catalog.snapshots import SnapshotDataset
+from metricdag.errors import MetricdagError
+from metricdag.nodes.context import NodeContext
+from metricdag.nodes.runner import run_node
+from metricdag.settings import Environment, find_project_root, load_environment
+from metricdag.testing.config import (
+    NodeUnderTest,
+    SnapshotUse,
+    TestEnvironmentSpec,
+    load_node_under_test,
+    load_test_environment,
+)
+from metricdag.testing.diff import ColumnTolerance, diff_frames
+from metricdag.testing.report import NodeReport, write_reports
+from metricdag.testing.scratch import scratch_schema
+from metricdag.testing.snapshots import VerifiedSnapshot, fetch_verified
+
+log = logging.getLogger("metricdag.testing")
+
+NodeRunner = Callable[..., dict[str, pd.DataFrame]]
+REPORTS_DIR = Path("reports") / "node-tests"
+
+
+@dataclass(frozen=True)
+class TestSetup:
+    nut: NodeUnderTest
+    test_env: TestEnvironmentSpec
+    env: Environment
+    client: CatalogClient
+
+
+@dataclass
+class NodeTestResult:
+    report: NodeReport
+    paths: dict[str, Path]
+    scratch_schemas: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.report.passed
+
+
+def prepare(node_folder: Path, project_root: Path | None = None) -> TestSetup:
+    root = project_root or find_project_root()
+    nut = load_node_under_test(node_folder, root)
+    test_env = load_test_environment(nut.config.test_environment, root)
+    env = load_environment(test_env.environment, root)
+    return TestSetup(nut, test_env, env, CatalogClient.for_environment(env))
+
+
+def _pick(
+    uses: Sequence[SnapshotUse], offered: Sequence[SnapshotDataset], client: CatalogClient, role: str, label: str
+) -> list[tuple[SnapshotUse, SnapshotDataset]]:
+    by_id = {s.dataset_id: s for s in offered}
+    picked = []
+    for use in uses:
+        snap = by_id.get(use.dataset_id)
+        if snap is None:
+            raise MetricdagError(
+                f"{label}: the catalog's snapshot config has no {role} {use.dataset_id!r} "
+                f"(it has: {', '.join(by_id) or 'none'}); run `metricdag snapshot bootstrap` or register the config"
+            )
+        if use.version is not None and snap.version_key != canonical_version(use.version):
+            snap = client.snapshot_dataset(use.dataset_id, use.version)
+        picked.append((use, snap))
+    return picked
+
+
+def fetch_snapshots(setup: TestSetup) -> tuple[list[tuple[SnapshotUse, VerifiedSnapshot]], list[tuple[SnapshotUse, VerifiedSnapshot]]]:
+    """Every input and baseline of the node's test, downloaded and verified."""
+    cfg = setup.nut.config
+    answer = setup.client.snapshots(cfg.node_name, cfg.test_environment)
+    label = f"node {cfg.node_name!r} in test environment {cfg.test_environment!r}"
+    inputs = _pick(cfg.snapshots.inputs, answer.snapshots.inputs, setup.client, "input", label)
+    baselines = _pick(cfg.snapshots.baseline_outputs, answer.snapshots.baseline_outputs, setup.client, "baseline output", label)
+    return (
+        [(u, fetch_verified(setup.env, s)) for u, s in inputs],
+        [(u, fetch_verified(setup.env, s)) for u, s in baselines],
+    )
+
+
+def run_in_scratch(
+    setup: TestSetup,
+    inputs: Sequence[tuple[SnapshotUse, VerifiedSnapshot]],
+    schemas: dict,
+    *,
+    jvm_cache: Path | None = None,
+    node_runner: NodeRunner = run_node,
+    scratch_names: list[str] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """Load the inputs into a fresh scratch schema, run the node on them, drop the schema."""
+    nut = setup.nut
+    with scratch_schema(
+        setup.env.snowflake, prefix=setup.test_env.schema_prefix, node=nut.node.name, database=setup.test_env.database
+    ) as scratch:
+        if scratch_names is not None:
+            scratch_names.append(scratch.schema)
+        frames = {}
+        for use, snap in inputs:
+            scratch.load(use.logical_name, snap.frame)
+            frames[use.logical_name] = scratch.read(use.logical_name, snap.snapshot.schema_)
+        ctx = NodeContext(nut.metric.name, nut.node.name, nut.config.partition_date, dict(nut.node.params), log)
+        return node_runner(nut.metric.folder, nut.node, frames, ctx, schemas, jvm_cache=jvm_cache)
+
+
+def run_node_test(
+    node_folder: Path,
+    *,
+    project_root: Path | None = None,
+    reports_dir: Path | None = None,
+    jvm_cache: Path | None = None,
+    node_runner: NodeRunner = run_node,
+) -> NodeTestResult:
+    """Run one node's snapshot test and write its reports; config errors raise, the rest is reported."""
+    setup = prepare(Path(node_folder), project_root)
+    nut = setup.nut
+    started = time.perf_counter()
+    scratch_names: list[str] = []
+    used: list[str] = []
+    diffs = []
+    error = None
+    try:
+        inputs, baselines = fetch_snapshots(setup)
+        used = [s.label for _, s in (*inputs, *baselines)]
+        schemas = {u.logical_name: s.snapshot.schema_ for u, s in baselines}
+        outputs = run_in_scratch(
+            setup, inputs, schemas, jvm_cache=jvm_cache, node_runner=node_runner, scratch_names=scratch_names
+        )
+        for use, snap in baselines:
+            key = use.key or snap.snapshot.schema_.key
+            tolerances = {c: ColumnTolerance(t.abs, t.rel) for c, t in use.tolerances().items()}
+            diffs.append(diff_frames(snap.frame, outputs[use.logical_name], key, tolerances, dataset=use.logical_name))
+    except MetricdagError as exc:
+        error = str(exc)
+    except Exception as exc:  # the node's own code failed: a failing test, not a crash of the framework
+        error = f"node {nut.node.name!r} failed: {type(exc).__name__}: {exc}"
+    report = NodeReport(nut.metric.name, nut.node.name, diffs, error, used, time.perf_counter() - started)
+    root = project_root or setup.env.project_root
+    folder = (reports_dir or root / REPORTS_DIR) / nut.metric.name / nut.node.name
+    return NodeTestResult(report, write_reports(report, folder), scratch_names)
+
+
+def publish_node_baselines(
+    node_folder: Path,
+    *,
+    project_root: Path | None = None,
+    outputs: Sequence[str] = (),
+    jvm_cache: Path | None = None,
+) -> list[SnapshotDataset]:
+    """Run the node on its (verified) input snapshots and publish each output as the next version
+    of its baseline snapshot dataset. ``outputs``: only these node outputs (default: all)."""
+    from metricdag.testing.publish import next_version, publish_frame
+
+    setup = prepare(Path(node_folder), project_root)
+    cfg = setup.nut.config
+    label = f"node {cfg.node_name!r} in test environment {cfg.test_environment!r}"
+    unknown = sorted(set(outputs) - {u.logical_name for u in cfg.snapshots.baseline_outputs})
+    if unknown:
+        raise MetricdagError(f"{label}: no baseline output named {', '.join(unknown)} in {setup.nut.config_path}")
+    answer = setup.client.snapshots(cfg.node_name, cfg.test_environment)
+    inputs = [(u, fetch_verified(setup.env, s)) for u, s in _pick(cfg.snapshots.inputs, answer.snapshots.inputs, setup.client, "input", label)]
+    baselines = _pick(cfg.snapshots.baseline_outputs, answer.snapshots.baseline_outputs, setup.client, "baseline output", label)
+    schemas = {u.logical_name: s.schema_ for u, s in baselines}
+    produced = run_in_scratch(setup, inputs, schemas, jvm_cache=jvm_cache)
+    published = []
+    for use, current in baselines:
+        if outputs and use.logical_name not in outputs:
+            continue
+        latest = setup.client.snapshot_dataset(use.dataset_id)
+        published.append(
+            publish_frame(
+                setup.env, setup.client, use.dataset_id, next_version(latest.version),
+                produced[use.logical_name], current.schema_, current.format,
+            )
+        )
+    return published
