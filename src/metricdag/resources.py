@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
-from pydantic import PrivateAttr
 from dagster_snowflake import SnowflakeResource
 
 from metricdag.auth.session import ClientCredentials, ClientCredentialsSession, shared_session
@@ -77,23 +76,8 @@ class PersisterResource(dg.ConfigurableResource):
     environment: str
     project_root: str
     database: str
-    _run_tags: dict = PrivateAttr(default_factory=dict)
-
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        run = context.run
-        self._run_tags = dict(run.tags) if run is not None else {}
 
     def persist(self, request: PersistRequest) -> PersistResult:
-        """Adds the run's metric and version lock (``metricdag.lock/*`` tags) for the audit record."""
-        from metricdag.factory.locks import locks_in
-
-        extra: dict = {}
-        if not request.catalog_versions and locks_in(self._run_tags):
-            extra["catalog_versions"] = locks_in(self._run_tags)
-        if request.metric is None and self._run_tags.get("metric"):
-            extra["metric"] = self._run_tags["metric"]
-        if extra:
-            request = request.model_copy(update=extra)
         return invoke_persister(request, load_environment(self.environment, Path(self.project_root)))
 
 

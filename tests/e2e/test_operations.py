@@ -93,6 +93,10 @@ def test_event_send_runs_exactly_the_mapped_nodes_with_a_fresh_lock(seeded_env, 
     )
     assert run.success
     assert materialized(run) == expected  # exactly the mapped node and what follows it
+    loads = [r for r in audit_store_for(seeded_env).query(metric=METRIC, date=day) if r.kind == "load" and r.run_id == run.run_id]
+    assert len(loads) == 2  # net_sales_daily and basket_stats_daily
+    fx_version = request.tags["metricdag.lock/fx_rates"]
+    assert all(f"fx_rates@{fx_version}" in r.detail for r in loads)  # the run's lock, in the audit record
 
 
 def test_dataset_published_starts_the_consuming_metric(seeded_env, tmp_path):

@@ -22,7 +22,7 @@ from metricdag.catalog.models import (
     ResolvedDataset,
     SnowflakeCoordinates,
 )
-from metricdag.factory.locks import resolve_locked
+from metricdag.factory.locks import resolve_locked, run_locks
 from metricdag.io.io_manager import ParquetIOManager
 from metricdag.io.objectstore import store_for
 from metricdag.nodes.context import NodeContext
@@ -379,6 +379,8 @@ def persist_asset(metric: Metric, persist: PersistSpec, partitions: dg.Partition
                     partition_value=partition_date(context),
                     key_columns=[k for o in _outputs(metric) if o.dataset == persist.dataset for k in o.key],
                     run_id=context.run.run_id,
+                    metric=metric.name,
+                    catalog_versions=run_locks(context),  # for the audit record of this load
                 )
             )
         return dg.MaterializeResult(

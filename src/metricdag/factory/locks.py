@@ -45,6 +45,11 @@ def _current_tags(context: dg.AssetExecutionContext, run_id: str) -> dict[str, s
     return dict(run.tags) if run else {}
 
 
+def run_locks(context: dg.AssetExecutionContext) -> dict[str, str]:
+    """The run's lock as it stands now (steps before this one may have added to it)."""
+    return locks_in(_current_tags(context, context.run.run_id))
+
+
 def resolve_locked(
     context: dg.AssetExecutionContext, client: CatalogClient, dataset: str, metric: str, datasets: list[str]
 ) -> ResolvedDataset:
