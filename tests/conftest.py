@@ -30,7 +30,9 @@ def stack_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Environment]
         "METRICDAG_SMTP_PORT": str(free_port()),
         "METRICDAG_PAGERDUTY_PORT": str(free_port()),
         "METRICDAG_SNOWFLAKE_PASSWORD": "test-only",
-        "METRICDAG_CLIENT_SECRET": "test-only-client-secret",
+        # Reuse a secret the session already set (tests/oauth_fixtures.py does the same), so every
+        # token service and every subprocess of the session agree on one value.
+        "METRICDAG_CLIENT_SECRET": os.environ.get("METRICDAG_CLIENT_SECRET") or "test-only-client-secret",
         "METRICDAG_SAMPLE_ROWS": str(SAMPLE_ROWS),
         "METRICDAG_ENV": "local",
     }

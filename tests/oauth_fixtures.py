@@ -90,7 +90,9 @@ def start_token_service(folder: Path, ttl_s: int = 300) -> TokenService:
 @pytest.fixture(scope="session")
 def client_secrets() -> Iterator[dict[str, str]]:
     """A random secret per test client, in the environment variables the clients file names."""
-    values = {client_id: "s3cret-" + secrets.token_urlsafe(16) for client_id in CLIENTS}
+    # An already-set secret is kept (the local stack of this session may be using it): overwriting
+    # it would lock out every later process that reads the variable afresh.
+    values = {client_id: os.environ.get(secret_env(client_id)) or "s3cret-" + secrets.token_urlsafe(16) for client_id in CLIENTS}
     saved = {secret_env(c): os.environ.get(secret_env(c)) for c in CLIENTS}
     os.environ.update({secret_env(c): v for c, v in values.items()})
     yield values
