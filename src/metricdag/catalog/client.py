@@ -23,9 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import re
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -46,6 +44,7 @@ from metricdag.catalog.snapshots import (
     StoredNodeSnapshotConfig,
 )
 from metricdag.errors import MetricdagError
+from metricdag.io.files import write_atomically
 
 if TYPE_CHECKING:
     from metricdag.settings import Environment
@@ -84,16 +83,7 @@ _UNAVAILABLE = (requests.ConnectionError, requests.Timeout, TokenServiceUnavaila
 
 
 def _write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temp file and rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomically(path, text.encode())
 
 
 def _reason(exc: Exception) -> str:

@@ -13,13 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
 
 from metricdag.errors import ConfigError
 from metricdag.events.models import Event, MalformedEvent, new_event_id, parse_event
+from metricdag.io.files import write_atomically
 from metricdag.settings import Environment, EventsSettings
 
 log = logging.getLogger(__name__)
@@ -45,8 +45,8 @@ class FolderDeadLetter:
         self.folder.mkdir(parents=True, exist_ok=True)
         stem = name or new_event_id()
         target = self.folder / f"{stem}.raw"
-        _atomic_write(target, raw)
-        _atomic_write(self.folder / f"{stem}.reason.txt", reason.encode())
+        write_atomically(target, raw)
+        write_atomically(self.folder / f"{stem}.reason.txt", reason.encode())
         return target
 
 
@@ -62,13 +62,6 @@ class SqsDeadLetter:
         )
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".tmp-{path.name}-{os.getpid()}")
-    tmp.write_bytes(data)
-    tmp.replace(path)
-
-
 def _report(what: str, reason: str) -> None:
     log.warning("malformed event %s moved to the dead-letter place: %s", what, reason)
 
@@ -82,7 +75,7 @@ class InboxSource:
 
     def send(self, event: Event) -> Path:
         target = self.folder / f"{event.id}.json"
-        _atomic_write(target, event.model_dump_json().encode())
+        write_atomically(target, event.model_dump_json().encode())
         return target
 
     def _names(self) -> list[str]:

@@ -7,13 +7,13 @@ PUT is atomic by nature. So a reader never sees half an object.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlparse
+
+from metricdag.io.files import write_atomically
 
 
 @dataclass(frozen=True)
@@ -52,16 +52,7 @@ def local_path(uri: str) -> Path:
 
 class LocalObjectStore:
     def put_bytes(self, uri: str, data: bytes) -> None:
-        path = local_path(uri)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_atomically(local_path(uri), data)
 
     def get_bytes(self, uri: str) -> bytes:
         return local_path(uri).read_bytes()
