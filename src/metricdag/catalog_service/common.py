@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, HTTPException, Request, Security
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from metricdag.auth.tokens import Principal
@@ -58,3 +59,24 @@ def shown(versions: list[str], limit: int = 10) -> str:
     """The newest ``limit`` versions for a message (``..., 1.9.0, 1.10.0``)."""
     last = versions[-limit:]
     return ", ".join(last) if len(last) == len(versions) else "..., " + ", ".join(last)
+
+
+def refuse_republish(what: str, version: str, existing_version: str) -> None:
+    """409: that version exists (perhaps spelled differently); versions are immutable."""
+    same = "" if existing_version == version else f" (as {existing_version!r})"
+    raise HTTPException(
+        409, f"{what} version {version!r} is already published{same}; versions are immutable, publish a new version instead"
+    )
+
+
+def commit_new_version(session: Session, what: str, version: str, attempt: int) -> bool:
+    """Commit a newly published version. False when a concurrent first publish won the race on
+    the first attempt (the caller retries once); 409 when it happens again."""
+    try:
+        session.commit()
+        return True
+    except IntegrityError:
+        session.rollback()
+        if attempt:
+            raise HTTPException(409, f"{what} version {version!r} was published concurrently") from None
+        return False

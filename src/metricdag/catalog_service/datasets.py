@@ -10,11 +10,19 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Request, Response
 from pydantic import BaseModel
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from metricdag.catalog.models import NAME_RE, DatasetDefinition, ResolvedDataset, canonical_version, version_key
-from metricdag.catalog_service.common import PROTECTED, Detail, SessionDep, caller, shown, sorted_versions
+from metricdag.catalog_service.common import (
+    PROTECTED,
+    Detail,
+    SessionDep,
+    caller,
+    commit_new_version,
+    refuse_republish,
+    shown,
+    sorted_versions,
+)
 from metricdag.catalog_service.db import Dataset, DatasetVersion, as_utc
 
 log = logging.getLogger("metricdag.catalog_service")
@@ -81,24 +89,12 @@ def publish(defn: DatasetDefinition, session: SessionDep, request: Request) -> P
                 select(DatasetVersion).where(DatasetVersion.dataset_id == dataset.id, DatasetVersion.version_key == key)
             )
             if existing is not None:
-                same = "" if existing.version == defn.version else f" (as {existing.version!r})"
-                raise HTTPException(
-                    409,
-                    f"dataset {defn.name!r} version {defn.version!r} is already published{same}; "
-                    "versions are immutable, publish a new version instead",
-                )
+                refuse_republish(f"dataset {defn.name!r}", defn.version, existing.version)
         row = DatasetVersion(
             dataset=dataset, version=defn.version, version_key=key, definition=defn.model_dump(mode="json", by_alias=True)
         )
         session.add(row)
-        try:
-            session.commit()
-        except IntegrityError:
-            session.rollback()
-            if attempt:
-                raise HTTPException(
-                    409, f"dataset {defn.name!r} version {defn.version!r} was published concurrently"
-                ) from None
+        if not commit_new_version(session, f"dataset {defn.name!r}", defn.version, attempt):
             continue
         log.info("dataset %s version %s published by %s", defn.name, defn.version, caller(request))
         return _published(row)

@@ -23,7 +23,16 @@ from metricdag.catalog.snapshots import (
     StoredNodeSnapshotConfig,
 )
 from metricdag.catalog_service import db
-from metricdag.catalog_service.common import PROTECTED, Detail, SessionDep, caller, shown, sorted_versions
+from metricdag.catalog_service.common import (
+    PROTECTED,
+    Detail,
+    SessionDep,
+    caller,
+    commit_new_version,
+    refuse_republish,
+    shown,
+    sorted_versions,
+)
 
 log = logging.getLogger("metricdag.catalog_service")
 
@@ -80,12 +89,7 @@ def publish_snapshot(body: SnapshotDataset, session: SessionDep, request: Reques
         else:
             existing = _pick(snapshot, body.version)
             if existing is not None:
-                same = "" if existing.version == body.version else f" (as {existing.version!r})"
-                raise HTTPException(
-                    409,
-                    f"snapshot dataset {body.dataset_id!r} version {body.version!r} is already published{same}; "
-                    "versions are immutable, publish a new version instead",
-                )
+                refuse_republish(f"snapshot dataset {body.dataset_id!r}", body.version, existing.version)
         row = db.SnapshotVersion(
             snapshot=snapshot,
             version=body.version,
@@ -97,14 +101,7 @@ def publish_snapshot(body: SnapshotDataset, session: SessionDep, request: Reques
             size_bytes=body.size_bytes,
         )
         session.add(row)
-        try:
-            session.commit()
-        except IntegrityError:
-            session.rollback()
-            if attempt:
-                raise HTTPException(
-                    409, f"snapshot dataset {body.dataset_id!r} version {body.version!r} was published concurrently"
-                ) from None
+        if not commit_new_version(session, f"snapshot dataset {body.dataset_id!r}", body.version, attempt):
             continue
         log.info("snapshot dataset %s version %s published by %s", body.dataset_id, body.version, caller(request))
         return _published(row)
