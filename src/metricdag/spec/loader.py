@@ -1,8 +1,11 @@
 """Load and fully validate a metric folder: ``metrics/<name>/metric.yaml``.
 
 Every problem — syntax, unknown key, dangling dataset, cycle, duplicate output, bad cron,
-missing entrypoint file, unknown retry policy — is collected and raised together as one
-:class:`~metricdag.errors.SpecError` whose lines read ``path:line: message``.
+missing entrypoint file, unknown retry policy or alert route, a ``from_metric`` output the other
+metric does not review — is collected and raised together as one
+:class:`~metricdag.errors.SpecError` whose lines read ``path:line: message``. Given a
+:class:`~metricdag.spec.catalog_index.CatalogIndex` (what ``metricdag validate`` passes), every
+dataset must also have a catalog entry.
 """
 
 from __future__ import annotations
@@ -15,12 +18,19 @@ from pydantic import ValidationError
 
 from metricdag.errors import Problem, SpecError
 from metricdag.spec.models import MetricSpec, RetryPoliciesFile, RetryPolicySpec, RetryRef
-from metricdag.spec.validate import measure_problems, semantic_problems
+from metricdag.spec.catalog_index import CatalogIndex, load_catalog_index
+from metricdag.spec.validate import (
+    alert_route_problems,
+    catalog_problems,
+    measure_problems,
+    semantic_problems,
+    upstream_problems,
+)
 from metricdag.yamlio import load_model, parse_yaml, to_plain, validation_problems
 
 METRIC_FILE = "metric.yaml"
 RETRY_FILE = Path("pipeline-configs") / "retry-policies.yaml"
-CATALOG_DIR = Path("pipeline-configs") / "catalog"
+ALERTING_FILE = Path("pipeline-configs") / "alerting.yaml"
 
 
 @dataclass(frozen=True)
@@ -51,7 +61,12 @@ def load_retry_policies(project_root: Path) -> dict[str, RetryPolicySpec]:
     return dict(load_model(RetryPoliciesFile, path).policies)
 
 
-def load_metric(folder: Path, project_root: Path | None = None) -> Metric:
+def load_metric(folder: Path, project_root: Path | None = None, catalog: CatalogIndex | None = None) -> Metric:
+    """The validated metric in ``folder``; :class:`SpecError` listing every problem otherwise.
+
+    ``catalog``: check every sourced and produced dataset against these catalog entries. Without
+    it only review columns are checked, against ``pipeline-configs/catalog/`` (definitions load
+    resolves datasets from the catalog cache itself)."""
     folder = folder.resolve()
     path = folder / METRIC_FILE
     if not path.is_file():
@@ -67,31 +82,40 @@ def load_metric(folder: Path, project_root: Path | None = None) -> Metric:
     except ValidationError as exc:
         raise SpecError(validation_problems(exc, tree, path)) from None
     problems: list[Problem] = semantic_problems(spec, tree, path, folder, set(policies))
-    problems += measure_problems(spec, tree, path, catalog_columns(root))
+    index = catalog if catalog is not None else load_catalog_index(root)
+    problems += measure_problems(spec, tree, path, index.columns)
+    if catalog is not None:
+        problems += catalog_problems(spec, tree, path, catalog)
+    upstream = {name: peek_spec(folder.parent / name) for name in spec.upstream_metrics() if name != spec.name}
+    problems += upstream_problems(spec, tree, path, upstream)
+    routes = alert_route_names(root)
+    if routes is not None:
+        problems += alert_route_problems(spec, tree, path, routes, str(ALERTING_FILE))
     if problems:
         raise SpecError(problems)
     return Metric(spec=spec, folder=folder, retry_policies=policies)
 
 
-def catalog_columns(project_root: Path) -> dict[str, dict[str, str]]:
-    """dataset -> column -> type, from the catalog entries kept in ``pipeline-configs/catalog/``
-    (every version's columns). Empty when the folder is missing or broken: its own commands
-    report its problems, and review columns are then checked at run time."""
-    from metricdag.catalog.seed import load_seed_files
-    from metricdag.errors import MetricdagError
-
-    folder = project_root / CATALOG_DIR
-    if not folder.is_dir():
-        return {}
+def peek_spec(folder: Path) -> MetricSpec | None:
+    """The spec of another metric, field-checked only; None when it does not parse (its own
+    validation reports why)."""
+    path = folder / METRIC_FILE
     try:
-        definitions = load_seed_files(folder)
-    except MetricdagError:
-        return {}
-    out: dict[str, dict[str, str]] = {}
-    for defn in definitions:
-        for column in defn.schema_.columns:
-            out.setdefault(defn.name, {}).setdefault(column.name, column.type)
-    return out
+        data = to_plain(parse_yaml(path.read_text(), path))
+        return MetricSpec.model_validate(data)
+    except (OSError, SpecError, ValidationError, TypeError):
+        return None
+
+
+def alert_route_names(project_root: Path) -> set[str] | None:
+    """The routes of ``pipeline-configs/alerting.yaml`` (none when it is missing); None when it
+    does not load (validating alerting.yaml reports why)."""
+    from metricdag.alerting.routes import load_alerting_config
+
+    try:
+        return set(load_alerting_config(project_root).routes)
+    except SpecError:
+        return None
 
 
 def discover_metric_folders(project_root: Path) -> list[Path]:

@@ -24,9 +24,12 @@ from pydantic import (
     model_validator,
 )
 
+from metricdag.errors import MetricdagError
+from metricdag.warehouse import validate_identifier
+
 NAME = r"^[a-z][a-z0-9_]{0,62}$"
-TABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*\.[A-Za-z_][A-Za-z0-9_$]*$")
-JVM_CLASS_RE = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z_$][A-Za-z0-9_$]*)*$")
+JVM_CLASS_RE = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z_$][A-Za-z0-9_$]*)*")
+ROUTE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 
 Language = Literal["python", "java", "scala"]
 JVM_LANGUAGES: tuple[str, ...] = ("java", "scala")
@@ -38,6 +41,16 @@ ENTRYPOINT_FORMS = {
 }
 
 Name = Annotated[str, Field(pattern=NAME, description="lower_snake_case, at most 63 characters")]
+RouteName = Annotated[str, Field(pattern=ROUTE_NAME, description="a route of pipeline-configs/alerting.yaml")]
+
+
+def sql_identifier(value: str, what: str) -> str:
+    """``value`` when it is a plain Snowflake identifier, checked by the same function the
+    persister's SQL builder uses (:func:`metricdag.warehouse.validate_identifier`)."""
+    try:
+        return validate_identifier(value, what)
+    except MetricdagError as exc:
+        raise ValueError(str(exc)) from None
 
 
 class Strict(BaseModel):
@@ -105,6 +118,11 @@ class OutputSpec(Strict):
     dataset: Name
     key: list[str] = Field(default_factory=list, description="key columns (default: the catalog schema's key)")
 
+    @field_validator("key")
+    @classmethod
+    def _key(cls, v: list[str]) -> list[str]:
+        return [sql_identifier(column, "key column") for column in v]
+
 
 class NodeSpec(Strict):
     name: Name
@@ -134,7 +152,7 @@ class NodeSpec(Strict):
         language = info.data.get("language")  # absent when the language itself is invalid (reported there)
         path, sep, target = v.partition(":")
         if language in JVM_LANGUAGES:
-            ok = bool(sep) and bool(path) and not path.endswith(SOURCE_SUFFIX[language]) and JVM_CLASS_RE.match(target)
+            ok = bool(sep) and bool(path) and not path.endswith(SOURCE_SUFFIX[language]) and JVM_CLASS_RE.fullmatch(target)
         else:
             ok = language is None or (bool(sep) and path.endswith(".py") and target.isidentifier())
         if not ok:
@@ -185,13 +203,13 @@ class RecordCountCheck(Strict):
         return self
 
 
-MEASURE_RE = re.compile(r"^(row_count|(sum|min|max|mean):([A-Za-z_][A-Za-z0-9_]*))$")
+MEASURE_RE = re.compile(r"(row_count|(sum|min|max|mean):([A-Za-z_][A-Za-z0-9_]*))")
 MEASURE_FORMS = "row_count, sum:<column>, min:<column>, max:<column> or mean:<column>"
 
 
 def parse_measure(text: str) -> tuple[str, str | None]:
     """``row_count`` -> ("row_count", None); ``sum:net_sales_usd`` -> ("sum", "net_sales_usd")."""
-    match = MEASURE_RE.match(text)
+    match = MEASURE_RE.fullmatch(text)
     if not match:
         raise ValueError(f"measure {text!r} must be one of {MEASURE_FORMS}")
     return (match.group(1), None) if match.group(1) == "row_count" else (match.group(2), match.group(3))
@@ -259,9 +277,18 @@ class PersistSpec(Strict):
     @field_validator("table")
     @classmethod
     def _table(cls, v: str) -> str:
-        if not TABLE_RE.match(v):
-            raise ValueError(f"table {v!r} must be SCHEMA.TABLE using letters, digits and _")
+        parts = v.split(".")
+        if len(parts) != 2:
+            shown = v if len(v) <= 80 else v[:80] + "..."
+            raise ValueError(f"table {shown!r} must be SCHEMA.TABLE (two Snowflake identifiers joined by '.')")
+        sql_identifier(parts[0], "schema")
+        sql_identifier(parts[1], "table")
         return v
+
+    @field_validator("partition_column")
+    @classmethod
+    def _partition_column(cls, v: str) -> str:
+        return sql_identifier(v, "partition column")
 
     @property
     def schema_name(self) -> str:
@@ -279,7 +306,9 @@ class MetricSpec(Strict):
     schedule: Schedule
     partitions: Partitions
     retry_policy: RetryRef = "default"
-    alert_routes: list[Name] = Field(default_factory=list)
+    alert_routes: list[RouteName] = Field(
+        default_factory=list, description="routes of pipeline-configs/alerting.yaml (default: its metrics: entry)"
+    )
     sourcing: list[SourcingSpec] = Field(min_length=1)
     preprocessing: list[NodeSpec] = Field(default_factory=list)
     metric_calculation: list[NodeSpec] = Field(min_length=1)

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import difflib
+from collections.abc import Iterable, Mapping
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
 
 from metricdag.errors import Problem
+from metricdag.spec.catalog_index import CatalogIndex
 from metricdag.spec.models import SOURCE_SUFFIX, MetricSpec, NodeSpec
 from metricdag.yamlio import line_of
+
+
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """``"; did you mean 'x'?"`` for the closest candidates to ``name`` (``""`` when none is close)."""
+    close = difflib.get_close_matches(name, sorted(set(candidates)), n=3, cutoff=0.6)
+    if not close:
+        return ""
+    return "; did you mean " + " or ".join(repr(c) for c in close) + "?"
 
 
 def node_graph(spec: MetricSpec) -> dict[str, set[str]]:
@@ -38,7 +48,12 @@ def semantic_problems(
             if s.from_metric == spec.name:
                 add(("sourcing", i, "from_metric"), f"metric {spec.name!r} cannot read its own output {s.dataset!r}")
             elif not (folder.parent / s.from_metric / "metric.yaml").is_file():
-                add(("sourcing", i, "from_metric"), f"unknown metric {s.from_metric!r}: no {folder.parent / s.from_metric / 'metric.yaml'}")
+                siblings = [p.parent.name for p in folder.parent.glob("*/metric.yaml") if p.parent != folder]
+                add(
+                    ("sourcing", i, "from_metric"),
+                    f"unknown metric {s.from_metric!r}: no {folder.parent / s.from_metric / 'metric.yaml'}"
+                    + did_you_mean(s.from_metric, siblings),
+                )
 
     seen_nodes: dict[str, tuple[str, int]] = {}
     writer: dict[str, str] = {}
@@ -67,7 +82,10 @@ def semantic_problems(
         for i, node in enumerate(getattr(spec, layer)):
             for j, name in enumerate(node.inputs):
                 if name not in known:
-                    add((layer, i, "inputs", j), f"unknown dataset {name!r}: not sourced and not produced by any node")
+                    add(
+                        (layer, i, "inputs", j),
+                        f"unknown dataset {name!r}: not sourced and not produced by any node" + did_you_mean(name, known),
+                    )
                 elif name in node.output_names:
                     add((layer, i, "inputs", j), f"node {node.name!r} reads its own output {name!r}")
 
@@ -92,6 +110,100 @@ def semantic_problems(
     return problems
 
 
+def catalog_problems(spec: MetricSpec, tree: Any, path: Path, catalog: CatalogIndex) -> list[Problem]:
+    """Datasets the catalog does not know, reported where they are declared: a dataset sourced
+    from the catalog (not ``from_metric``) and every node output must have a catalog entry (its
+    schema is what outputs are checked against); output keys and persisted partition columns
+    must be columns of that entry."""
+    problems: list[Problem] = []
+
+    def add(loc: tuple, message: str) -> None:
+        problems.append(Problem(str(path), line_of(tree, loc), message))
+
+    def unknown(dataset: str, role: str) -> str:
+        return (
+            f"{role} {dataset!r} has no catalog entry (checked {catalog.where()})"
+            + (did_you_mean(dataset, catalog.names) or "; register it in pipeline-configs/catalog/")
+        )
+
+    for i, s in enumerate(spec.sourcing):
+        if s.from_metric is None and s.dataset not in catalog:
+            add(("sourcing", i, "dataset"), unknown(s.dataset, "sourced dataset"))
+    for layer, index, node in _indexed_nodes(spec):
+        for j, out in enumerate(node.outputs):
+            if out.dataset not in catalog:
+                add((layer, index, "outputs", j, "dataset"), unknown(out.dataset, "output dataset"))
+                continue
+            columns = catalog.columns[out.dataset]
+            for k, column in enumerate(out.key):
+                if column not in columns:
+                    add(
+                        (layer, index, "outputs", j, "key", k),
+                        f"key column {column!r} is not a column of {out.dataset!r} in the catalog"
+                        + did_you_mean(column, columns),
+                    )
+    for i, persist in enumerate(spec.persist):
+        columns = catalog.columns.get(persist.dataset)
+        if columns is not None and persist.partition_column not in columns:
+            add(
+                ("persist", i, "partition_column"),
+                f"partition column {persist.partition_column!r} is not a column of {persist.dataset!r} in the catalog"
+                + did_you_mean(persist.partition_column, columns),
+            )
+    return problems
+
+
+def upstream_problems(
+    spec: MetricSpec, tree: Any, path: Path, upstream: Mapping[str, MetricSpec | None]
+) -> list[Problem]:
+    """``from_metric`` sources must be reviewed outputs of that metric (the asset read is
+    ``<from_metric>/review/<dataset>``). ``upstream``: metric name -> its spec, or None when it
+    does not load (its own validation reports why)."""
+    problems: list[Problem] = []
+    for i, s in enumerate(spec.sourcing):
+        other = upstream.get(s.from_metric) if s.from_metric else None
+        if other is None:
+            continue
+        produced = sorted({o.dataset for _, n in other.nodes() for o in n.outputs})
+        reviewed = {r.dataset for r in other.review}
+        line = line_of(tree, ("sourcing", i, "dataset"))
+        if s.dataset not in produced:
+            message = (
+                f"metric {s.from_metric!r} does not produce {s.dataset!r} (its outputs: {', '.join(produced)})"
+                + did_you_mean(s.dataset, produced)
+            )
+        elif s.dataset not in reviewed:
+            message = (
+                f"{s.dataset!r} of metric {s.from_metric!r} is not reviewed there: only reviewed outputs can be "
+                f"read with from_metric (add it under review: in metrics/{s.from_metric}/metric.yaml)"
+            )
+        else:
+            continue
+        problems.append(Problem(str(path), line, message))
+    return problems
+
+
+def alert_route_problems(spec: MetricSpec, tree: Any, path: Path, routes: Iterable[str], routes_file: str) -> list[Problem]:
+    """Every ``alert_routes`` entry must be a route of ``routes_file`` (alerting.yaml)."""
+    known = sorted(routes)
+    problems = []
+    for k, name in enumerate(spec.alert_routes):
+        if name not in known:
+            problems.append(
+                Problem(
+                    str(path),
+                    line_of(tree, ("alert_routes", k)),
+                    f"unknown alert route {name!r}: not a route in {routes_file} (routes: {', '.join(known) or 'none'})"
+                    + did_you_mean(name, known),
+                )
+            )
+    return problems
+
+
+def _indexed_nodes(spec: MetricSpec) -> list[tuple[str, int, NodeSpec]]:
+    return [(layer, i, node) for layer in ("preprocessing", "metric_calculation") for i, node in enumerate(getattr(spec, layer))]
+
+
 NUMERIC_COLUMN_TYPES = frozenset({"int64", "float64", "decimal"})
 
 
@@ -113,7 +225,7 @@ def measure_problems(
             line = line_of(tree, ("review", i, "checks", j, "measure"))
             if column not in known:
                 problems.append(Problem(str(path), line, f"{check.type} check on {review.dataset!r}: unknown column "
-                                        f"{column!r} (columns: {', '.join(sorted(known))})"))
+                                        f"{column!r} (columns: {', '.join(sorted(known))})" + did_you_mean(column, known)))
             elif known[column] not in NUMERIC_COLUMN_TYPES:
                 problems.append(Problem(str(path), line, f"{check.type} check on {review.dataset!r}: column {column!r} "
                                         f"is {known[column]}, not numeric"))
