@@ -24,23 +24,22 @@ def _env():
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from metricdag.settings import find_project_root
-    from metricdag.spec.loader import discover_metric_folders, load_metric
+    from metricdag.spec.project import validate_project
 
     root = find_project_root()
-    folders = [Path(p) for p in args.folders] or discover_metric_folders(root)
-    failed = 0
-    for folder in folders:
-        try:
-            metric = load_metric(folder, root)
-        except SpecError as exc:
-            failed += 1
-            print(exc, file=sys.stderr)
-        else:
-            nodes = len(metric.spec.preprocessing) + len(metric.spec.metric_calculation)
-            print(f"ok  {folder}: {metric.name} ({len(metric.spec.sourcing)} sources, {nodes} nodes)")
-    if failed:
-        print(f"{failed} of {len(folders)} metric(s) invalid", file=sys.stderr)
-    return 1 if failed else 0
+    folders = [Path(p) for p in args.folders]
+    report = validate_project(root, folders or None)
+    for metric in report.metrics:
+        nodes = len(metric.spec.preprocessing) + len(metric.spec.metric_calculation)
+        print(f"ok  {metric.folder}: {metric.name} ({len(metric.spec.sourcing)} sources, {nodes} nodes)")
+    for problem in report.problems:
+        print(problem, file=sys.stderr)
+    checked = len(report.metrics) + len(report.invalid)
+    if report.invalid:
+        print(f"{len(report.invalid)} of {checked} metric(s) invalid", file=sys.stderr)
+    elif report.problems:
+        print(f"{len(report.problems)} problem(s) in pipeline-configs", file=sys.stderr)
+    return 0 if report.ok else 1
 
 
 def cmd_stack(args: argparse.Namespace) -> int:
@@ -209,8 +208,12 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="metricdag", description="Daily metrics on Dagster: YAML in, Snowflake out.")
     sub = p.add_subparsers(dest="command", required=True)
 
-    v = sub.add_parser("validate", help="check metric.yaml files; prints path:line: message per problem")
-    v.add_argument("folders", nargs="*", help="metric folders (default: every metrics/*/)")
+    v = sub.add_parser(
+        "validate",
+        help="check metric.yaml files (and, without folders, events.yaml and alerting.yaml); "
+        "prints path:line: message per problem",
+    )
+    v.add_argument("folders", nargs="*", help="metric folders (default: every metrics/*/ and the pipeline configs)")
     v.set_defaults(fn=cmd_validate)
 
     s = sub.add_parser("stack", help="the local stack: fakesnow + catalog service on loopback")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -82,7 +84,22 @@ def validation_problems(exc: ValidationError, tree: Any, path: Path | str) -> li
     return problems
 
 
+def did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    """``"; did you mean 'x'?"`` for the candidates closest to ``name`` (``""`` when none is close)."""
+    close = difflib.get_close_matches(name, sorted(set(candidates)), n=3, cutoff=0.6)
+    if not close:
+        return ""
+    return "; did you mean " + " or ".join(repr(c) for c in close) + "?"
+
+
 def load_model_text(model: type[M], text: str, path: Path | str, extra: dict | None = None) -> M:
+    return load_model_text_and_tree(model, text, path, extra)[0]
+
+
+def load_model_text_and_tree(
+    model: type[M], text: str, path: Path | str, extra: dict | None = None
+) -> tuple[M, CommentedMap]:
+    """The model and the ruamel tree it came from (for :func:`line_of` in later checks)."""
     tree = parse_yaml(text, path)
     if not isinstance(tree, CommentedMap):
         raise SpecError.single(path, 1, f"expected a mapping at the top of the file, got {type(tree).__name__}")
@@ -90,14 +107,18 @@ def load_model_text(model: type[M], text: str, path: Path | str, extra: dict | N
     if extra:
         data.update(extra)
     try:
-        return model.model_validate(data)
+        return model.model_validate(data), tree
     except ValidationError as exc:
         raise SpecError(validation_problems(exc, tree, path)) from None
 
 
 def load_model(model: type[M], path: Path) -> M:
+    return load_model_and_tree(model, path)[0]
+
+
+def load_model_and_tree(model: type[M], path: Path) -> tuple[M, CommentedMap]:
     try:
         text = path.read_text()
     except OSError as exc:
         raise SpecError.single(path, 1, f"cannot read file: {exc.strerror}") from None
-    return load_model_text(model, text, path)
+    return load_model_text_and_tree(model, text, path)

@@ -14,9 +14,11 @@ EXAMPLE = REPO / "metrics" / "daily_net_sales"
 
 
 def make_project(root: Path) -> Path:
-    """A scratch project holding the retry policies (its root is what METRICDAG_HOME points at)."""
+    """A scratch project holding the retry policies and the local catalog entries (its root is
+    what METRICDAG_HOME points at)."""
     (root / "pipeline-configs").mkdir(parents=True)
     shutil.copy(REPO / "pipeline-configs" / "retry-policies.yaml", root / "pipeline-configs" / "retry-policies.yaml")
+    shutil.copytree(REPO / "pipeline-configs" / "catalog", root / "pipeline-configs" / "catalog")
     return root
 
 

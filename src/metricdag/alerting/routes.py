@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from metricdag.errors import Problem
+
+ALERTING_FILE = Path("pipeline-configs") / "alerting.yaml"
 
 SEVERITIES = ("critical", "error", "warning", "info")
 
@@ -35,8 +40,41 @@ class AlertingConfig(BaseModel):
 def load_alerting_config(project_root: Path) -> AlertingConfig:
     from metricdag.yamlio import load_model
 
-    path = project_root / "pipeline-configs" / "alerting.yaml"
+    path = project_root / ALERTING_FILE
     return load_model(AlertingConfig, path) if path.is_file() else AlertingConfig()
+
+
+def route_problems(config: AlertingConfig, tree: Any, path: Path | str, metrics: Collection[str]) -> list[Problem]:
+    """``default_routes`` and ``metrics:`` entries naming a route that is not defined, and
+    ``metrics:`` keys naming no metric, each at its line (``routes_for`` would skip them)."""
+    from metricdag.yamlio import did_you_mean, line_of
+
+    known = sorted(config.routes)
+
+    def unknown_route(name: str) -> str:
+        return f"unknown alert route {name!r} (routes: {', '.join(known) or 'none'})" + did_you_mean(name, known)
+
+    problems = [
+        Problem(str(path), line_of(tree, ("default_routes", k)), "default_routes: " + unknown_route(name))
+        for k, name in enumerate(config.default_routes)
+        if name not in config.routes
+    ]
+    for metric, names in config.metrics.items():
+        if metric not in metrics:
+            problems.append(
+                Problem(
+                    str(path),
+                    line_of(tree, ("metrics", metric)),
+                    f"metrics: unknown metric {metric!r} (metrics: {', '.join(sorted(metrics)) or 'none'})"
+                    + did_you_mean(metric, metrics),
+                )
+            )
+        for k, name in enumerate(names):
+            if name not in config.routes:
+                problems.append(
+                    Problem(str(path), line_of(tree, ("metrics", metric, k)), f"metrics.{metric}: " + unknown_route(name))
+                )
+    return problems
 
 
 def routes_for(config: AlertingConfig, metric: str, metric_routes: list[str] | None = None) -> list[tuple[str, Route]]:

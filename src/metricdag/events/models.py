@@ -7,11 +7,12 @@ import secrets
 import time
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import Any
+from collections.abc import Collection, Mapping
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from metricdag.errors import MetricdagError
+from metricdag.errors import MetricdagError, Problem
 
 DATASET_PUBLISHED = "dataset_published"
 EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
@@ -55,8 +56,10 @@ class Target(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    metric: str
-    select: str = Field(description="a node name, or a dataset sourced by the metric")
+    metric: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$", description="a metric: metrics/<metric>/metric.yaml")
+    select: str = Field(
+        pattern=r"^[a-z][a-z0-9_]{0,62}$", description="a node name, or a dataset sourced by the metric"
+    )
     downstream: bool = True
     dataset: str | None = Field(
         default=None, description="only events whose payload.dataset is this (for dataset_published)"
@@ -66,7 +69,7 @@ class Target(BaseModel):
 class EventsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    events: dict[str, list[Target]] = Field(default_factory=dict)
+    events: dict[Annotated[str, Field(pattern=EVENT_TYPE_PATTERN)], list[Target]] = Field(default_factory=dict)
 
     def targets_for(self, metric: str) -> dict[str, list[Target]]:
         """Event type -> the targets of ``metric`` (types that start nothing in it are left out)."""
@@ -78,11 +81,44 @@ class EventsConfig(BaseModel):
         return out
 
 
+EVENTS_FILE = Path("pipeline-configs") / "events.yaml"
+
+
 def load_events_config(project_root: Path) -> EventsConfig:
     from metricdag.yamlio import load_model
 
-    path = project_root / "pipeline-configs" / "events.yaml"
+    path = project_root / EVENTS_FILE
     return load_model(EventsConfig, path) if path.is_file() else EventsConfig()
+
+
+def target_problems(
+    config: EventsConfig, tree: Any, path: Path | str, selectable: Mapping[str, Collection[str] | None]
+) -> list[Problem]:
+    """Targets naming a metric that does not exist, or a ``select:`` that is neither a node nor a
+    dataset the metric sources itself, each at its line. ``selectable``: every metric -> its node
+    names and own sourced datasets (None when the metric does not load: its own problems say why)."""
+    from metricdag.yamlio import did_you_mean, line_of
+
+    problems = []
+    for event_type, targets in config.events.items():
+        for k, target in enumerate(targets):
+            if target.metric not in selectable:
+                loc: tuple = ("events", event_type, k, "metric")
+                message = (
+                    f"event {event_type!r}: unknown metric {target.metric!r} "
+                    f"(metrics: {', '.join(sorted(selectable)) or 'none'})" + did_you_mean(target.metric, selectable)
+                )
+            else:
+                names = selectable[target.metric]
+                if names is None or target.select in names:
+                    continue
+                loc = ("events", event_type, k, "select")
+                message = (
+                    f"event {event_type!r}: metric {target.metric!r} has no node or sourced dataset {target.select!r} "
+                    f"(it has: {', '.join(sorted(names))})" + did_you_mean(target.select, names)
+                )
+            problems.append(Problem(str(path), line_of(tree, loc), message))
+    return problems
 
 
 def matching_targets(event: Event, targets: dict[str, list[Target]]) -> list[Target]:

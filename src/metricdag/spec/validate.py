@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Mapping
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
@@ -11,15 +10,7 @@ from typing import Any
 from metricdag.errors import Problem
 from metricdag.spec.catalog_index import CatalogIndex
 from metricdag.spec.models import SOURCE_SUFFIX, MetricSpec, NodeSpec
-from metricdag.yamlio import line_of
-
-
-def did_you_mean(name: str, candidates: Iterable[str]) -> str:
-    """``"; did you mean 'x'?"`` for the closest candidates to ``name`` (``""`` when none is close)."""
-    close = difflib.get_close_matches(name, sorted(set(candidates)), n=3, cutoff=0.6)
-    if not close:
-        return ""
-    return "; did you mean " + " or ".join(repr(c) for c in close) + "?"
+from metricdag.yamlio import did_you_mean, line_of
 
 
 def node_graph(spec: MetricSpec) -> dict[str, set[str]]:

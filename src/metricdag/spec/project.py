@@ -1,0 +1,103 @@
+"""``metricdag validate``: every problem of a project's metrics and the pipeline configs that
+name them, as pure data (``path:line: message``). Local files only: no network call.
+
+* each metric folder: :func:`~metricdag.spec.loader.load_metric` with the catalog entries of
+  :func:`catalog_for_validation` (the local catalog files and the on-disk catalog cache);
+* the whole project (no folders given) also: ``pipeline-configs/catalog/*.yaml`` itself,
+  ``pipeline-configs/events.yaml`` (unknown metrics and ``select:`` targets) and
+  ``pipeline-configs/alerting.yaml`` (routes named by ``default_routes`` and ``metrics:``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from metricdag.errors import MetricdagError, Problem, SpecError
+from metricdag.spec.catalog_index import CatalogIndex, load_catalog_index
+from metricdag.spec.loader import Metric, discover_metric_folders, load_metric, peek_spec
+
+
+@dataclass(frozen=True)
+class ValidationReport:
+    metrics: list[Metric] = field(default_factory=list)
+    """the metrics without problems"""
+    invalid: list[Path] = field(default_factory=list)
+    """metric folders with problems"""
+    problems: list[Problem] = field(default_factory=list)
+    """every problem, sorted by path and line"""
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def catalog_for_validation(project_root: Path) -> CatalogIndex:
+    """The local catalog files plus the current environment's on-disk catalog cache (read from
+    disk only). When the environment does not load, only the local files (and the message says so)."""
+    from metricdag.catalog.client import CatalogClient
+    from metricdag.settings import load_environment
+
+    try:
+        env = load_environment(project_root=project_root)
+        cache = CatalogClient(env.catalog.url, env.path(env.catalog.cache_dir), env.name)
+    except MetricdagError as exc:
+        index = load_catalog_index(project_root)
+        reason = str(exc).splitlines()[0]
+        return CatalogIndex(index.columns, (*index.places, f"no catalog cache ({reason})"), index.problems)
+    return load_catalog_index(project_root, cache)
+
+
+def validate_project(
+    project_root: Path, folders: list[Path] | None = None, catalog: CatalogIndex | None = None
+) -> ValidationReport:
+    """Validate ``folders`` (default: every ``metrics/*/`` and the pipeline configs naming them)."""
+    whole_project = not folders
+    folders = discover_metric_folders(project_root) if whole_project else list(folders or [])
+    catalog = catalog if catalog is not None else catalog_for_validation(project_root)
+    report = ValidationReport()
+    for folder in folders:
+        try:
+            report.metrics.append(load_metric(folder, project_root, catalog))
+        except SpecError as exc:
+            report.invalid.append(folder)
+            report.problems.extend(exc.problems)
+    if whole_project:
+        report.problems.extend(catalog.problems)
+        report.problems.extend(config_problems(project_root, folders))
+    report.problems.sort()
+    return report
+
+
+def config_problems(project_root: Path, metric_folders: list[Path]) -> list[Problem]:
+    """Problems of events.yaml and alerting.yaml, given the project's metric folders."""
+    from metricdag.alerting.routes import ALERTING_FILE, AlertingConfig, route_problems
+    from metricdag.events.models import EVENTS_FILE, EventsConfig, target_problems
+    from metricdag.yamlio import load_model_and_tree
+
+    selectable: dict[str, set[str] | None] = {}
+    for folder in metric_folders:
+        spec = peek_spec(folder)
+        selectable[folder.name] = (
+            None
+            if spec is None
+            else {n.name for _, n in spec.nodes()} | {s.dataset for s in spec.sourcing if not s.from_metric}
+        )
+    problems: list[Problem] = []
+    events_path = project_root / EVENTS_FILE
+    if events_path.is_file():
+        try:
+            events, tree = load_model_and_tree(EventsConfig, events_path)
+        except SpecError as exc:
+            problems.extend(exc.problems)
+        else:
+            problems.extend(target_problems(events, tree, events_path, selectable))
+    alerting_path = project_root / ALERTING_FILE
+    if alerting_path.is_file():
+        try:
+            alerting, tree = load_model_and_tree(AlertingConfig, alerting_path)
+        except SpecError as exc:
+            problems.extend(exc.problems)
+        else:
+            problems.extend(route_problems(alerting, tree, alerting_path, set(selectable)))
+    return problems
