@@ -85,11 +85,9 @@ def validation_problems(exc: ValidationError, tree: Any, path: Path | str) -> li
 
 
 def did_you_mean(name: str, candidates: Iterable[str]) -> str:
-    """``"; did you mean 'x'?"`` for the candidates closest to ``name`` (``""`` when none is close)."""
-    close = difflib.get_close_matches(name, sorted(set(candidates)), n=3, cutoff=0.6)
-    if not close:
-        return ""
-    return "; did you mean " + " or ".join(repr(c) for c in close) + "?"
+    """``"; did you mean 'x'?"`` for the candidate closest to ``name`` (``""`` when none is close)."""
+    close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def load_model_text(model: type[M], text: str, path: Path | str, extra: dict | None = None) -> M:
