@@ -350,3 +350,36 @@ def test_spec_and_persister_reject_the_same_identifiers():
         with pytest.raises(ValidationError):
             PersistSpec(dataset="d", table="S.T", partition_column=bad)
     assert PersistSpec(dataset="d", table="S.T", partition_column="a" * 255).partition_column == "a" * 255
+
+
+def test_a_broken_catalog_file_is_reported_at_its_line(project, capsys):
+    path = edit(
+        project / "pipeline-configs" / "catalog" / "daily_net_sales.yaml",
+        ("        - {name: store_id, type: string}\n", f"        - {{name: store_id, type: text}}  {MARK}\n"),
+        count=None,
+    )
+
+    code, problems = validate(capsys, str(project / "metrics" / "inventory_turnover"))
+
+    assert code == 1
+    assert "type" in problem_at(problems, path, line_with(path))
+
+
+def test_definitions_load_reports_an_unknown_alert_route_at_its_line(project):
+    """Definitions load (load_metric without a catalog) used to fail with a line-less ConfigError."""
+    from metricdag.errors import SpecError
+    from metricdag.spec.loader import load_metric
+
+    path = edit(
+        metric_yaml(project, "inventory_turnover"),
+        ("retry_policy: default", f"alert_routes: [supply-chain-analytic]  {MARK}\nretry_policy: default"),
+    )
+
+    with pytest.raises(SpecError) as info:
+        load_metric(path.parent, project)
+
+    assert str(info.value) == (
+        f"{path}:{line_with(path)}: unknown alert route 'supply-chain-analytic': not a route in "
+        "pipeline-configs/alerting.yaml (routes: sales-analytics, supply-chain-analytics); "
+        "did you mean 'supply-chain-analytics'?"
+    )

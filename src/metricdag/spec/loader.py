@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from metricdag.alerting.routes import ALERTING_FILE, load_alerting_config
 from metricdag.errors import Problem, SpecError
 from metricdag.spec.models import MetricSpec, RetryPoliciesFile, RetryPolicySpec, RetryRef
 from metricdag.spec.catalog_index import CatalogIndex, load_catalog_index
@@ -30,7 +31,6 @@ from metricdag.yamlio import load_model, parse_yaml, to_plain, validation_proble
 
 METRIC_FILE = "metric.yaml"
 RETRY_FILE = Path("pipeline-configs") / "retry-policies.yaml"
-ALERTING_FILE = Path("pipeline-configs") / "alerting.yaml"
 
 
 @dataclass(frozen=True)
@@ -110,8 +110,6 @@ def peek_spec(folder: Path) -> MetricSpec | None:
 def alert_route_names(project_root: Path) -> set[str] | None:
     """The routes of ``pipeline-configs/alerting.yaml`` (none when it is missing); None when it
     does not load (validating alerting.yaml reports why)."""
-    from metricdag.alerting.routes import load_alerting_config
-
     try:
         return set(load_alerting_config(project_root).routes)
     except SpecError:

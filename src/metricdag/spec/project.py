@@ -3,8 +3,8 @@ name them, as pure data (``path:line: message``). Local files only: no network c
 
 * each metric folder: :func:`~metricdag.spec.loader.load_metric` with the catalog entries of
   :func:`catalog_for_validation` (the local catalog files and the on-disk catalog cache);
-* the whole project (no folders given) also: ``pipeline-configs/catalog/*.yaml`` itself,
-  ``pipeline-configs/events.yaml`` (unknown metrics and ``select:`` targets) and
+* the local catalog files themselves (``pipeline-configs/catalog/*.yaml``);
+* the whole project (no folders given) also: ``pipeline-configs/events.yaml`` (unknown metrics and ``select:`` targets) and
   ``pipeline-configs/alerting.yaml`` (routes named by ``default_routes`` and ``metrics:``).
 """
 
@@ -62,8 +62,8 @@ def validate_project(
         except SpecError as exc:
             report.invalid.append(folder)
             report.problems.extend(exc.problems)
+    report.problems.extend(catalog.problems)  # a broken catalog file: the cause of "no catalog entry" above
     if whole_project:
-        report.problems.extend(catalog.problems)
         report.problems.extend(config_problems(project_root, folders))
     report.problems.sort()
     return report
