@@ -276,8 +276,15 @@ def test_alerting_yaml_naming_an_unknown_route(project, capsys):
             "event 'inventory_snapshot_arrived': metric 'inventory_turnover' has no node or sourced dataset "
             "'product_sales_daily' (it has: inventory_snapshots, turnover)",
         ),
+        (
+            "select: turnover, downstream: true, dataset: net_sales_daily}",
+            "select: turnover, downstream: true, dataset: net_sales_dayly}",
+            "event 'dataset_published': no metric persists dataset 'net_sales_dayly', so no such event is "
+            "published (persisted: basket_stats_daily, inventory_turnover_daily, net_sales_daily); "
+            "did you mean 'net_sales_daily'?",
+        ),
     ],
-    ids=["unknown_metric", "unknown_select", "select_from_metric_source"],
+    ids=["unknown_metric", "unknown_select", "select_from_metric_source", "published_dataset_nothing_persists"],
 )
 def test_events_yaml_targets_are_checked(project, capsys, old, new, expected):
     path = edit(project / "pipeline-configs" / "events.yaml", (old, f"{new}  {MARK}"))
@@ -383,3 +390,36 @@ def test_definitions_load_reports_an_unknown_alert_route_at_its_line(project):
         "pipeline-configs/alerting.yaml (routes: sales-analytics, supply-chain-analytics); "
         "did you mean 'supply-chain-analytics'?"
     )
+
+
+def test_the_command_prints_every_problem_and_exits_1(project, tmp_path):
+    """The real command, as `make test` runs it: all problems of the project, one per line."""
+    import os
+    import subprocess
+    import sys
+
+    metric = edit(
+        metric_yaml(project, "daily_net_sales"),
+        ("  - dataset: pos_transactions\n", f"  - dataset: pos_transactionz  {MARK}\n"),
+        ("inputs: [pos_transactions, stores]", "inputs: [pos_transactionz, stores]"),
+    )
+    env = {**os.environ, "METRICDAG_HOME": str(project), "METRICDAG_LOCAL_DIR": str(tmp_path / "local")}
+
+    done = subprocess.run(
+        [sys.executable, "-m", "metricdag.cli", "validate"], cwd=tmp_path / "cwd", env=env,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+    assert done.returncode == 1, done.stderr
+    events_path = project / "pipeline-configs" / "events.yaml"
+    events_line = line_with(events_path, "select: pos_transactions")
+    assert done.stderr.splitlines() == [
+        f"{metric}:{line_with(metric)}: sourced dataset 'pos_transactionz' has no catalog entry (checked "
+        f"pipeline-configs/catalog/*.yaml and the catalog cache {tmp_path / 'local' / 'catalog-cache' / 'local'}); "
+        "did you mean 'pos_transactions'?",
+        f"{events_path}:{events_line}: event 'pos_transactions_arrived': metric 'daily_net_sales' has no node or "
+        "sourced dataset 'pos_transactions' (it has: basket_stats, clean_pos_transactions, fx_rates, net_sales, "
+        "pos_transactionz, product_sales, stores); did you mean 'pos_transactionz'?",
+        "1 of 2 metric(s) invalid",
+    ]
+    assert "ok  " in done.stdout and "inventory_turnover" in done.stdout

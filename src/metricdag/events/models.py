@@ -92,16 +92,37 @@ def load_events_config(project_root: Path) -> EventsConfig:
 
 
 def target_problems(
-    config: EventsConfig, tree: Any, path: Path | str, selectable: Mapping[str, Collection[str] | None]
+    config: EventsConfig,
+    tree: Any,
+    path: Path | str,
+    selectable: Mapping[str, Collection[str] | None],
+    persisted: Collection[str] | None = None,
 ) -> list[Problem]:
     """Targets naming a metric that does not exist, or a ``select:`` that is neither a node nor a
     dataset the metric sources itself, each at its line. ``selectable``: every metric -> its node
-    names and own sourced datasets (None when the metric does not load: its own problems say why)."""
+    names and own sourced datasets (None when the metric does not load: its own problems say why).
+    ``persisted``: the datasets some metric persists, the only ones a ``dataset_published`` event
+    names (its ``dataset:`` filter must be one of them)."""
     from metricdag.yamlio import did_you_mean, line_of
 
     problems = []
     for event_type, targets in config.events.items():
         for k, target in enumerate(targets):
+            if (
+                event_type == DATASET_PUBLISHED
+                and persisted is not None
+                and target.dataset is not None
+                and target.dataset not in persisted
+            ):
+                problems.append(
+                    Problem(
+                        str(path),
+                        line_of(tree, ("events", event_type, k, "dataset")),
+                        f"event {event_type!r}: no metric persists dataset {target.dataset!r}, so no such event "
+                        f"is published (persisted: {', '.join(sorted(persisted)) or 'none'})"
+                        + did_you_mean(target.dataset, persisted),
+                    )
+                )
             if target.metric not in selectable:
                 loc: tuple = ("events", event_type, k, "metric")
                 message = (

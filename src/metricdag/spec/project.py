@@ -4,7 +4,8 @@ name them, as pure data (``path:line: message``). Local files only: no network c
 * each metric folder: :func:`~metricdag.spec.loader.load_metric` with the catalog entries of
   :func:`catalog_for_validation` (the local catalog files and the on-disk catalog cache);
 * the local catalog files themselves (``pipeline-configs/catalog/*.yaml``);
-* the whole project (no folders given) also: ``pipeline-configs/events.yaml`` (unknown metrics and ``select:`` targets) and
+* the whole project (no folders given) also: ``pipeline-configs/events.yaml`` (unknown metrics and ``select:`` targets, a
+  ``dataset_published`` filter naming a dataset nothing persists) and
   ``pipeline-configs/alerting.yaml`` (routes named by ``default_routes`` and ``metrics:``).
 """
 
@@ -76,8 +77,13 @@ def config_problems(project_root: Path, metric_folders: list[Path]) -> list[Prob
     from metricdag.yamlio import load_model_and_tree
 
     selectable: dict[str, set[str] | None] = {}
+    persisted: set[str] | None = set()
     for folder in metric_folders:
         spec = peek_spec(folder)
+        if spec is None:
+            persisted = None  # a metric that does not load may persist anything
+        elif persisted is not None:
+            persisted |= {p.dataset for p in spec.persist}
         selectable[folder.name] = (
             None
             if spec is None
@@ -91,7 +97,7 @@ def config_problems(project_root: Path, metric_folders: list[Path]) -> list[Prob
         except SpecError as exc:
             problems.extend(exc.problems)
         else:
-            problems.extend(target_problems(events, tree, events_path, selectable))
+            problems.extend(target_problems(events, tree, events_path, selectable, persisted))
     alerting_path = project_root / ALERTING_FILE
     if alerting_path.is_file():
         try:
