@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from collections.abc import Collection, Mapping
 from datetime import date, datetime, timezone
 from pathlib import Path
-from collections.abc import Collection, Mapping
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -16,6 +16,7 @@ from metricdag.errors import MetricdagError, Problem
 
 DATASET_PUBLISHED = "dataset_published"
 EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"  # a metric, node or dataset name (as in metric.yaml)
 
 
 class MalformedEvent(MetricdagError):
@@ -56,10 +57,8 @@ class Target(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    metric: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$", description="a metric: metrics/<metric>/metric.yaml")
-    select: str = Field(
-        pattern=r"^[a-z][a-z0-9_]{0,62}$", description="a node name, or a dataset sourced by the metric"
-    )
+    metric: str = Field(pattern=NAME_PATTERN, description="a metric: metrics/<metric>/metric.yaml")
+    select: str = Field(pattern=NAME_PATTERN, description="a node name, or a dataset sourced by the metric")
     downstream: bool = True
     dataset: str | None = Field(
         default=None, description="only events whose payload.dataset is this (for dataset_published)"
