@@ -167,6 +167,8 @@ class _SnapshotMaker:
         day = nut.config.partition_date
         snap = self.published(use.dataset_id)
         if snap is not None:
+            if use.version is not None:  # the version the node's test will load
+                snap = self.client.snapshot_dataset(use.dataset_id, use.version)
             frame = fetch_verified(self.env, snap).frame
         else:
             frame = self._made_input(nut, use.logical_name, day)
