@@ -97,3 +97,27 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
                         ("AWS_DEFAULT_REGION", "us-east-1")):
         monkeypatch.setenv(name, value)
+
+
+STACK_FIXTURES = frozenset({"stack_env", "seeded_env", "snapshot_env"})
+
+
+def unmarked_stack_tests(items: list[pytest.Item]) -> list[str]:
+    """Tests that request a local-stack fixture (directly or through other fixtures) without
+    carrying ``@pytest.mark.stack``."""
+    return [
+        item.nodeid
+        for item in items
+        if STACK_FIXTURES & set(getattr(item, "fixturenames", ())) and item.get_closest_marker("stack") is None
+    ]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``pytest -m "not stack"`` is the fast set only if every stack test is marked: collection
+    fails, naming the tests, when one is not."""
+    unmarked = unmarked_stack_tests(items)
+    if unmarked:
+        raise pytest.UsageError(
+            "these tests use the local stack (fixtures " + ", ".join(sorted(STACK_FIXTURES)) + ") but are not marked "
+            "@pytest.mark.stack (or pytestmark = pytest.mark.stack):\n  " + "\n  ".join(unmarked)
+        )

@@ -26,6 +26,7 @@ def table_rows(env, where: str = "") -> list[tuple]:
     return rows
 
 
+@pytest.mark.stack
 def test_every_layer_runs_and_lands_in_snowflake_once(seeded_env):
     day = sample_days(seeded_env)[-1].isoformat()
     instance = dg.DagsterInstance.ephemeral()
@@ -44,6 +45,7 @@ def test_every_layer_runs_and_lands_in_snowflake_once(seeded_env):
     assert table_rows(seeded_env, f"WHERE business_date = '{day}'") == first  # replaced, not appended
 
 
+@pytest.mark.stack
 def test_other_partitions_are_untouched_by_a_rerun(seeded_env):
     days = [d.isoformat() for d in sample_days(seeded_env)[-3:-1]]
     instance = dg.DagsterInstance.ephemeral()
@@ -54,6 +56,7 @@ def test_other_partitions_are_untouched_by_a_rerun(seeded_env):
     assert table_rows(seeded_env, f"WHERE business_date = '{days[0]}'") == before
 
 
+@pytest.mark.stack
 def test_failing_review_check_stops_review_and_persistence(seeded_env, tmp_path):
     project = copy_project(tmp_path, ["daily_net_sales"])
     yaml_path = project / "metrics" / "daily_net_sales" / "metric.yaml"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dagster as dg
 import pandas as pd
+import pytest
 
 from metricdag.io.layout import current_file, partition_prefix
 from metricdag.io.objectstore import store_for
@@ -14,6 +15,8 @@ from metricdag.localstack.seed import sample_days
 from metricdag.runner import materialize_metric
 from metricdag.warehouse import run_query
 from tests.conftest import PROJECT_ROOT
+
+pytestmark = pytest.mark.stack  # every test here needs the local stack
 
 DAILY_NET_SALES = PROJECT_ROOT / "metrics" / "daily_net_sales"
 INVENTORY_TURNOVER = PROJECT_ROOT / "metrics" / "inventory_turnover"

@@ -23,6 +23,8 @@ from metricdag.runner import materialize_metric
 from metricdag.settings import cached_environment, load_environment
 from tests.conftest import PROJECT_ROOT, copy_project
 
+pytestmark = pytest.mark.stack  # every test here needs the local stack
+
 METRIC = "daily_net_sales"
 FOLDER = PROJECT_ROOT / "metrics" / METRIC
 ROUTING_KEY = "test-routing-key-sales"

@@ -20,6 +20,8 @@ from metricdag.settings import load_environment
 from metricdag.warehouse import run_query
 from tests.conftest import copy_project
 
+pytestmark = pytest.mark.stack  # every test here needs the local stack
+
 METRIC = "variance_probe"
 TABLE = "METRICS.VARIANCE_PROBE_DAILY"
 REVIEW = f"{METRIC}/review/net_sales_daily"

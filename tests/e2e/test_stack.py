@@ -11,6 +11,8 @@ from metricdag.localstack.processes import free_port
 from metricdag.settings import load_environment
 from tests.conftest import PROJECT_ROOT
 
+pytestmark = pytest.mark.stack  # every test here needs the local stack
+
 
 def test_status_reports_every_service_running(stack_env):
     rows = {r["service"]: r for r in stack.status(stack_env)}

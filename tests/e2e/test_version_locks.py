@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dagster as dg
+import pytest
 
 from metricdag.factory import build_metric_definitions, job_name
 from metricdag.factory.locks import lock_tag, locks_in
@@ -10,11 +11,15 @@ from metricdag.localstack.seed import catalog_client, sample_days
 from metricdag.settings import load_environment
 from tests.conftest import PROJECT_ROOT
 
+pytestmark = pytest.mark.stack  # every test here needs the local stack
+
 METRIC = PROJECT_ROOT / "metrics" / "daily_net_sales"
+# The executor is not what these tests are about: run every step in the run's own process.
+IN_PROCESS = {"execution": {"config": {"in_process": {}}}}
 
 
 def daily_job() -> dg.JobDefinition:
-    """Module-level so Dagster can reconstruct the job in a re-execution's step processes."""
+    """Module-level so Dagster can reconstruct the job for a re-execution (dg.execute_job)."""
     env = load_environment("local", PROJECT_ROOT)
     return build_metric_definitions(METRIC, env).resolve_job_def(job_name("daily_net_sales"))
 
@@ -53,6 +58,7 @@ def test_reexecution_reads_the_locked_versions_after_a_new_publish(seeded_env, t
             instance=instance,
             reexecution_options=dg.ReexecutionOptions(parent_run_id=first.run_id),
             tags={"dagster/partition": day},  # only the partition: the lock must come from the root run
+            run_config=IN_PROCESS,
         )
         assert again.success
         assert sourced_versions(instance, again.run_id)["pos_transactions"] == old

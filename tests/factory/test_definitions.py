@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -42,6 +43,7 @@ def describe(defs: dg.Definitions, metric: str) -> dict:
         assets[key.to_user_string()] = {
             "deps": sorted(d.to_user_string() for d in node.parent_keys),
             "group": node.group_name,
+            "description": node.description,
             "owners": list(node.owners),
             "tags": dict(sorted(node.tags.items())),
             "kinds": sorted(node.kinds),
@@ -63,15 +65,86 @@ def describe(defs: dg.Definitions, metric: str) -> dict:
     }
 
 
+REGENERATE = "METRICDAG_UPDATE_SNAPSHOTS=1 .venv/bin/pytest -q tests/factory/test_definitions.py"
+
+
+def compare_with_snapshot(actual: dict, path: Path, environ=os.environ) -> None:
+    """``actual`` must equal the committed snapshot at ``path``.
+
+    ``METRICDAG_UPDATE_SNAPSHOTS=1`` (re)writes it: the one deliberate way to regenerate. A missing
+    snapshot fails in CI (``CI=true``), so CI never passes on a snapshot it just wrote; on a
+    developer's machine the first run writes it, warns, and it is then to be committed.
+    """
+    if environ.get("METRICDAG_UPDATE_SNAPSHOTS") == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(actual, indent=2, sort_keys=True) + "\n")
+    elif not path.exists():
+        if environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(f"{path} is missing: generate it with `{REGENERATE}` and commit it", pytrace=False)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(actual, indent=2, sort_keys=True) + "\n")
+        warnings.warn(f"wrote the missing snapshot {path}: review and commit it", stacklevel=2)
+    assert actual == json.loads(path.read_text()), f"generation changed: review the diff, regenerate with `{REGENERATE}`"
+
+
 @pytest.mark.parametrize("folder", discover_metric_folders(PROJECT_ROOT), ids=lambda p: p.name)
 def test_generated_definitions_match_snapshot(folder, offline_env):
     """A change to generation shows up as a diff. Regenerate with METRICDAG_UPDATE_SNAPSHOTS=1."""
     actual = describe(build_metric_definitions(folder, offline_env), folder.name)
-    path = SNAPSHOTS / f"{folder.name}.json"
-    if os.environ.get("METRICDAG_UPDATE_SNAPSHOTS") == "1" or not path.exists():
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(json.dumps(actual, indent=2, sort_keys=True) + "\n")
-    assert actual == json.loads(path.read_text())
+    compare_with_snapshot(actual, SNAPSHOTS / f"{folder.name}.json")
+
+
+def test_in_ci_a_missing_snapshot_fails_and_writes_nothing(tmp_path):
+    path = tmp_path / "snapshots" / "new_metric.json"
+
+    with pytest.raises(pytest.fail.Exception, match="new_metric.json is missing: generate it with `METRICDAG_UPDATE_SNAPSHOTS=1"):
+        compare_with_snapshot({"assets": {}}, path, environ={"CI": "true"})
+    assert not path.exists()
+
+
+def test_outside_ci_a_missing_snapshot_is_written_with_a_warning_and_update_rewrites(tmp_path):
+    path = tmp_path / "snapshots" / "new_metric.json"
+
+    with pytest.warns(UserWarning, match="wrote the missing snapshot"):
+        compare_with_snapshot({"assets": {"a": 1}}, path, environ={})
+    assert json.loads(path.read_text()) == {"assets": {"a": 1}}
+    with pytest.raises(AssertionError, match="generation changed"):
+        compare_with_snapshot({"assets": {"a": 2}}, path, environ={"CI": "true"})
+    compare_with_snapshot({"assets": {"a": 2}}, path, environ={"CI": "true", "METRICDAG_UPDATE_SNAPSHOTS": "1"})
+    assert json.loads(path.read_text()) == {"assets": {"a": 2}}
+
+
+def all_metric_definitions(env) -> dict[str, dg.Definitions]:
+    return {f.name: build_metric_definitions(f, env) for f in discover_metric_folders(PROJECT_ROOT)}
+
+
+def test_every_asset_has_a_description_naming_its_metric(offline_env):
+    for name, defs in all_metric_definitions(offline_env).items():
+        graph = defs.resolve_asset_graph()
+        for key in graph.get_all_asset_keys():
+            node = graph.get(key)
+            assert node.description and node.description.strip(), f"{key.to_user_string()} has no description"
+            if node.is_executable:
+                assert f"Metric `{name}`" in node.description, key.to_user_string()
+    sales = all_metric_definitions(offline_env)["daily_net_sales"].resolve_asset_graph()
+    net = sales.get(dg.AssetKey(["daily_net_sales", "metric_calculation", "net_sales_daily"])).description
+    assert "output of metric_calculation node `net_sales`" in net
+    assert "Net sales (sales - discounts - returns) per store and business day" in net  # metric.yaml's description
+
+
+def test_each_metrics_layers_are_their_own_groups(offline_env):
+    """The global asset graph groups by group name: two metrics must never share a group."""
+    groups: dict[str, set[str]] = {}
+    for name, defs in all_metric_definitions(offline_env).items():
+        graph = defs.resolve_asset_graph()
+        for key in graph.get_all_asset_keys():
+            node = graph.get(key)
+            owner, layer = key.path[0], key.path[1]  # another metric's asset keeps that metric's group
+            assert node.group_name == f"{owner}__{layer}", key.to_user_string()
+            if node.is_executable:
+                groups.setdefault(name, set()).add(node.group_name)
+    assert groups["daily_net_sales"].isdisjoint(groups["inventory_turnover"])
+    assert "daily_net_sales__metric_calculation" in groups["daily_net_sales"]
 
 
 def test_definitions_load_makes_no_network_call(offline_env, monkeypatch):

@@ -15,12 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from metricdag.catalog.client import CatalogClient
+from metricdag.catalog.client import CatalogClient, SnapshotNotFoundError
 from metricdag.catalog.snapshots import SnapshotDataset
 from metricdag.io.objectstore import local_path, sha256_hex
-from metricdag.settings import Environment
+from metricdag.cli import main
+from metricdag.settings import Environment, load_environment
 from metricdag.testing.runner import publish_node_baselines, run_node_test
 from metricdag.testing.scratch import schema_exists
+from metricdag.testing.snapshots import fetch_verified
 from tests.conftest import copy_project
 
 pytestmark = pytest.mark.stack
@@ -221,7 +223,7 @@ def test_a_bad_snapshot_fails_before_the_node_runs(isolated: IsolatedNode, tampe
 def test_snapshot_publish_makes_a_new_baseline_version_that_the_next_test_uses(isolated: IsolatedNode) -> None:
     isolated.change_node('daily[col] = daily[col].round(2)', 'daily[col] = (daily[col] * 1.5).round(2)')
     assert not isolated.run().passed
-    (published,) = publish_node_baselines(isolated.folder, project_root=isolated.root)
+    (published,) = publish_node_baselines(isolated.folder, project_root=isolated.root).published
     assert (published.dataset_id, published.version) == (isolated.ids["net_sales_daily"], "1.1.0")
     assert published.checksum == sha256_hex(local_path(published.storage_location).read_bytes())
     assert f"/{published.dataset_id}/1.1.0/" in published.storage_location
@@ -242,3 +244,126 @@ def test_the_run_tests_script_calls_test_node(isolated: IsolatedNode) -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "node test daily_net_sales/net_sales: PASSED" in proc.stdout
+
+
+def versions_of(client: CatalogClient, dataset_id: str) -> list[str]:
+    return next(s.versions for s in client.list_snapshot_datasets() if s.dataset_id == dataset_id)
+
+
+def test_snapshot_publish_of_an_unchanged_output_says_unchanged_and_publishes_nothing(
+    isolated: IsolatedNode, monkeypatch, capsys
+) -> None:
+    monkeypatch.setenv("METRICDAG_HOME", str(isolated.root))
+    baseline = isolated.ids["net_sales_daily"]
+    isolated.change_node('daily[col] = daily[col].round(2)', 'daily[col] = (daily[col] * 1.5).round(2)')
+
+    assert main(["snapshot", "publish", str(isolated.folder)]) == 0
+    first = capsys.readouterr().out
+    assert main(["snapshot", "publish", str(isolated.folder)]) == 0
+    second = capsys.readouterr().out
+
+    assert f"published {baseline} version 1.1.0" in first
+    assert f"unchanged: {baseline} version 1.1.0" in second and "published" not in second.replace("nothing published", "")
+    assert versions_of(isolated.client, baseline) == ["1.0.0", "1.1.0"]
+
+
+class NewNode:
+    """A node the catalog has never seen: net_sales renamed (folder, metric.yaml, test config) in
+    the copied project, with snapshot ids nobody has published."""
+
+    def __init__(self, isolated: IsolatedNode, day: str):
+        self.isolated = isolated
+        self.name = f"net_sales_{isolated.tag}"
+        metric = isolated.root / "metrics" / "daily_net_sales"
+        self.folder = metric / "metric_calculation" / self.name
+        (metric / "metric_calculation" / "net_sales").rename(self.folder)
+        yaml_path = metric / "metric.yaml"
+        text = yaml_path.read_text()
+        assert "  - name: net_sales\n" in text and "metric_calculation/net_sales/src/net_sales.py:run" in text
+        yaml_path.write_text(
+            text.replace("  - name: net_sales\n", f"  - name: {self.name}\n")
+            .replace("metric_calculation/net_sales/src/", f"metric_calculation/{self.name}/src/")
+        )
+        self.ids = {
+            "pos_transactions_clean": f"pos_clean_{isolated.tag}",
+            "fx_rates": f"fx_{isolated.tag}",
+            "net_sales_daily": f"net_sales_{isolated.tag}_baseline",
+        }
+        self.set_day(day)
+
+    def set_day(self, day: str) -> None:
+        (self.folder / "tests" / "test_config.yaml").write_text(
+            f"node_name: {self.name}\ntest_environment: {self.isolated.test_env}\npartition_date: '{day}'\n"
+            "snapshots:\n  inputs:\n"
+            f"    - {{dataset_id: {self.ids['pos_transactions_clean']}, dataset: pos_transactions_clean}}\n"
+            f"    - {{dataset_id: {self.ids['fx_rates']}, dataset: fx_rates}}\n"
+            "  baseline_outputs:\n"
+            f"    - {{dataset_id: {self.ids['net_sales_daily']}, dataset: net_sales_daily, tolerance: {{net_sales_usd: 0.01}}}}\n"
+        )
+
+    def published(self) -> list[str]:
+        out = []
+        for dataset_id in self.ids.values():
+            try:
+                self.isolated.client.snapshot_dataset(dataset_id)
+                out.append(dataset_id)
+            except SnapshotNotFoundError:
+                pass
+        return out
+
+
+def materialize_clean_pos_transactions(env: Environment, day: str):
+    """What `metricdag run --date D` stores for the node's input: the real sourcing and preprocessing."""
+    import dagster as dg
+
+    from metricdag.factory import build_metric_definitions, job_name
+    from tests.conftest import PROJECT_ROOT
+
+    defs = build_metric_definitions(PROJECT_ROOT / "metrics" / "daily_net_sales", load_environment("local", PROJECT_ROOT))
+    keys = [dg.AssetKey(["daily_net_sales", *k]) for k in
+            (("sourcing", "pos_transactions"), ("sourcing", "stores"), ("preprocessing", "pos_transactions_clean"))]
+    result = defs.resolve_job_def(job_name("daily_net_sales")).execute_in_process(
+        partition_key=day, instance=dg.DagsterInstance.ephemeral(), asset_selection=keys
+    )
+    assert result.success
+    return result.output_for_node("daily_net_sales__clean_pos_transactions", "pos_transactions_clean")
+
+
+def test_a_new_node_says_to_bootstrap_and_bootstrap_makes_its_snapshots_from_a_runs_data(
+    isolated: IsolatedNode, monkeypatch, capsys
+) -> None:
+    monkeypatch.setenv("METRICDAG_HOME", str(isolated.root))
+    day = "2024-05-29"  # a sample day; the example node tests use 2024-06-03
+    node = NewNode(isolated, "2024-05-02")  # a day nothing was ever run for
+    folder = str(node.folder)
+
+    assert main(["test-node", folder]) == 1
+    out = capsys.readouterr().out
+    assert f"the catalog has no snapshot config for node {node.name!r}" in out
+    assert f"run `metricdag snapshot bootstrap {node.folder}`" in out
+    assert main(["snapshot", "publish", folder]) == 1
+    assert f"run `metricdag snapshot bootstrap {node.folder}`" in capsys.readouterr().err
+
+    # No stored data for that day: a clear error naming what to run, and nothing half-published.
+    assert main(["snapshot", "bootstrap", folder]) == 1
+    err = capsys.readouterr().err
+    assert "daily_net_sales/preprocessing/pos_transactions_clean has no stored partition 2024-05-02" in err
+    assert "metricdag run --date 2024-05-02 --metric daily_net_sales" in err
+    assert node.published() == []
+
+    node.set_day(day)
+    stored = materialize_clean_pos_transactions(isolated.env, day)
+    assert main(["snapshot", "bootstrap", folder]) == 0
+    out = capsys.readouterr().out
+    assert all(i in out.split("already present")[0] for i in node.ids.values()), out
+    clean = isolated.client.snapshot_dataset(node.ids["pos_transactions_clean"])
+    assert clean.version == "1.0.0"
+    assert len(fetch_verified(isolated.env, clean).frame) == len(stored)  # the run's rows, not a sample
+
+    assert main(["test-node", folder]) == 0, capsys.readouterr().out
+    assert f"node test daily_net_sales/{node.name}: PASSED" in capsys.readouterr().out
+
+    assert main(["snapshot", "bootstrap", folder]) == 0  # idempotent
+    out = capsys.readouterr().out
+    assert "snapshots published: none" in out
+    assert all(versions_of(isolated.client, i) == ["1.0.0"] for i in node.ids.values())

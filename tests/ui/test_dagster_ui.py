@@ -18,9 +18,12 @@ import pytest
 import requests
 
 from metricdag.factory import job_name
+from metricdag.factory.naming import group_name
 from metricdag.localstack.processes import free_port, stop_process_group, wait_for_port
 from metricdag.spec.loader import discover_metric_folders, load_metric
 from tests.conftest import PROJECT_ROOT
+
+pytestmark = pytest.mark.stack  # every test here needs the local stack
 
 ARTIFACTS = PROJECT_ROOT / "reports" / "ui"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -28,7 +31,7 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 LOCATIONS_QUERY = """
 { workspaceOrError { ... on Workspace { locationEntries { name
     locationOrLoadError { __typename ... on RepositoryLocation { repositories { name
-      assetNodes { assetKey { path } hasAssetChecks }
+      assetNodes { assetKey { path } hasAssetChecks groupName description isMaterializable }
       jobs { name } } }
       ... on PythonError { message } } } } } }
 """
@@ -95,6 +98,21 @@ def test_every_metric_location_loads_with_its_assets_and_checks(dagster_ui):
         checked = {"/".join(n["assetKey"]["path"]).split("/")[-1] for n in nodes if n["hasAssetChecks"]}
         assert reviewed <= checked
         assert job_name(name) in {j["name"] for repo in location["repositories"] for j in repo["jobs"]}
+        own = [n for n in nodes if n["isMaterializable"]]
+        assert {n["groupName"] for n in own} == {group_name(name, layer) for layer in {n["assetKey"]["path"][1] for n in own}}
+        assert all(n["description"] and f"Metric `{name}`" in n["description"] for n in own), "an asset without description"
+
+
+def test_the_global_asset_graph_tells_metrics_apart(dagster_ui):
+    """The global graph groups by group name: no group holds assets of two metrics."""
+    entries = gql(dagster_ui, LOCATIONS_QUERY)["workspaceOrError"]["locationEntries"]
+    owners: dict[str, set[str]] = {}
+    for entry in entries:
+        for repo in entry["locationOrLoadError"]["repositories"]:
+            for node in repo["assetNodes"]:
+                owners.setdefault(node["groupName"], set()).add(node["assetKey"]["path"][0])
+    assert all(len(metrics) == 1 for metrics in owners.values()), owners
+    assert {"daily_net_sales__metric_calculation", "inventory_turnover__metric_calculation"} <= set(owners)
 
 
 def test_materialize_one_partition_through_the_api(dagster_ui, seeded_env):
@@ -103,6 +121,7 @@ def test_materialize_one_partition_through_the_api(dagster_ui, seeded_env):
         "selector": {"repositoryLocationName": "daily_net_sales", "repositoryName": "__repository__",
                      "jobName": job_name("daily_net_sales")},
         "executionMetadata": {"tags": [{"key": "dagster/partition", "value": day}]},
+        "runConfigData": {"execution": {"config": {"in_process": {}}}},  # the executor is not under test here
     }
     launched = gql(dagster_ui, LAUNCH, {"params": params})["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
@@ -125,7 +144,7 @@ def test_screenshot_of_the_asset_graph(dagster_ui, tmp_path):
         [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
          "--disable-quic", "--disable-component-update", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
          "--window-size=1600,1000", "--virtual-time-budget=20000", f"--screenshot={shot}",
-         f"{dagster_ui}/locations/daily_net_sales/asset-groups/metric_calculation"],
+         f"{dagster_ui}/locations/daily_net_sales/asset-groups/{group_name('daily_net_sales', 'metric_calculation')}"],
         check=True, timeout=120, capture_output=True,
     )
     assert shot.is_file() and shot.stat().st_size > 20_000  # a rendered page, not a blank one

@@ -3,7 +3,8 @@
 No ``from __future__ import annotations`` here: Dagster reads the real annotation types
 of asset functions (context, resources).
 
-Keys are ``<metric>/<layer>/<dataset>``; groups are the layer names.
+Keys are ``<metric>/<layer>/<dataset>``; groups are ``<metric>__<layer>`` and every asset has a
+description (:mod:`metricdag.factory.naming`).
 """
 
 
@@ -23,6 +24,7 @@ from metricdag.catalog.models import (
     SnowflakeCoordinates,
 )
 from metricdag.factory.locks import resolve_locked, run_locks
+from metricdag.factory.naming import asset_description, group_name
 from metricdag.io.io_manager import ParquetIOManager
 from metricdag.io.objectstore import store_for
 from metricdag.nodes.context import NodeContext
@@ -116,9 +118,13 @@ def sourcing_asset(
 ) -> dg.AssetsDefinition:
     @dg.asset(
         key=asset_key(metric.name, "sourcing", dataset),
-        group_name="sourcing",
+        group_name=group_name(metric.name, "sourcing"),
         partitions_def=partitions,
-        description=(cached.description if cached else "") or f"Logical dataset {dataset!r}, located by the catalog.",
+        description=asset_description(
+            metric,
+            f"Sourcing `{dataset}`: "
+            + ((cached.description if cached else "") or "the logical dataset, read where the catalog says it lives."),
+        ),
         owners=owners(metric),
         tags=tags(metric, "sourcing"),
         kinds=source_kind(cached) or None,
@@ -151,9 +157,10 @@ def upstream_metric_spec(metric: Metric, source: SourcingSpec, partitions: dg.Pa
     return dg.AssetSpec(
         key=asset_key(source.from_metric, "review", source.dataset),
         partitions_def=partitions,
-        group_name="review",
+        group_name=group_name(source.from_metric, "review"),
         description=source.description
-        or f"{source.dataset} accepted by the review of metric {source.from_metric!r} (its own code location).",
+        or f"`{source.dataset}` accepted by the review of metric `{source.from_metric}` (its own code location), "
+        f"read by metric `{metric.name}`.",
     )
 
 
@@ -176,11 +183,15 @@ def node_asset(metric: Metric, layer: str, node: NodeSpec, partitions: dg.Partit
     outs = {
         out.dataset: dg.AssetOut(
             key=asset_key(metric.name, layer, out.dataset),
-            group_name=layer,
+            group_name=group_name(metric.name, layer),
             owners=owners(metric),
             tags=tags(metric, layer),
             kinds={node.language},
-            description=node.description or None,
+            description=asset_description(
+                metric,
+                f"`{out.dataset}`, output of {layer} node `{node.name}` ({node.language})"
+                + (f": {node.description}" if node.description else "."),
+            ),
             code_version=node_code_version(metric, node),
             metadata={"node": node.name, "entrypoint": node.entrypoint, "key_columns": out.key},
         )
@@ -329,9 +340,9 @@ def review_asset(metric: Metric, dataset: str, partitions: dg.PartitionsDefiniti
     @dg.asset(
         key=asset_key(metric.name, "review", dataset),
         ins={"data": dg.AssetIn(key=dataset_key(metric, dataset))},
-        group_name="review",
+        group_name=group_name(metric.name, "review"),
         partitions_def=partitions,
-        description=f"{dataset} after every blocking review check passed: the accepted data.",
+        description=asset_description(metric, f"`{dataset}` after every blocking review check passed: the accepted data."),
         owners=owners(metric),
         tags=tags(metric, "review"),
         kinds={"parquet"},
@@ -351,9 +362,11 @@ def persist_asset(metric: Metric, persist: PersistSpec, partitions: dg.Partition
     @dg.asset(
         key=asset_key(metric.name, "persisted", persist.dataset),
         deps=[source],
-        group_name="persisted",
+        group_name=group_name(metric.name, "persisted"),
         partitions_def=partitions,
-        description=f"{persist.dataset} loaded into Snowflake table {persist.table} by the persister.",
+        description=asset_description(
+            metric, f"`{persist.dataset}` loaded into Snowflake table `{persist.table}` by the persister."
+        ),
         owners=owners(metric),
         tags=tags(metric, "persisted"),
         kinds={"snowflake"},

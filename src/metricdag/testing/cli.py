@@ -34,18 +34,24 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     if args.action == "publish":
         from metricdag.testing.runner import publish_node_baselines
 
-        if not args.node_dir:
-            print("error: snapshot publish needs a node folder", file=sys.stderr)
+        if len(args.node_dirs) != 1:
+            print("error: snapshot publish needs exactly one node folder", file=sys.stderr)
             return 2
-        for snap in publish_node_baselines(Path(args.node_dir), outputs=args.output or (), jvm_cache=_jvm_cache()):
+        result = publish_node_baselines(Path(args.node_dirs[0]), outputs=args.output or (), jvm_cache=_jvm_cache())
+        for snap in result.unchanged:
+            print(f"unchanged: {snap.dataset_id} version {snap.version} already is the node's output; nothing published")
+        for snap in result.published:
             print(f"published {snap.dataset_id} version {snap.version} ({snap.checksum}, {snap.size_bytes} bytes) at {snap.storage_location}")
-        print("the node's tests now compare with these versions (configs that pin a version: update it in tests/test_config.yaml)")
+        if result.published:
+            print("the node's tests now compare with these versions (configs that pin a version: update it in tests/test_config.yaml)")
         return 0
     from metricdag.testing.bootstrap import bootstrap
 
-    report = bootstrap(load_environment(), jvm_cache=_jvm_cache())
+    report = bootstrap(load_environment(), folders=[Path(f) for f in args.node_dirs], jvm_cache=_jvm_cache())
     print(f"snapshots published: {', '.join(report.published) or 'none'}; already present: {', '.join(report.present) or 'none'}")
-    print(f"node snapshot configs registered: {', '.join(report.registered)}")
+    print(f"node snapshot configs registered: {', '.join(report.registered) or 'none'}")
+    if report.untested:
+        print(f"nodes without tests/test_config.yaml (no snapshot test): {', '.join(report.untested)}")
     return 0
 
 
@@ -55,8 +61,11 @@ def register(subparsers) -> None:
     t.add_argument("--reports", help="reports folder (default: reports/node-tests)")
     t.set_defaults(fn=cmd_test_node)
 
-    s = subparsers.add_parser("snapshot", help="snapshot datasets: publish a node's output as its new baseline; bootstrap the examples")
+    s = subparsers.add_parser("snapshot", help="snapshot datasets: publish a node's output as its new baseline; bootstrap every node's snapshots and config")
     s.add_argument("action", choices=["publish", "bootstrap"])
-    s.add_argument("node_dir", nargs="?", help="publish: the node folder")
+    s.add_argument(
+        "node_dirs", nargs="*", metavar="NODE_DIR",
+        help="publish: the node folder; bootstrap: only these node folders (default: every node with tests/test_config.yaml)",
+    )
     s.add_argument("--output", action="append", help="publish: only this node output (repeatable)")
     s.set_defaults(fn=cmd_snapshot)

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from metricdag.catalog.client import CatalogClient
+from metricdag.catalog.client import CatalogClient, SnapshotNotFoundError
 from metricdag.catalog.models import canonical_version
-from metricdag.catalog.snapshots import SnapshotDataset
+from metricdag.catalog.snapshots import SnapshotDataset, SnapshotsResponse
 from metricdag.errors import MetricdagError
 from metricdag.nodes.context import NodeContext
 from metricdag.nodes.runner import run_node
@@ -71,6 +71,19 @@ def prepare(node_folder: Path, project_root: Path | None = None) -> TestSetup:
     return TestSetup(nut, test_env, env, CatalogClient.for_environment(env))
 
 
+def bootstrap_hint(setup: TestSetup) -> str:
+    return f"run `metricdag snapshot bootstrap {setup.nut.folder}` to publish its snapshots and register its config"
+
+
+def catalog_snapshots(setup: TestSetup) -> SnapshotsResponse:
+    """``GET /snapshots`` for the node's test; a node the catalog does not know yet says how to fix it."""
+    cfg = setup.nut.config
+    try:
+        return setup.client.snapshots(cfg.node_name, cfg.test_environment)
+    except SnapshotNotFoundError as exc:
+        raise MetricdagError(f"{exc}: {bootstrap_hint(setup)}") from None
+
+
 def _pick(
     uses: Sequence[SnapshotUse], offered: Sequence[SnapshotDataset], client: CatalogClient, role: str, label: str
 ) -> list[tuple[SnapshotUse, SnapshotDataset]]:
@@ -92,7 +105,7 @@ def _pick(
 def fetch_snapshots(setup: TestSetup) -> tuple[list[tuple[SnapshotUse, VerifiedSnapshot]], list[tuple[SnapshotUse, VerifiedSnapshot]]]:
     """Every input and baseline of the node's test, downloaded and verified."""
     cfg = setup.nut.config
-    answer = setup.client.snapshots(cfg.node_name, cfg.test_environment)
+    answer = catalog_snapshots(setup)
     label = f"node {cfg.node_name!r} in test environment {cfg.test_environment!r}"
     inputs = _pick(cfg.snapshots.inputs, answer.snapshots.inputs, setup.client, "input", label)
     baselines = _pick(cfg.snapshots.baseline_outputs, answer.snapshots.baseline_outputs, setup.client, "baseline output", label)
@@ -163,15 +176,30 @@ def run_node_test(
     return NodeTestResult(report, write_reports(report, folder), scratch_names)
 
 
+@dataclass
+class PublishReport:
+    """What ``snapshot publish`` did: the new baseline versions, and the baselines the node's
+    output already equals (nothing published for those)."""
+
+    published: list[SnapshotDataset] = field(default_factory=list)
+    unchanged: list[SnapshotDataset] = field(default_factory=list)
+
+
+def same_rows(baseline: VerifiedSnapshot, output: pd.DataFrame, key: Sequence[str]) -> bool:
+    """The output is the baseline: the same rows by key, every value exactly equal."""
+    return diff_frames(baseline.frame, output, list(key), {}, dataset=baseline.snapshot.dataset_id).passed
+
+
 def publish_node_baselines(
     node_folder: Path,
     *,
     project_root: Path | None = None,
     outputs: Sequence[str] = (),
     jvm_cache: Path | None = None,
-) -> list[SnapshotDataset]:
-    """Run the node on its (verified) input snapshots and publish each output as the next version
-    of its baseline snapshot dataset. ``outputs``: only these node outputs (default: all)."""
+) -> PublishReport:
+    """Run the node on its (verified) input snapshots and publish each output that differs from
+    the baseline its test uses as the next version of that snapshot dataset; an identical output
+    publishes nothing. ``outputs``: only these node outputs (default: all)."""
     from metricdag.testing.publish import next_version, publish_frame
 
     setup = prepare(Path(node_folder), project_root)
@@ -180,20 +208,22 @@ def publish_node_baselines(
     unknown = sorted(set(outputs) - {u.logical_name for u in cfg.snapshots.baseline_outputs})
     if unknown:
         raise MetricdagError(f"{label}: no baseline output named {', '.join(unknown)} in {setup.nut.config_path}")
-    answer = setup.client.snapshots(cfg.node_name, cfg.test_environment)
+    answer = catalog_snapshots(setup)
     inputs = [(u, fetch_verified(setup.env, s)) for u, s in _pick(cfg.snapshots.inputs, answer.snapshots.inputs, setup.client, "input", label)]
     baselines = _pick(cfg.snapshots.baseline_outputs, answer.snapshots.baseline_outputs, setup.client, "baseline output", label)
+    baselines = [(u, s) for u, s in baselines if not outputs or u.logical_name in outputs]
     schemas = {u.logical_name: s.schema_ for u, s in baselines}
     produced = run_in_scratch(setup, inputs, schemas, jvm_cache=jvm_cache)
-    published = []
+    report = PublishReport()
     for use, current in baselines:
-        if outputs and use.logical_name not in outputs:
+        frame = produced[use.logical_name]
+        if same_rows(fetch_verified(setup.env, current), frame, use.key or current.schema_.key):
+            report.unchanged.append(current)
             continue
         latest = setup.client.snapshot_dataset(use.dataset_id)
-        published.append(
+        report.published.append(
             publish_frame(
-                setup.env, setup.client, use.dataset_id, next_version(latest.version),
-                produced[use.logical_name], current.schema_, current.format,
+                setup.env, setup.client, use.dataset_id, next_version(latest.version), frame, current.schema_, current.format,
             )
         )
-    return published
+    return report
