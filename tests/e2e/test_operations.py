@@ -12,6 +12,7 @@ import dagster as dg
 import pytest
 import requests
 
+from metricdag.audit.sensors import alert_outbox_sensor_name
 from metricdag.audit.store import audit_store_for
 from metricdag.cli import main
 from metricdag.events.models import new_event
@@ -312,3 +313,45 @@ def test_a_new_sensor_starts_after_the_events_already_in_the_inbox(seeded_env):
     result = evaluate_event_sensor(defs, seeded_env, dg.DagsterInstance.ephemeral(), None)
 
     assert result.run_requests == [] and result.cursor == inbox_cursor(seeded_env)
+
+
+def outbox_tick(defs: dg.Definitions):
+    sensor = defs.resolve_sensor_def(alert_outbox_sensor_name(METRIC))
+    return sensor(dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral(), definitions=defs))
+
+
+def test_alerts_missed_while_both_channels_were_down_go_out_on_the_next_outbox_tick(
+    seeded_env, failing_project, monkeypatch, capsys
+):
+    from metricdag.localstack.processes import free_port
+
+    monkeypatch.setenv("METRICDAG_PD_ROUTING_KEY_SALES", ROUTING_KEY)
+    real = build_metric_definitions(FOLDER, seeded_env)
+    outbox_tick(real)  # what earlier tests left pending goes out first
+    with monkeypatch.context() as down:  # SMTP and PagerDuty unreachable for this failure
+        down.setenv("METRICDAG_SMTP_PORT", str(free_port()))
+        down.setenv("METRICDAG_PAGERDUTY_PORT", str(free_port()))
+        env = load_environment("local", failing_project)
+    defs = build_metric_definitions(failing_project / "metrics" / METRIC, env)
+    day = sample_days(seeded_env)[3].isoformat()
+    instance = dg.DagsterInstance.ephemeral()
+    mail_before, pd_before = len(mail(seeded_env)), len(pagerduty_events(seeded_env))
+
+    failed = defs.resolve_job_def(job_name(METRIC)).execute_in_process(
+        partition_key=day, instance=instance, raise_on_error=False
+    )
+    evaluate_status_sensor(defs, f"{METRIC}__run_failed", instance, failed.run_id, dg.DagsterEventType.RUN_FAILURE)
+    assert (len(mail(seeded_env)), len(pagerduty_events(seeded_env))) == (mail_before, pd_before)
+
+    outbox_tick(real)  # the channels are back
+    outbox_tick(real)
+
+    new_mail = mail(seeded_env)[mail_before:]
+    assert len(new_mail) == 1 and b"forced failure" in new_mail[0].read_bytes()
+    key = f"local:{METRIC}:{day}:daily_net_sales__clean_pos_transactions"
+    assert [(e["event_action"], e["dedup_key"]) for e in pagerduty_events(seeded_env)[pd_before:]] == [("trigger", key)]
+    cached_environment.cache_clear()
+    assert main(["audit", "--metric", METRIC, "--date", day]) == 0
+    out = capsys.readouterr().out
+    assert f"open  {key}  run {failed.run_id}" in out
+    assert "delivered: trigger email:sales-analytics, trigger pagerduty:sales-analytics" in out
