@@ -218,3 +218,31 @@ def test_a_rejected_alert_is_not_retried_and_says_why(sinks, store, monkeypatch)
     (page,) = episode(store, "2024-06-08").undelivered
     assert "failed, 2 attempts" in page and "TEST_PD_KEY is not set" in page
     assert deliver_pending(sinks.settings(), store, "test", "m").failed == 0  # not tried again
+
+
+def test_an_episode_opened_without_its_alerts_queued_gets_them_at_its_next_failure(sinks, store, monkeypatch):
+    """The process stopped between opening the episode and queueing its alerts (or the episode
+    was opened before the outbox existed): the next failure sends them, once."""
+    monkeypatch.setenv("TEST_PD_KEY", "routing-key-1")
+    mail_before, pd_before = len(messages(sinks.mail)), len(sinks.pd_events())
+    key = dedup_key("test", "m", "2024-06-09", "m__clean")
+    assert store.open_incident(dedup_key=key, environment="test", metric="m", partition="2024-06-09",
+                               node="m__clean", run_id="run-0")
+
+    assert not alert_failure(failure("2024-06-09"), [("r", ROUTE)], sinks.settings(), store)
+    assert not alert_failure(failure("2024-06-09"), [("r", ROUTE)], sinks.settings(), store)
+
+    assert len(messages(sinks.mail)) == mail_before + 1
+    assert [e["event_action"] for e in sinks.pd_events()[pd_before:]] == ["trigger"]
+
+
+def test_an_episode_from_before_the_outbox_is_still_resolved(sinks, store, monkeypatch):
+    monkeypatch.setenv("TEST_PD_KEY", "routing-key-1")
+    pd_before = len(sinks.pd_events())
+    key = dedup_key("test", "m", "2024-06-10", "m__clean")
+    store.open_incident(dedup_key=key, environment="test", metric="m", partition="2024-06-10",
+                        node="m__clean", run_id="run-0")
+
+    assert resolve_partition("test", "m", "2024-06-10", [("r", ROUTE)], sinks.settings(), store) == [key]
+
+    assert [(e["event_action"], e["dedup_key"]) for e in sinks.pd_events()[pd_before:]] == [("resolve", key)]

@@ -65,6 +65,21 @@ def test_a_pending_alert_is_claimed_by_one_sender_at_a_time(tmp_path):
     assert (episode.state, episode.delivered, episode.undelivered) == ("open", ["trigger email:r"], [])
 
 
+def test_a_resolve_waits_while_its_trigger_is_pending(tmp_path):
+    from metricdag.audit.store import NewDelivery
+
+    store = AuditStore(f"sqlite:///{tmp_path}/a.db")
+    store.open_incident(dedup_key="k", environment="local", metric="m", partition="2024-06-03", node="n", run_id="r")
+    store.enqueue(store.incident("k"), [NewDelivery("trigger", "pagerduty", "r", {}),
+                                        NewDelivery("trigger", "email", "r", {})])
+    store.enqueue(store.incident("k"), [NewDelivery("resolve", "pagerduty", "r", {})])
+    trigger, email, resolve = store.claim_pending("local", "m")
+
+    assert store.waits_for_earlier(resolve) and not store.waits_for_earlier(email)
+    store.finish_delivery(trigger.id)
+    assert not store.waits_for_earlier(resolve)
+
+
 def test_metricdag_audit_prints_the_alert_episodes(tmp_path, monkeypatch, capsys):
     from metricdag.audit.store import NewDelivery, audit_store_for
     from metricdag.cli import main

@@ -39,9 +39,10 @@ class DeliveryReport:
 # ----------------------------------------------------------------- messages (pure)
 
 
-def trigger_deliveries(failure: Failure, routes: list[tuple[str, Route]], logger: logging.Logger) -> list[NewDelivery]:
-    """An e-mail and a PagerDuty trigger per route. The routing key is not stored, only the
-    name of its variable (read when sending)."""
+def trigger_deliveries(failure: Failure, routes: list[tuple[str, Route]]) -> list[NewDelivery]:
+    """An e-mail and a PagerDuty trigger per route (none where the routing key's variable is not
+    set: see :func:`unset_routing_keys`). The routing key is not stored, only the name of its
+    variable (read when sending)."""
     key = failure_key(failure)
     out: list[NewDelivery] = []
     for name, route in routes:
@@ -49,14 +50,18 @@ def trigger_deliveries(failure: Failure, routes: list[tuple[str, Route]], logger
             out.append(NewDelivery("trigger", "email", name, {
                 "recipients": list(route.email), "subject": summary(failure), "body": email_body(failure),
             }))
-        if route.pagerduty_routing_key_env and not route.routing_key():
-            logger.warning(f"route {name}: {route.pagerduty_routing_key_env} is not set; no PagerDuty trigger")
-            continue
-        if route.pagerduty_routing_key_env:
+        if route.pagerduty_routing_key_env and route.routing_key():
             body = event_body("trigger", "", key, summary=summary(failure), severity=route.severity,
                               details={"run_id": failure.run_id, "reason": failure.reason[:2000]})
             out.append(NewDelivery("trigger", "pagerduty", name, _pagerduty_message(route, body)))
     return out
+
+
+def unset_routing_keys(routes: list[tuple[str, Route]]) -> list[str]:
+    return [
+        f"route {name}: {route.pagerduty_routing_key_env} is not set; no PagerDuty trigger"
+        for name, route in routes if route.pagerduty_routing_key_env and not route.routing_key()
+    ]
 
 
 def _pagerduty_message(route: Route, body: dict) -> dict:
@@ -85,33 +90,32 @@ def deliver_pending(
     settings: AlertingSettings | None, store: AuditStore, environment: str, metric: str,
     logger: logging.Logger | None = None,
 ) -> DeliveryReport:
-    """Try every pending delivery of the metric once, oldest first. After a failed attempt on a
-    channel of a route, that channel's later deliveries of the same key wait (a resolve is never
-    sent before its trigger)."""
+    """Try every pending delivery of the metric once, oldest first. A channel that fails with a
+    transient error (down) is not tried again in this pass; a delivery waits while an earlier one
+    of its episode, channel and route is pending (a resolve never overtakes its trigger)."""
     logger = logger or log
     if settings is None:
         return DeliveryReport()
     delivered = pending = failed = 0
-    blocked: set[tuple[str, str, str]] = set()
+    down: set[str] = set()
     for d in store.claim_pending(environment, metric):
-        lane = (d.dedup_key, d.channel, d.route)
-        channel = "email" if d.channel == "email" else f"PagerDuty {d.action}"
-        what = f"{channel} via route {d.route}"
-        episode = f"{d.action} of {d.dedup_key}, attempt {d.attempts + 1}"
-        if lane in blocked:
+        if d.channel in down or store.waits_for_earlier(d):
             store.release(d.id)
             pending += 1
             continue
+        channel = "email" if d.channel == "email" else f"PagerDuty {d.action}"
+        what = f"{channel} via route {d.route}"
+        episode = f"{d.action} of {d.dedup_key}, attempt {d.attempts + 1}"
         try:
             send(d, settings)
         except Exception as exc:  # a channel being down never fails the caller
             permanent = isinstance(exc, DeliveryError) or not is_transient(exc)
             store.finish_delivery(d.id, describe(exc), permanent=permanent)
-            blocked.add(lane)
             if permanent:
                 failed += 1
                 logger.warning(f"alert channel: {what} failed ({episode}), not retried: {describe(exc)}")
             else:
+                down.add(d.channel)
                 pending += 1
                 logger.warning(f"alert channel: {what} failed ({episode}), retried on the next tick: "
                                f"{describe(exc)}")
@@ -130,8 +134,8 @@ def alert_failure(
     logger: logging.Logger | None = None,
 ) -> bool:
     """Open the episode and queue its alerts (every route); then deliver what is pending.
-    True when this opened a new episode; False when it was open already (nothing new is queued,
-    but what the episode has not delivered yet is tried again)."""
+    True when this opened a new episode; False when it was open already (its alerts are not sent
+    again, but what it has not delivered yet is tried again)."""
     logger = logger or log
     key = failure_key(failure)
     opened = store.open_incident(dedup_key=key, environment=failure.environment, metric=failure.metric,
@@ -140,10 +144,13 @@ def alert_failure(
         logger.warning(f"alert {key}: this environment has no alerting: section")
         return opened
     if opened:
-        incident = store.incident(key)
-        store.enqueue(incident, trigger_deliveries(failure, routes, logger))
+        for warning in unset_routing_keys(routes):
+            logger.warning(warning)
     else:
         logger.info(f"alert {key}: already open, not paging again (undelivered alerts are retried)")
+    # Queued for the open episode every time: what it holds already is kept as it is (delivered
+    # alerts are not sent again), and nothing is lost should the process stop after the opening.
+    store.enqueue(store.incident(key), trigger_deliveries(failure, routes))
     deliver_pending(settings, store, failure.environment, failure.metric, logger)
     return opened
 
@@ -174,15 +181,14 @@ def resolve_deliveries(
     for name in sorted(dropped):
         logger.info(f"alert {incident.dedup_key}: PagerDuty trigger via route {name} never delivered; "
                     "resolved before it was, so no resolve is sent either")
-    triggers = [d for d in store.deliveries(incident.dedup_key, incident.opened_at)
-                if d.action == "trigger" and d.channel == "pagerduty"]
-    paged = {d.route for d in triggers if d.status == "delivered"}
+    rows = store.deliveries(incident.dedup_key, incident.opened_at)
+    # delivered, or held by a sender right now (it may be going out; the resolve waits for it)
+    paged = {d.route for d in rows if d.action == "trigger" and d.channel == "pagerduty"
+             and d.status in ("delivered", "pending")}
+    before_outbox = not rows  # an episode opened before alerts went through the outbox
     out = []
     for name, route in routes:
-        if not route.pagerduty_routing_key_env or name in dropped:
-            continue
-        if triggers and name not in paged:  # an episode from before the outbox: resolve every route
-            continue
-        body = event_body("resolve", "", incident.dedup_key)
-        out.append(NewDelivery("resolve", "pagerduty", name, _pagerduty_message(route, body)))
+        if route.pagerduty_routing_key_env and (name in paged or (before_outbox and route.routing_key())):
+            body = event_body("resolve", "", incident.dedup_key)
+            out.append(NewDelivery("resolve", "pagerduty", name, _pagerduty_message(route, body)))
     return out

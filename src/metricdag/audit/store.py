@@ -227,12 +227,26 @@ class AuditStore:
         with self.session() as s, s.begin():
             s.get(AlertDelivery, delivery_id).claimed_until = None
 
+    def waits_for_earlier(self, delivery: AlertDelivery) -> bool:
+        """True while an earlier delivery of the same episode, channel and route is still pending
+        (a resolve must not overtake its trigger)."""
+        with self.session() as s:
+            return s.scalars(select(AlertDelivery.id).where(
+                AlertDelivery.dedup_key == delivery.dedup_key,
+                AlertDelivery.episode_opened_at == delivery.episode_opened_at,
+                AlertDelivery.channel == delivery.channel, AlertDelivery.route == delivery.route,
+                AlertDelivery.id < delivery.id, AlertDelivery.status == "pending",
+            ).limit(1)).first() is not None
+
     def supersede(self, dedup_key: str, episode_opened_at: datetime, action: str, channel: str) -> list[str]:
-        """Mark the episode's still pending deliveries of ``action``/``channel`` superseded; their routes."""
+        """Mark the episode's pending deliveries of ``action``/``channel`` superseded (not one a
+        sender holds right now: it may be going out); returns their routes."""
+        now = _now()
         with self.session() as s, s.begin():
             rows = list(s.scalars(select(AlertDelivery).where(
                 AlertDelivery.dedup_key == dedup_key, AlertDelivery.episode_opened_at == episode_opened_at,
                 AlertDelivery.action == action, AlertDelivery.channel == channel, AlertDelivery.status == "pending",
+                or_(AlertDelivery.claimed_until.is_(None), AlertDelivery.claimed_until < now),
             )))
             for d in rows:
                 d.status, d.claimed_until = "superseded", None
