@@ -36,7 +36,7 @@ class DeliveryReport:
     failed: int = 0  # permanent errors
 
 
-# ----------------------------------------------------------------- messages (pure)
+# ----------------------------------------------------------------------- messages
 
 
 def trigger_deliveries(failure: Failure, routes: list[tuple[str, Route]]) -> list[NewDelivery]:
