@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from metricdag.alerting.episodes import Failure, dedup_key
-from metricdag.alerting.notify import alert_failure, resolve_partition
+from metricdag.alerting.notify import alert_failure, deliver_pending, resolve_partition
 from metricdag.alerting.routes import AlertingConfig, Route, routes_for
 from metricdag.audit.store import AuditStore
 from metricdag.localstack.processes import free_port, start_process, stop_process_group, wait_for_port
@@ -34,6 +34,12 @@ class Sinks:
 
     def pd_events(self) -> list[dict]:
         return requests.get(self.pagerduty_url + "/events", timeout=5).json()
+
+    def down(self) -> AlertingSettings:
+        """Both channels down: SMTP and PagerDuty pointed at closed ports."""
+        return self.settings().model_copy(update={
+            "smtp_port": free_port(), "pagerduty_events_url": f"http://{HOST}:{free_port()}/v2/enqueue",
+        })
 
 
 @pytest.fixture(scope="module")
@@ -122,3 +128,121 @@ def test_the_project_alerting_yaml_names_variables_not_keys():
 
     config = load_alerting_config(PROJECT_ROOT)
     assert config.routes and all(r.pagerduty_routing_key_env for r in config.routes.values())
+
+
+def episode(store: AuditStore, partition: str):
+    (only,) = store.episodes(metric="m", date=partition)
+    return only
+
+
+def test_alerts_of_channels_that_were_down_are_delivered_once_on_the_next_tick(sinks, store, monkeypatch):
+    monkeypatch.setenv("TEST_PD_KEY", "routing-key-1")
+    mail_before, pd_before = len(messages(sinks.mail)), len(sinks.pd_events())
+
+    assert alert_failure(failure("2024-06-04"), [("r", ROUTE)], sinks.down(), store)
+    assert len(messages(sinks.mail)) == mail_before and len(sinks.pd_events()) == pd_before  # nothing got through
+    first = episode(store, "2024-06-04")
+    assert first.delivered == [] and len(first.undelivered) == 2
+    assert all("pending, 1 attempt" in u for u in first.undelivered)
+
+    report = deliver_pending(sinks.settings(), store, "test", "m")  # the next tick, channels back
+    deliver_pending(sinks.settings(), store, "test", "m")  # and the one after: nothing left
+
+    assert (report.delivered, report.pending) == (2, 0)
+    new_mail = messages(sinks.mail)[mail_before:]
+    assert len(new_mail) == 1 and b"m 2024-06-04 failed at m__clean" in new_mail[0].read_bytes()
+    key = dedup_key("test", "m", "2024-06-04", "m__clean")
+    events = sinks.pd_events()[pd_before:]
+    assert [(e["event_action"], e["dedup_key"], e["routing_key"]) for e in events] == [("trigger", key, "routing-key-1")]
+    after = episode(store, "2024-06-04")
+    assert (after.state, sorted(after.delivered), after.undelivered) == (
+        "open", ["trigger email:r", "trigger pagerduty:r"], []
+    )
+
+
+def test_the_next_failure_of_an_open_episode_delivers_what_the_first_could_not(sinks, store, monkeypatch):
+    """Down for one failure, back for the next: the episode's one e-mail and one page go out then."""
+    monkeypatch.setenv("TEST_PD_KEY", "routing-key-1")
+    mail_before, pd_before = len(messages(sinks.mail)), len(sinks.pd_events())
+
+    assert alert_failure(failure("2024-06-05"), [("r", ROUTE)], sinks.down(), store)
+    assert not alert_failure(failure("2024-06-05"), [("r", ROUTE)], sinks.settings(), store)  # same episode
+    assert not alert_failure(failure("2024-06-05"), [("r", ROUTE)], sinks.settings(), store)
+
+    assert len(messages(sinks.mail)) == mail_before + 1
+    assert [e["event_action"] for e in sinks.pd_events()[pd_before:]] == ["trigger"]
+
+
+def test_a_resolve_while_pagerduty_is_down_is_delivered_later(sinks, store, monkeypatch):
+    monkeypatch.setenv("TEST_PD_KEY", "routing-key-1")
+    key = dedup_key("test", "m", "2024-06-06", "m__clean")
+    pd_before = len(sinks.pd_events())
+    alert_failure(failure("2024-06-06"), [("r", ROUTE)], sinks.settings(), store)
+
+    assert resolve_partition("test", "m", "2024-06-06", [("r", ROUTE)], sinks.down(), store) == [key]
+    assert [e["event_action"] for e in sinks.pd_events()[pd_before:]] == ["trigger"]
+    assert "resolve pagerduty:r (pending, 1 attempt" in episode(store, "2024-06-06").undelivered[0]
+
+    deliver_pending(sinks.settings(), store, "test", "m")
+
+    assert [(e["event_action"], e["dedup_key"]) for e in sinks.pd_events()[pd_before:]] == [
+        ("trigger", key), ("resolve", key),
+    ]
+    resolved = episode(store, "2024-06-06")
+    assert resolved.state == "resolved" and resolved.undelivered == []
+    assert sorted(resolved.delivered) == ["resolve pagerduty:r", "trigger email:r", "trigger pagerduty:r"]
+
+
+def test_an_episode_resolved_before_its_page_went_out_sends_no_page_but_its_email(sinks, store, monkeypatch):
+    monkeypatch.setenv("TEST_PD_KEY", "routing-key-1")
+    mail_before, pd_before = len(messages(sinks.mail)), len(sinks.pd_events())
+    alert_failure(failure("2024-06-07"), [("r", ROUTE)], sinks.down(), store)
+
+    resolve_partition("test", "m", "2024-06-07", [("r", ROUTE)], sinks.settings(), store)
+
+    assert sinks.pd_events()[pd_before:] == []  # neither a trigger nor a resolve for an episode already over
+    assert len(messages(sinks.mail)) == mail_before + 1  # the failure is still told by e-mail
+    over = episode(store, "2024-06-07")
+    assert over.delivered == ["trigger email:r"]
+    assert [u.split(" (")[0] for u in over.undelivered] == ["trigger pagerduty:r"] and "superseded" in over.undelivered[0]
+
+
+def test_a_rejected_alert_is_not_retried_and_says_why(sinks, store, monkeypatch):
+    monkeypatch.setenv("TEST_PD_KEY", "routing-key-1")
+    alert_failure(failure("2024-06-08"), [("r", ROUTE)], sinks.down(), store)
+    monkeypatch.delenv("TEST_PD_KEY")  # the variable went away before the retry
+
+    report = deliver_pending(sinks.settings(), store, "test", "m")
+
+    assert (report.delivered, report.failed) == (1, 1)
+    (page,) = episode(store, "2024-06-08").undelivered
+    assert "failed, 2 attempts" in page and "TEST_PD_KEY is not set" in page
+    assert deliver_pending(sinks.settings(), store, "test", "m").failed == 0  # not tried again
+
+
+def test_an_episode_opened_without_its_alerts_queued_gets_them_at_its_next_failure(sinks, store, monkeypatch):
+    """The process stopped between opening the episode and queueing its alerts (or the episode
+    was opened before the outbox existed): the next failure sends them, once."""
+    monkeypatch.setenv("TEST_PD_KEY", "routing-key-1")
+    mail_before, pd_before = len(messages(sinks.mail)), len(sinks.pd_events())
+    key = dedup_key("test", "m", "2024-06-09", "m__clean")
+    assert store.open_incident(dedup_key=key, environment="test", metric="m", partition="2024-06-09",
+                               node="m__clean", run_id="run-0")
+
+    assert not alert_failure(failure("2024-06-09"), [("r", ROUTE)], sinks.settings(), store)
+    assert not alert_failure(failure("2024-06-09"), [("r", ROUTE)], sinks.settings(), store)
+
+    assert len(messages(sinks.mail)) == mail_before + 1
+    assert [e["event_action"] for e in sinks.pd_events()[pd_before:]] == ["trigger"]
+
+
+def test_an_episode_from_before_the_outbox_is_still_resolved(sinks, store, monkeypatch):
+    monkeypatch.setenv("TEST_PD_KEY", "routing-key-1")
+    pd_before = len(sinks.pd_events())
+    key = dedup_key("test", "m", "2024-06-10", "m__clean")
+    store.open_incident(dedup_key=key, environment="test", metric="m", partition="2024-06-10",
+                        node="m__clean", run_id="run-0")
+
+    assert resolve_partition("test", "m", "2024-06-10", [("r", ROUTE)], sinks.settings(), store) == [key]
+
+    assert [(e["event_action"], e["dedup_key"]) for e in sinks.pd_events()[pd_before:]] == [("resolve", key)]

@@ -45,6 +45,66 @@ def test_metricdag_audit_prints_the_records(tmp_path, monkeypatch, capsys):
     assert "run-xyz" in out and "failed" in out and "m__node" in out and "(1 record)" in out
 
 
+def test_a_pending_alert_is_claimed_by_one_sender_at_a_time(tmp_path):
+    from metricdag.audit.store import NewDelivery
+
+    store = AuditStore(f"sqlite:///{tmp_path}/a.db")
+    assert store.open_incident(dedup_key="k", environment="local", metric="m", partition="2024-06-03", node="n", run_id="r")
+    incident = store.incident("k")
+    email = NewDelivery("trigger", "email", "r", {"recipients": ["a@example.com"], "subject": "s", "body": "b"})
+    assert store.enqueue(incident, [email]) == 1
+    assert store.enqueue(incident, [email]) == 0  # the same alert of the same episode is queued once
+
+    (mine,) = store.claim_pending("local", "m")
+    assert store.claim_pending("local", "m") == []  # another tick meanwhile: not sent twice
+    store.finish_delivery(mine.id, "ConnectionRefusedError: [Errno 111] Connection refused")
+    (again,) = store.claim_pending("local", "m")  # pending again, for the next tick
+    store.finish_delivery(again.id)
+    assert store.claim_pending("local", "m") == []
+    (episode,) = store.episodes(metric="m")
+    assert (episode.state, episode.delivered, episode.undelivered) == ("open", ["trigger email:r"], [])
+
+
+def test_a_resolve_waits_while_its_trigger_is_pending(tmp_path):
+    from metricdag.audit.store import NewDelivery
+
+    store = AuditStore(f"sqlite:///{tmp_path}/a.db")
+    store.open_incident(dedup_key="k", environment="local", metric="m", partition="2024-06-03", node="n", run_id="r")
+    store.enqueue(store.incident("k"), [NewDelivery("trigger", "pagerduty", "r", {}),
+                                        NewDelivery("trigger", "email", "r", {})])
+    store.enqueue(store.incident("k"), [NewDelivery("resolve", "pagerduty", "r", {})])
+    trigger, email, resolve = store.claim_pending("local", "m")
+
+    assert store.waits_for_earlier(resolve) and not store.waits_for_earlier(email)
+    store.finish_delivery(trigger.id)
+    assert not store.waits_for_earlier(resolve)
+
+
+def test_metricdag_audit_prints_the_alert_episodes(tmp_path, monkeypatch, capsys):
+    from metricdag.audit.store import NewDelivery, audit_store_for
+    from metricdag.cli import main
+    from metricdag.settings import cached_environment, current_environment
+
+    monkeypatch.setenv("METRICDAG_LOCAL_DIR", str(tmp_path))
+    monkeypatch.setenv("METRICDAG_ENV", "local")
+    cached_environment.cache_clear()
+    store = audit_store_for(current_environment())
+    store.open_incident(dedup_key="local:m:2024-06-03:m__node", environment="local", metric="m",
+                        partition="2024-06-03", node="m__node", run_id="run-xyz")
+    store.enqueue(store.incident("local:m:2024-06-03:m__node"), [
+        NewDelivery("trigger", "email", "team", {}), NewDelivery("trigger", "pagerduty", "team", {}),
+    ])
+    email, page = store.claim_pending("local", "m")
+    store.finish_delivery(email.id)
+    store.finish_delivery(page.id, "ConnectionError: refused")
+
+    assert main(["audit", "--metric", "m", "--date", "2024-06-03"]) == 0
+    out = capsys.readouterr().out
+    assert "open  local:m:2024-06-03:m__node  run run-xyz" in out
+    assert "delivered: trigger email:team" in out
+    assert "not delivered: trigger pagerduty:team (pending, 1 attempt: ConnectionError: refused)" in out
+
+
 def teardown_function() -> None:
     from metricdag.settings import cached_environment
 

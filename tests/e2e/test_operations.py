@@ -4,18 +4,23 @@ audited and alerted once (email + PagerDuty trigger) and a later success resolve
 from __future__ import annotations
 
 import json
+import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
 import pytest
 import requests
 
+from metricdag.audit.sensors import alert_outbox_sensor_name
 from metricdag.audit.store import audit_store_for
 from metricdag.cli import main
 from metricdag.events.models import new_event
 from metricdag.events.sensors import EVENT_ID_TAG, event_sensor_name
 from metricdag.events.sources import source_for
 from metricdag.factory import build_metric_definitions, job_name
+from metricdag.io.layout import partition_prefix
+from metricdag.io.objectstore import local_path, store_for
 from metricdag.localstack.seed import sample_days
 from metricdag.localstack.smtp_sink import messages
 from metricdag.resources import resources_for
@@ -32,10 +37,35 @@ ROUTING_KEY = "test-routing-key-sales"
 
 def evaluate_event_sensor(defs: dg.Definitions, env, instance, cursor: str | None, metric: str = METRIC):
     sensor = defs.resolve_sensor_def(event_sensor_name(metric))
+    resources = resources_for(env)
     context = dg.build_sensor_context(
-        instance=instance, cursor=cursor, resources={"catalog": resources_for(env)["catalog"]}, definitions=defs
+        instance=instance, cursor=cursor, definitions=defs,
+        resources={"catalog": resources["catalog"], "object_store": resources["object_store"]},
     )
     return sensor(context)
+
+
+def forget_day(env, defs: dg.Definitions, metric: str, day: str) -> None:
+    """The day as if never computed: no file of any asset of the metric's location for it."""
+    store = store_for(env.object_store_uri, env.object_store.s3_endpoint_url, env.object_store.s3_region)
+    for ad in defs.assets:
+        for key in ad.keys if isinstance(ad, dg.AssetsDefinition) else ():
+            if key.path[0] == metric:
+                for obj in store.list(partition_prefix(env.object_store_uri, env.name, list(key.path), day)):
+                    store.delete(obj.uri)
+
+
+@contextmanager
+def hidden(env, asset_path: list[str], day: str):
+    """An asset partition's files moved aside for the block (restored afterwards)."""
+    folder = Path(local_path(partition_prefix(env.object_store_uri, env.name, asset_path, day)))
+    aside = folder.with_name(folder.name + ".aside")
+    folder.rename(aside)
+    try:
+        yield
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        aside.rename(folder)
 
 
 def inbox_cursor(env) -> str | None:
@@ -101,11 +131,38 @@ def test_event_send_runs_exactly_the_mapped_nodes_with_a_fresh_lock(seeded_env, 
     assert all(f"fx_rates@{fx_version}" in r.detail for r in loads)  # the run's lock, in the audit record
 
 
-def test_dataset_published_starts_the_consuming_metric(seeded_env, tmp_path):
+def test_the_readme_event_for_a_day_never_computed_sources_every_missing_upstream(seeded_env, capsys):
+    day = sample_days(seeded_env)[-2].isoformat()  # the README's example: 2024-06-02
+    instance = dg.DagsterInstance.ephemeral()
+    defs = build_metric_definitions(FOLDER, seeded_env)
+    forget_day(seeded_env, defs, METRIC, day)
+    cursor = inbox_cursor(seeded_env)
+
+    cached_environment.cache_clear()
+    assert main(["event", "send", "pos_transactions_arrived", "--payload", json.dumps({"date": day})]) == 0
+    event_id = capsys.readouterr().out.split()[2]
+    result = evaluate_event_sensor(defs, seeded_env, instance, cursor)
+
+    assert [r.run_key for r in result.run_requests] == [event_id]
+    request = result.run_requests[0]
+    selected = {k.to_user_string() for k in request.asset_selection}
+    assert {"daily_net_sales/sourcing/stores", "daily_net_sales/sourcing/fx_rates",
+            "daily_net_sales/sourcing/pos_transactions"} <= selected
+    run = defs.resolve_job_def(job_name(METRIC)).execute_in_process(
+        partition_key=day, instance=instance, asset_selection=request.asset_selection, tags=request.tags,
+        raise_on_error=False,
+    )
+    assert run.success
+    assert {"daily_net_sales/sourcing/stores", "daily_net_sales/sourcing/fx_rates",
+            "daily_net_sales/persisted/net_sales_daily"} <= materialized(run)
+
+
+def test_dataset_published_starts_the_consuming_metric_with_what_it_lacks(seeded_env, tmp_path):
     day = sample_days(seeded_env)[-3].isoformat()
     instance = dg.DagsterInstance.ephemeral()
     turnover = PROJECT_ROOT / "metrics" / "inventory_turnover"
     defs = build_metric_definitions(turnover, seeded_env)
+    forget_day(seeded_env, defs, "inventory_turnover", day)  # its own inventory snapshot is not sourced yet
     cursor = inbox_cursor(seeded_env)
     # into tables of its own: the ledger skips (and so does not publish) content loaded before
     project = copy_project(tmp_path, [METRIC])
@@ -120,10 +177,34 @@ def test_dataset_published_starts_the_consuming_metric(seeded_env, tmp_path):
     assert len(by_day) == 1  # net_sales_daily's event; basket_stats_daily's starts nothing
     assert by_day[0].tags["metricdag/event_type"] == "dataset_published"
     assert {k.to_user_string() for k in by_day[0].asset_selection} == {
+        "inventory_turnover/sourcing/inventory_snapshots",
         "inventory_turnover/metric_calculation/inventory_turnover_daily",
         "inventory_turnover/review/inventory_turnover_daily",
         "inventory_turnover/persisted/inventory_turnover_daily",
     }
+    run = defs.resolve_job_def(job_name("inventory_turnover")).execute_in_process(
+        partition_key=day, instance=instance, asset_selection=by_day[0].asset_selection, tags=by_day[0].tags,
+        raise_on_error=False,
+    )
+    assert run.success
+
+
+def test_an_event_needing_another_metrics_missing_day_starts_nothing_and_says_what_to_run(seeded_env):
+    day = sample_days(seeded_env)[-3].isoformat()
+    instance = dg.DagsterInstance.ephemeral()
+    defs = build_metric_definitions(PROJECT_ROOT / "metrics" / "inventory_turnover", seeded_env)
+    assert materialize_metric(FOLDER, seeded_env, day, instance)[0]
+    cursor = inbox_cursor(seeded_env)
+    event = new_event("inventory_snapshot_arrived", {"date": day})
+    source_for(seeded_env).send(event)
+
+    with hidden(seeded_env, [METRIC, "review", "product_sales_daily"], day):  # daily_net_sales never ran that day
+        result = evaluate_event_sensor(defs, seeded_env, instance, cursor, "inventory_turnover")
+
+    assert result.run_requests == []
+    reason = (seeded_env.path(seeded_env.events.dead_letter) / f"{event.id}.inventory_turnover.reason.txt").read_text()
+    assert "daily_net_sales/review/product_sales_daily" in reason
+    assert f"metricdag run --metric daily_net_sales --date {day}" in reason
 
 
 def test_malformed_event_is_dead_lettered_and_the_sensor_goes_on(seeded_env, tmp_path):
@@ -234,3 +315,45 @@ def test_a_new_sensor_starts_after_the_events_already_in_the_inbox(seeded_env):
     result = evaluate_event_sensor(defs, seeded_env, dg.DagsterInstance.ephemeral(), None)
 
     assert result.run_requests == [] and result.cursor == inbox_cursor(seeded_env)
+
+
+def outbox_tick(defs: dg.Definitions):
+    sensor = defs.resolve_sensor_def(alert_outbox_sensor_name(METRIC))
+    return sensor(dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral(), definitions=defs))
+
+
+def test_alerts_missed_while_both_channels_were_down_go_out_on_the_next_outbox_tick(
+    seeded_env, failing_project, monkeypatch, capsys
+):
+    from metricdag.localstack.processes import free_port
+
+    monkeypatch.setenv("METRICDAG_PD_ROUTING_KEY_SALES", ROUTING_KEY)
+    real = build_metric_definitions(FOLDER, seeded_env)
+    outbox_tick(real)  # what earlier tests left pending goes out first
+    with monkeypatch.context() as down:  # SMTP and PagerDuty unreachable for this failure
+        down.setenv("METRICDAG_SMTP_PORT", str(free_port()))
+        down.setenv("METRICDAG_PAGERDUTY_PORT", str(free_port()))
+        env = load_environment("local", failing_project)
+    defs = build_metric_definitions(failing_project / "metrics" / METRIC, env)
+    day = sample_days(seeded_env)[3].isoformat()
+    instance = dg.DagsterInstance.ephemeral()
+    mail_before, pd_before = len(mail(seeded_env)), len(pagerduty_events(seeded_env))
+
+    failed = defs.resolve_job_def(job_name(METRIC)).execute_in_process(
+        partition_key=day, instance=instance, raise_on_error=False
+    )
+    evaluate_status_sensor(defs, f"{METRIC}__run_failed", instance, failed.run_id, dg.DagsterEventType.RUN_FAILURE)
+    assert (len(mail(seeded_env)), len(pagerduty_events(seeded_env))) == (mail_before, pd_before)
+
+    outbox_tick(real)  # the channels are back
+    outbox_tick(real)
+
+    new_mail = mail(seeded_env)[mail_before:]
+    assert len(new_mail) == 1 and b"forced failure" in new_mail[0].read_bytes()
+    key = f"local:{METRIC}:{day}:daily_net_sales__clean_pos_transactions"
+    assert [(e["event_action"], e["dedup_key"]) for e in pagerduty_events(seeded_env)[pd_before:]] == [("trigger", key)]
+    cached_environment.cache_clear()
+    assert main(["audit", "--metric", METRIC, "--date", day]) == 0
+    out = capsys.readouterr().out
+    assert f"open  {key}  run {failed.run_id}" in out
+    assert "delivered: trigger email:sales-analytics, trigger pagerduty:sales-analytics" in out

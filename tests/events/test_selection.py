@@ -11,7 +11,7 @@ from metricdag.errors import ConfigError, SpecError
 from metricdag.events.models import (
     Event, EventsConfig, MalformedEvent, Target, load_events_config, matching_targets, parse_event, partition_of,
 )
-from metricdag.events.selection import downstream_closure, selection_for
+from metricdag.events.selection import downstream_closure, missing_upstreams, selection_for
 from metricdag.spec.loader import load_metric
 from tests.conftest import PROJECT_ROOT
 
@@ -78,3 +78,35 @@ def test_targets_for_leaves_out_other_metrics():
     config = EventsConfig(events={"x": [Target(metric="m", select="n"), Target(metric="o", select="p")]})
     assert config.targets_for("m") == {"x": [Target(metric="m", select="n")]}
     assert config.targets_for("z") == {}
+
+
+def test_missing_upstreams_of_a_new_day_are_added_and_other_metrics_reported():
+    a, b, c, x, y = (dg.AssetKey(k) for k in "abcxy")
+    ext = dg.AssetKey(["other", "review", "e"])
+    graph = {a: set(), b: {a, x}, c: {b, ext}, x: {y}, y: set()}
+    nothing = missing_upstreams(graph, [c], lambda key: False)
+    assert nothing.add == {a, b, x, y} and nothing.external == {ext}
+    some = missing_upstreams(graph, [c], lambda key: key in {x, ext})  # x present: y is not needed
+    assert some.add == {a, b} and some.external == set()
+    assert missing_upstreams(graph, [b, c], lambda key: key in {a, x, ext}).add == set()  # b is selected
+
+
+def test_a_missing_output_brings_its_sibling_outputs_of_the_same_node():
+    a, b1, b2, c = (dg.AssetKey(k) for k in ("a", "b1", "b2", "c"))
+    graph = {a: set(), b1: {a}, b2: {a}, c: {b1}}
+    groups = {b1: frozenset({b1, b2}), b2: frozenset({b1, b2})}
+    assert missing_upstreams(graph, [c], lambda key: key == a, groups).add == {b1, b2}
+
+
+def test_the_readme_event_for_a_new_day_includes_stores_and_fx_rates():
+    from metricdag.events.selection import dependency_graph, node_groups
+    from metricdag.factory.build import build_metric_definitions
+
+    metric = load_metric(PROJECT_ROOT / "metrics" / "daily_net_sales", PROJECT_ROOT)
+    assets = [a for a in build_metric_definitions(metric.folder).assets if isinstance(a, dg.AssetsDefinition)]
+    graph = dependency_graph(assets)
+    selection = selection_for(metric, [Target(metric="daily_net_sales", select="pos_transactions")], graph)
+    missing = missing_upstreams(graph, selection, lambda key: False, node_groups(assets))
+    assert {k.to_user_string() for k in missing.add} == {
+        "daily_net_sales/sourcing/stores", "daily_net_sales/sourcing/fx_rates",
+    }

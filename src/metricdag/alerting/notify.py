@@ -1,70 +1,194 @@
-"""What the run-status sensors do with a failure or a success: one episode pages once."""
+"""What the run-status sensors do with a failure or a success: one episode pages once.
+
+Every alert goes through the outbox of the audit store (``AlertDelivery``): one row per episode,
+action (trigger, resolve), channel and route. An alert counts as sent only once delivered; what a
+channel that is down did not take stays pending and is retried on the next tick
+(:func:`deliver_pending`, from the outbox sensor, and from the next failure or success of the
+metric). A channel being down never raises.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+from dataclasses import dataclass
 
 from metricdag.alerting.email import send_email
 from metricdag.alerting.episodes import Failure, email_body, failure_key, summary
 from metricdag.alerting.pagerduty import event_body, send_event
 from metricdag.alerting.routes import Route
-from metricdag.audit.store import AuditStore
+from metricdag.audit.models import AlertDelivery, Incident
+from metricdag.audit.store import AuditStore, NewDelivery
+from metricdag.retries import describe, is_transient
 from metricdag.settings import AlertingSettings
 
 log = logging.getLogger(__name__)
+
+
+class DeliveryError(Exception):
+    """An alert that cannot be sent as it is (a permanent error)."""
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    delivered: int = 0
+    pending: int = 0  # tried and still to be retried
+    failed: int = 0  # permanent errors
+
+
+# ----------------------------------------------------------------------- messages
+
+
+def trigger_deliveries(failure: Failure, routes: list[tuple[str, Route]]) -> list[NewDelivery]:
+    """An e-mail and a PagerDuty trigger per route (none where the routing key's variable is not
+    set: see :func:`unset_routing_keys`). The routing key is not stored, only the name of its
+    variable (read when sending)."""
+    key = failure_key(failure)
+    out: list[NewDelivery] = []
+    for name, route in routes:
+        if route.email:
+            out.append(NewDelivery("trigger", "email", name, {
+                "recipients": list(route.email), "subject": summary(failure), "body": email_body(failure),
+            }))
+        if route.pagerduty_routing_key_env and route.routing_key():
+            body = event_body("trigger", "", key, summary=summary(failure), severity=route.severity,
+                              details={"run_id": failure.run_id, "reason": failure.reason[:2000]})
+            out.append(NewDelivery("trigger", "pagerduty", name, _pagerduty_message(route, body)))
+    return out
+
+
+def unset_routing_keys(routes: list[tuple[str, Route]]) -> list[str]:
+    return [
+        f"route {name}: {route.pagerduty_routing_key_env} is not set; no PagerDuty trigger"
+        for name, route in routes if route.pagerduty_routing_key_env and not route.routing_key()
+    ]
+
+
+def _pagerduty_message(route: Route, body: dict) -> dict:
+    body = {k: v for k, v in body.items() if k != "routing_key"}
+    return {"routing_key_env": route.pagerduty_routing_key_env, "event": body}
+
+
+def send(delivery: AlertDelivery, settings: AlertingSettings) -> None:
+    message = delivery.message
+    if delivery.channel == "email":
+        send_email(settings, message["recipients"], message["subject"], message["body"])
+    elif delivery.channel == "pagerduty":
+        variable = message["routing_key_env"]
+        routing_key = os.environ.get(variable)
+        if not routing_key:
+            raise DeliveryError(f"{variable} is not set")
+        send_event(settings, {**message["event"], "routing_key": routing_key})
+    else:
+        raise DeliveryError(f"unknown channel {delivery.channel!r}")
+
+
+# ----------------------------------------------------------------------- delivery
+
+
+def deliver_pending(
+    settings: AlertingSettings | None, store: AuditStore, environment: str, metric: str,
+    logger: logging.Logger | None = None,
+) -> DeliveryReport:
+    """Try every pending delivery of the metric once, oldest first. A channel that fails with a
+    transient error (down) is not tried again in this pass; a delivery waits while an earlier one
+    of its episode, channel and route is pending (a resolve never overtakes its trigger)."""
+    logger = logger or log
+    if settings is None:
+        return DeliveryReport()
+    delivered = pending = failed = 0
+    down: set[str] = set()
+    for d in store.claim_pending(environment, metric):
+        if d.channel in down or store.waits_for_earlier(d):
+            store.release(d.id)
+            pending += 1
+            continue
+        channel = "email" if d.channel == "email" else f"PagerDuty {d.action}"
+        what = f"{channel} via route {d.route}"
+        episode = f"{d.action} of {d.dedup_key}, attempt {d.attempts + 1}"
+        try:
+            send(d, settings)
+        except Exception as exc:  # a channel being down never fails the caller
+            permanent = isinstance(exc, DeliveryError) or not is_transient(exc)
+            store.finish_delivery(d.id, describe(exc), permanent=permanent)
+            if permanent:
+                failed += 1
+                logger.warning(f"alert channel: {what} failed ({episode}), not retried: {describe(exc)}")
+            else:
+                down.add(d.channel)
+                pending += 1
+                logger.warning(f"alert channel: {what} failed ({episode}), retried on the next tick: "
+                               f"{describe(exc)}")
+        else:
+            store.finish_delivery(d.id)
+            delivered += 1
+            logger.info(f"alert: {what} delivered ({episode})")
+    return DeliveryReport(delivered, pending, failed)
+
+
+# ---------------------------------------------------------------------- episodes
 
 
 def alert_failure(
     failure: Failure, routes: list[tuple[str, Route]], settings: AlertingSettings | None, store: AuditStore,
     logger: logging.Logger | None = None,
 ) -> bool:
-    """Open the episode and alert every route; False (nothing sent) when it is already open.
-    A channel that is down is a warning: it never raises."""
+    """Open the episode and queue its alerts (every route); then deliver what is pending.
+    True when this opened a new episode; False when it was open already (its alerts are not sent
+    again, but what it has not delivered yet is tried again)."""
     logger = logger or log
     key = failure_key(failure)
-    if not store.open_incident(dedup_key=key, environment=failure.environment, metric=failure.metric,
-                               partition=failure.partition, node=failure.node, run_id=failure.run_id):
-        logger.info(f"alert {key}: already open, not paging again")
-        return False
+    opened = store.open_incident(dedup_key=key, environment=failure.environment, metric=failure.metric,
+                                 partition=failure.partition, node=failure.node, run_id=failure.run_id)
     if settings is None:
         logger.warning(f"alert {key}: this environment has no alerting: section")
-        return True
-    for name, route in routes:
-        if route.email:
-            _try(logger, f"email via route {name}", send_email, settings, route.email, summary(failure), email_body(failure))
-        routing_key = route.routing_key()
-        if route.pagerduty_routing_key_env and not routing_key:
-            logger.warning(f"route {name}: {route.pagerduty_routing_key_env} is not set; no PagerDuty trigger")
-        if routing_key:
-            body = event_body("trigger", routing_key, key, summary=summary(failure), severity=route.severity,
-                              details={"run_id": failure.run_id, "reason": failure.reason[:2000]})
-            _try(logger, f"PagerDuty trigger via route {name}", send_event, settings, body)
-    return True
+        return opened
+    if opened:
+        for warning in unset_routing_keys(routes):
+            logger.warning(warning)
+    else:
+        logger.info(f"alert {key}: already open, not paging again (undelivered alerts are retried)")
+    # Queued for the open episode every time: what it holds already is kept as it is (delivered
+    # alerts are not sent again), and nothing is lost should the process stop after the opening.
+    store.enqueue(store.incident(key), trigger_deliveries(failure, routes))
+    deliver_pending(settings, store, failure.environment, failure.metric, logger)
+    return opened
 
 
 def resolve_partition(
     environment: str, metric: str, partition: str, routes: list[tuple[str, Route]],
     settings: AlertingSettings | None, store: AuditStore, logger: logging.Logger | None = None,
 ) -> list[str]:
-    """Resolve every open episode of the partition; returns their dedup keys."""
+    """Resolve every open episode of the partition; returns their dedup keys. A PagerDuty
+    ``resolve`` goes (through the outbox) to each route whose trigger was delivered; a trigger
+    still undelivered is dropped instead (PagerDuty never heard of the episode)."""
     logger = logger or log
     keys = []
     for incident in store.open_incidents(environment, metric, partition):
         if settings is not None:
-            for name, route in routes:
-                routing_key = route.routing_key()
-                if routing_key:
-                    _try(logger, f"PagerDuty resolve via route {name}", send_event, settings,
-                         event_body("resolve", routing_key, incident.dedup_key))
+            store.enqueue(incident, resolve_deliveries(incident, routes, store, logger))
         store.resolve_incident(incident.dedup_key)
         keys.append(incident.dedup_key)
+    if settings is not None:
+        deliver_pending(settings, store, environment, metric, logger)
     return keys
 
 
-def _try(logger: logging.Logger, what: str, fn, *args) -> bool:
-    try:
-        fn(*args)
-        return True
-    except Exception as exc:  # a channel being down never fails the caller
-        logger.warning(f"alert channel: {what} failed: {type(exc).__name__}: {exc}")
-        return False
+def resolve_deliveries(
+    incident: Incident, routes: list[tuple[str, Route]], store: AuditStore, logger: logging.Logger
+) -> list[NewDelivery]:
+    dropped = set(store.supersede(incident.dedup_key, incident.opened_at, "trigger", "pagerduty"))
+    for name in sorted(dropped):
+        logger.info(f"alert {incident.dedup_key}: PagerDuty trigger via route {name} never delivered; "
+                    "resolved before it was, so no resolve is sent either")
+    rows = store.deliveries(incident.dedup_key, incident.opened_at)
+    # delivered, or held by a sender right now (it may be going out; the resolve waits for it)
+    paged = {d.route for d in rows if d.action == "trigger" and d.channel == "pagerduty"
+             and d.status in ("delivered", "pending")}
+    before_outbox = not rows  # an episode opened before alerts went through the outbox
+    out = []
+    for name, route in routes:
+        if route.pagerduty_routing_key_env and (name in paged or (before_outbox and route.routing_key())):
+            body = event_body("resolve", "", incident.dedup_key)
+            out.append(NewDelivery("resolve", "pagerduty", name, _pagerduty_message(route, body)))
+    return out

@@ -1,4 +1,4 @@
-"""``metricdag audit [--metric M] [--date D]``: print the audit records."""
+"""``metricdag audit [--metric M] [--date D]``: print the audit records and the alert episodes."""
 
 from __future__ import annotations
 
@@ -24,11 +24,19 @@ def cmd_audit(args: argparse.Namespace) -> int:
     for row in table:
         print("  ".join(str(v).ljust(w) for v, w in zip(row, widths)) + "  " + str(row[-1]))
     print(f"({len(rows)} record{'s' if len(rows) != 1 else ''})")
+    episodes = store.episodes(metric=args.metric, date=args.date)
+    if episodes:
+        print("\nalert episodes:")
+    for e in episodes:
+        print(f"{e.opened_at.isoformat(timespec='seconds')}  {e.state}  {e.dedup_key}  run {e.run_id or '?'}")
+        print(f"    delivered: {', '.join(e.delivered) or 'nothing'}")
+        if e.undelivered:
+            print(f"    not delivered: {'; '.join(e.undelivered)}")
     return 0
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("audit", help="print run and load audit records")
+    p = subparsers.add_parser("audit", help="print run and load audit records, and alert episodes with what was delivered")
     p.add_argument("--metric")
     p.add_argument("--date", help="partition date YYYY-MM-DD")
     p.set_defaults(fn=cmd_audit)

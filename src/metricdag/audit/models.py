@@ -71,3 +71,32 @@ class Incident(Base):
     run_id: Mapped[str] = mapped_column(String(64))
     opened_at: Mapped[datetime] = mapped_column(DateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class AlertDelivery(Base):
+    """The alert outbox: one alert of an episode (its trigger, or its resolve) to one channel of
+    one route. An alert counts as sent only once ``delivered``; a ``pending`` one is retried on
+    the next tick; ``failed``: a permanent error (not retried); ``superseded``: a PagerDuty
+    trigger never delivered before its episode resolved (so neither it nor a resolve is sent)."""
+
+    __tablename__ = "alert_outbox"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    dedup_key: Mapped[str] = mapped_column(String(512), index=True)
+    episode_opened_at: Mapped[datetime] = mapped_column(DateTime)  # which episode of the key
+    environment: Mapped[str] = mapped_column(String(64))
+    metric: Mapped[str] = mapped_column(String(128), index=True)
+    partition: Mapped[str] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(16))  # trigger | resolve
+    channel: Mapped[str] = mapped_column(String(16))  # email | pagerduty
+    route: Mapped[str] = mapped_column(String(128))
+    message: Mapped[dict] = mapped_column(JSON)  # what to send; never a secret (a variable's name only)
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(String(2000), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    attempted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # one sender at a time
+    __table_args__ = (
+        UniqueConstraint("dedup_key", "episode_opened_at", "action", "channel", "route", name="uq_alert_delivery"),
+    )

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import dagster as dg
 
 from metricdag.alerting.episodes import Failure
-from metricdag.alerting.notify import alert_failure, resolve_partition
+from metricdag.alerting.notify import alert_failure, deliver_pending, resolve_partition
 from metricdag.alerting.routes import load_alerting_config, routes_for
 from metricdag.audit.store import audit_store_for
 from metricdag.errors import ConfigError
@@ -119,4 +119,25 @@ def run_sensors(metric: Metric, env: Environment, job) -> list[dg.SensorDefiniti
             failure = Failure(env.name, name, partition, node, run.run_id, reason)
             alert_failure(failure, routes, env.alerting, s, context.log)
 
-    return [_started, _succeeded, _failed]
+    @dg.sensor(
+        name=alert_outbox_sensor_name(name), minimum_interval_seconds=OUTBOX_INTERVAL_S,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"Delivers {name}'s alerts (email, PagerDuty) that a channel that was down did not take yet.",
+    )
+    def _outbox(context: dg.SensorEvaluationContext):
+        s = store()
+        if s is None or env.alerting is None:
+            return dg.SkipReason(f"environment {env.name} has no audit store or no alerting: section")
+        report = deliver_pending(env.alerting, s, env.name, name, context.log)
+        return dg.SkipReason(
+            f"alerts: {report.delivered} delivered, {report.pending} still pending, {report.failed} failed"
+        )
+
+    return [_started, _succeeded, _failed, _outbox]
+
+
+OUTBOX_INTERVAL_S = 60  # how often undelivered alerts are retried
+
+
+def alert_outbox_sensor_name(metric: str) -> str:
+    return f"{metric}__alert_outbox"

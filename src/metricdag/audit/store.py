@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timezone
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from metricdag.audit.models import Base, Incident, LedgerEntry, LoadRecord, RunRecord
+from metricdag.audit.models import AlertDelivery, Base, Incident, LedgerEntry, LoadRecord, RunRecord
 from metricdag.settings import Environment
 
 RUN_STATUSES = ("started", "succeeded", "failed", "retried")
+DELIVERY_STATUSES = ("pending", "delivered", "failed", "superseded")
+CLAIM_S = 300  # a claimed delivery is someone else's for this long (then it is pending again)
 
 
 def _now() -> datetime:
@@ -31,6 +33,31 @@ class AuditRow:
     status: str
     run_id: str
     detail: str
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    """One alert to enqueue: an episode's trigger or resolve to one channel of one route."""
+
+    action: str  # trigger | resolve
+    channel: str  # email | pagerduty
+    route: str
+    message: dict
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One failure episode and what of its alerts was delivered (``metricdag audit``)."""
+
+    dedup_key: str
+    metric: str
+    partition: str
+    node: str
+    run_id: str
+    opened_at: datetime
+    state: str  # open | resolved
+    delivered: list[str] = field(default_factory=list)  # "<action> <channel>:<route>"
+    undelivered: list[str] = field(default_factory=list)  # "... <status>, <n> attempt(s): <last error>"
 
 
 class AuditStore:
@@ -127,6 +154,139 @@ class AuditStore:
             incident = s.get(Incident, dedup_key)
             if incident is not None and incident.resolved_at is None:
                 incident.resolved_at = _now()
+
+    def incident(self, dedup_key: str) -> Incident | None:
+        with self.session() as s:
+            return s.get(Incident, dedup_key)
+
+    # ------------------------------------------------------------------ outbox
+
+    def enqueue(self, incident: Incident, deliveries: list[NewDelivery]) -> int:
+        """Add the episode's deliveries as pending; one already there (same episode, action,
+        channel and route) is kept as it is. Returns how many were added."""
+        added = 0
+        for d in deliveries:
+            with self.session() as s:
+                s.add(AlertDelivery(
+                    dedup_key=incident.dedup_key, episode_opened_at=incident.opened_at,
+                    environment=incident.environment, metric=incident.metric, partition=incident.partition,
+                    action=d.action, channel=d.channel, route=d.route, message=d.message,
+                    status="pending", attempts=0, last_error="", created_at=_now(),
+                ))
+                try:
+                    s.commit()
+                    added += 1
+                except IntegrityError:
+                    s.rollback()
+        return added
+
+    def deliveries(self, dedup_key: str, episode_opened_at: datetime | None = None) -> list[AlertDelivery]:
+        query = select(AlertDelivery).where(AlertDelivery.dedup_key == dedup_key)
+        if episode_opened_at is not None:
+            query = query.where(AlertDelivery.episode_opened_at == episode_opened_at)
+        with self.session() as s:
+            return list(s.scalars(query.order_by(AlertDelivery.id)))
+
+    def claim_pending(self, environment: str, metric: str, claim_s: float = CLAIM_S) -> list[AlertDelivery]:
+        """The metric's pending deliveries, oldest first, each claimed by this caller (a delivery
+        another sender holds is left out), so that no alert goes out twice."""
+        now = _now()
+        free = or_(AlertDelivery.claimed_until.is_(None), AlertDelivery.claimed_until < now)
+        with self.session() as s:
+            ids = list(s.scalars(select(AlertDelivery.id).where(
+                AlertDelivery.environment == environment, AlertDelivery.metric == metric,
+                AlertDelivery.status == "pending", free,
+            ).order_by(AlertDelivery.id)))
+        claimed = []
+        for delivery_id in ids:
+            with self.session() as s, s.begin():
+                result = s.execute(
+                    update(AlertDelivery)
+                    .where(AlertDelivery.id == delivery_id, AlertDelivery.status == "pending", free)
+                    .values(claimed_until=now + timedelta(seconds=claim_s))
+                )
+            if result.rowcount == 1:
+                claimed.append(delivery_id)
+        with self.session() as s:
+            return list(s.scalars(select(AlertDelivery).where(AlertDelivery.id.in_(claimed)).order_by(AlertDelivery.id)))
+
+    def finish_delivery(self, delivery_id: int, error: str | None = None, permanent: bool = False) -> None:
+        """After one attempt: delivered (no error), else pending again (or failed when permanent)."""
+        now = _now()
+        with self.session() as s, s.begin():
+            d = s.get(AlertDelivery, delivery_id)
+            d.attempts += 1
+            d.attempted_at, d.claimed_until = now, None
+            if error is None:
+                d.status, d.delivered_at, d.last_error = "delivered", now, ""
+            else:
+                d.status, d.last_error = ("failed" if permanent else "pending"), error[:2000]
+
+    def release(self, delivery_id: int) -> None:
+        """Give a claimed delivery back untried (it waits for an earlier one of its channel)."""
+        with self.session() as s, s.begin():
+            s.get(AlertDelivery, delivery_id).claimed_until = None
+
+    def waits_for_earlier(self, delivery: AlertDelivery) -> bool:
+        """True while an earlier delivery of the same episode, channel and route is still pending
+        (a resolve must not overtake its trigger)."""
+        with self.session() as s:
+            return s.scalars(select(AlertDelivery.id).where(
+                AlertDelivery.dedup_key == delivery.dedup_key,
+                AlertDelivery.episode_opened_at == delivery.episode_opened_at,
+                AlertDelivery.channel == delivery.channel, AlertDelivery.route == delivery.route,
+                AlertDelivery.id < delivery.id, AlertDelivery.status == "pending",
+            ).limit(1)).first() is not None
+
+    def supersede(self, dedup_key: str, episode_opened_at: datetime, action: str, channel: str) -> list[str]:
+        """Mark the episode's pending deliveries of ``action``/``channel`` superseded (not one a
+        sender holds right now: it may be going out); returns their routes."""
+        now = _now()
+        with self.session() as s, s.begin():
+            rows = list(s.scalars(select(AlertDelivery).where(
+                AlertDelivery.dedup_key == dedup_key, AlertDelivery.episode_opened_at == episode_opened_at,
+                AlertDelivery.action == action, AlertDelivery.channel == channel, AlertDelivery.status == "pending",
+                or_(AlertDelivery.claimed_until.is_(None), AlertDelivery.claimed_until < now),
+            )))
+            for d in rows:
+                d.status, d.claimed_until = "superseded", None
+            return [d.route for d in rows]
+
+    def episodes(self, metric: str | None = None, date: str | None = None) -> list[Episode]:
+        """Every failure episode (oldest first) with what of its alerts was and was not delivered.
+        A key that failed again after a resolve has one episode per opening."""
+        incidents_q, rows_q = select(Incident), select(AlertDelivery).order_by(AlertDelivery.id)
+        if metric:
+            incidents_q, rows_q = incidents_q.where(Incident.metric == metric), rows_q.where(AlertDelivery.metric == metric)
+        if date:
+            incidents_q = incidents_q.where(Incident.partition == date)
+            rows_q = rows_q.where(AlertDelivery.partition == date)
+        with self.session() as s:
+            incidents = {i.dedup_key: i for i in s.scalars(incidents_q)}
+            rows = list(s.scalars(rows_q))
+        episodes: dict[tuple[str, datetime], Episode] = {}
+        for i in incidents.values():
+            state = "open" if i.resolved_at is None else "resolved"
+            episodes[(i.dedup_key, i.opened_at)] = Episode(
+                i.dedup_key, i.metric, i.partition, i.node, i.run_id, i.opened_at, state
+            )
+        for d in rows:
+            episode = episodes.get((d.dedup_key, d.episode_opened_at))
+            if episode is None:  # an earlier episode of a key that opened again since: resolved
+                incident = incidents.get(d.dedup_key)
+                episode = episodes[(d.dedup_key, d.episode_opened_at)] = Episode(
+                    d.dedup_key, d.metric, d.partition, incident.node if incident else "", "",
+                    d.episode_opened_at, "resolved",
+                )
+            label = f"{d.action} {d.channel}:{d.route}"
+            if d.status == "delivered":
+                episode.delivered.append(label)
+            else:
+                tried = f"{d.attempts} attempt{'s' if d.attempts != 1 else ''}"
+                episode.undelivered.append(
+                    f"{label} ({d.status}, {tried}{': ' + d.last_error if d.last_error else ''})"
+                )
+        return sorted(episodes.values(), key=lambda e: (e.opened_at, e.dedup_key))
 
     # -------------------------------------------------------------------- query
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 
 import dagster as dg
 
@@ -55,3 +56,50 @@ def selection_for(metric: Metric, targets: Iterable[Target], graph: Mapping[dg.A
         start = start_keys(metric, target)
         keys |= downstream_closure(graph, start) if target.downstream else start
     return sorted(keys, key=lambda k: k.to_user_string())
+
+
+def node_groups(assets: Iterable[dg.AssetsDefinition]) -> dict[dg.AssetKey, frozenset[dg.AssetKey]]:
+    """asset key -> every key its definition materializes together (a node's outputs)."""
+    return {key: frozenset(ad.keys) for ad in assets for key in ad.keys}
+
+
+@dataclass(frozen=True)
+class MissingUpstreams:
+    """What a selection needs for one partition and that has no data for it."""
+
+    add: frozenset[dg.AssetKey]  # this location's assets: materialized in the same run
+    external: frozenset[dg.AssetKey]  # other code locations' assets (another metric's review output)
+
+
+def missing_upstreams(
+    graph: Mapping[dg.AssetKey, set[dg.AssetKey]],
+    selection: Iterable[dg.AssetKey],
+    present: Callable[[dg.AssetKey], bool],
+    groups: Mapping[dg.AssetKey, frozenset[dg.AssetKey]] | None = None,
+) -> MissingUpstreams:
+    """Walk upstream from ``selection``: every upstream that is not ``present`` (has no data for the
+    partition) is missing, and so are its own missing upstreams; a present one ends the walk there.
+    Keys of ``graph`` are this location's assets; a dependency that is not one is external.
+    ``groups`` adds a missing key's siblings (outputs of the same node, materialized together)."""
+    groups = groups or {}
+    selected = set(selection)
+    seen = set(selected)
+    add: set[dg.AssetKey] = set()
+    external: set[dg.AssetKey] = set()
+    frontier = list(selected)
+    while frontier:
+        for dep in sorted(graph.get(frontier.pop(), ()), key=lambda k: k.to_user_string()):
+            if dep in seen:
+                continue
+            seen.add(dep)
+            if present(dep):
+                continue
+            if dep not in graph:
+                external.add(dep)
+                continue
+            for key in groups.get(dep, frozenset({dep})):
+                if key not in selected:
+                    add.add(key)
+                    frontier.append(key)
+                seen.add(key)
+    return MissingUpstreams(frozenset(add), frozenset(external))

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 
 from metricdag.events.models import Event, MalformedEvent, Target, matching_targets, partition_of
-from metricdag.events.selection import dependency_graph, selection_for
+from metricdag.events.selection import MissingUpstreams, dependency_graph, missing_upstreams, node_groups, selection_for
 from metricdag.events.sources import source_for
+from metricdag.factory.assets import asset_key
+from metricdag.factory.build import job_name
 from metricdag.factory.locks import resolve_lock_tags
-from metricdag.resources import CatalogResource
+from metricdag.io.io_manager import ParquetIOManager
+from metricdag.resources import CatalogResource, ObjectStoreResource
 from metricdag.settings import Environment
 from metricdag.spec.loader import Metric
 
@@ -36,8 +41,13 @@ def event_sensor(
     holds, so a new deployment does not replay history; a queue's backlog is handled.
 
     Selections are computed here (definitions load) so a bad ``select:`` fails the location
-    with a message naming events.yaml, not at the first event."""
+    with a message naming events.yaml, not at the first event. Each run also materializes every
+    upstream of its selection in this location that has no data for the event's day (a day never
+    computed before); when an upstream of another metric has none, no run is started and the
+    event is dead-lettered with the reason and what to run first."""
     graph = dependency_graph(assets)
+    groups = node_groups(assets)
+    persisted = {asset_key(metric.name, "persisted", p.dataset) for p in metric.spec.persist}
     selections = {
         event_type: {t: selection_for(metric, [t], graph) for t in ts} for event_type, ts in targets.items()
     }
@@ -51,8 +61,14 @@ def event_sensor(
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Starts {metric.name} runs for events: {', '.join(sorted(targets))}.",
     )
-    def _sensor(context: dg.SensorEvaluationContext, catalog: CatalogResource) -> dg.SensorResult:
+    def _sensor(
+        context: dg.SensorEvaluationContext, catalog: CatalogResource, object_store: ObjectStoreResource
+    ) -> dg.SensorResult:
         source = source_for(env, metric.name)
+        data = ParquetIOManager(  # where the run's IO manager reads each input (resources_for)
+            base_uri=object_store.base_uri, environment=env.name,
+            s3_endpoint_url=object_store.s3_endpoint_url, s3_region=object_store.s3_region,
+        )
         if context.cursor is None:  # first evaluation: start after what a log-like source already holds
             start = source.end_cursor()
             if start is not None:
@@ -60,6 +76,7 @@ def event_sensor(
                     skip_reason=dg.SkipReason("first evaluation: starting after the events already there"), cursor=start
                 )
         events, cursor = source.poll(context.cursor, POLL_LIMIT)
+        present = _presence(data, persisted, context.instance)
         requests: list[dg.RunRequest] = []
         lock: dict[str, str] | None = None  # one fresh lock per evaluation, shared by its runs
         oldest = datetime.now(timezone.utc) - timedelta(hours=env.events.max_age_h if env.events else 48)
@@ -74,6 +91,18 @@ def event_sensor(
                 source.dead_letter(event.model_dump_json().encode(), request, name=event.id)
                 continue
             partition, keys = request
+            missing = missing_upstreams(graph, keys, lambda key: present(key, partition), groups)
+            if missing.external:
+                reason = _external_reason(event, metric.name, partition, missing)
+                context.log.warning(reason)
+                source.dead_letter(event.model_dump_json().encode(), reason, name=f"{event.id}.{metric.name}")
+                continue
+            if missing.add:
+                context.log.info(
+                    f"event {event.id} ({event.type}): {partition} has no data yet for "
+                    f"{', '.join(sorted(k.to_user_string() for k in missing.add))}: materialized in the same run"
+                )
+                keys = sorted({*keys, *missing.add}, key=lambda k: k.to_user_string())
             if lock is None:
                 lock = resolve_lock_tags(catalog.client(), datasets)
             tags = {
@@ -82,7 +111,8 @@ def event_sensor(
                 EVENT_TYPE_TAG: event.type,
             }
             requests.append(dg.RunRequest(run_key=event.id, partition_key=partition, asset_selection=keys, tags=tags))
-        return dg.SensorResult(run_requests=requests, cursor=cursor)
+        skip = None if requests else dg.SkipReason(f"no run to start for {len(events)} new event(s)")
+        return dg.SensorResult(run_requests=requests, cursor=cursor, skip_reason=skip)
 
     return _sensor
 
@@ -109,6 +139,38 @@ def _request_for(
     for target in matched:
         keys.update(selections[event.type][target])
     return partition, sorted(keys, key=lambda k: k.to_user_string())
+
+
+def _presence(data: ParquetIOManager, persisted: set[dg.AssetKey], instance: dg.DagsterInstance):
+    """``present(key, partition)``: whether an asset has data for a partition: the Parquet file its
+    readers load (the IO manager's current file); a persisted asset (loaded into Snowflake, no
+    file of its own) by its materializations in the instance. Cached for one evaluation."""
+
+    @lru_cache(maxsize=None)
+    def present(key: dg.AssetKey, partition: str) -> bool:
+        if key in persisted:
+            records = instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
+            ).records
+            return bool(records)
+        return data.location(key, partition) is not None
+
+    return present
+
+
+def _external_reason(event: Event, metric: str, partition: str, missing: MissingUpstreams) -> str:
+    owners = sorted({key.path[0] for key in missing.external})
+    names = ", ".join(sorted(k.to_user_string() for k in missing.external))
+    produce = "; ".join(
+        f"materialize partition {partition} of {owner} (job {job_name(owner)}; locally "
+        f"`metricdag run --metric {owner} --date {partition}`)"
+        for owner in owners
+    )
+    return (
+        f"event {event.id} ({event.type}): no {metric} run started for {partition}: it needs {names} of "
+        f"another metric, which has no data for {partition}. First {produce}, then send the event again "
+        f"(`metricdag event send {event.type} --payload '{json.dumps(event.payload)}'`)."
+    )
 
 
 def _aware(moment: datetime) -> datetime:
