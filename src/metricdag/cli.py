@@ -201,7 +201,9 @@ def cmd_workspace(args: argparse.Namespace) -> int:
 
 # Packages that bring their own subcommands: each module has `register(subparsers)`, adding
 # parsers whose `fn(args) -> int` runs the command.
-COMMAND_MODULES: tuple[str, ...] = ("metricdag.events.cli", "metricdag.audit.cli", "metricdag.testing.cli", "metricdag.review.cli")
+COMMAND_MODULES: tuple[str, ...] = (
+    "metricdag.events.cli", "metricdag.audit.cli", "metricdag.testing.cli", "metricdag.review.cli", "metricdag.versioning.cli",
+)
 
 
 def parser() -> argparse.ArgumentParser:

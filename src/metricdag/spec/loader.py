@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from metricdag.alerting.routes import ALERTING_FILE, load_alerting_config
-from metricdag.errors import Problem, SpecError
+from metricdag.errors import MetricdagError, Problem, SpecError
 from metricdag.spec.models import MetricSpec, RetryPoliciesFile, RetryPolicySpec, RetryRef
 from metricdag.spec.catalog_index import CatalogIndex, load_catalog_index
 from metricdag.spec.validate import (
@@ -27,7 +27,7 @@ from metricdag.spec.validate import (
     semantic_problems,
     upstream_problems,
 )
-from metricdag.yamlio import load_model, parse_yaml, to_plain, validation_problems
+from metricdag.yamlio import did_you_mean, load_model, parse_yaml, to_plain, validation_problems
 
 METRIC_FILE = "metric.yaml"
 RETRY_FILE = Path("pipeline-configs") / "retry-policies.yaml"
@@ -114,6 +114,16 @@ def alert_route_names(project_root: Path) -> set[str] | None:
         return set(load_alerting_config(project_root).routes)
     except SpecError:
         return None
+
+
+def load_metric_named(name: str, project_root: Path) -> Metric:
+    """The metric ``metrics/<name>/`` of the project; an error naming the known metrics otherwise."""
+    folders = discover_metric_folders(project_root)
+    by_name = {f.name: f for f in folders}
+    if name not in by_name:
+        known = ", ".join(sorted(by_name)) or "none"
+        raise MetricdagError(f"no metric {name!r} under {project_root / 'metrics'}{did_you_mean(name, by_name)} (metrics: {known})")
+    return load_metric(by_name[name], project_root)
 
 
 def discover_metric_folders(project_root: Path) -> list[Path]:
