@@ -20,13 +20,11 @@ from metricdag.persistence.handler import (
     parse_copy_result,
     verify_load,
 )
-from metricdag.localstack.processes import free_port
 from metricdag.persistence.invoke import invoke_persister
 from metricdag.persistence.request import PersistError, PersistRequest, PersistResult, TransientPersistError
 from metricdag.retries import is_transient
-from metricdag.settings import Environment, PersisterSettings, load_environment
+from metricdag.settings import Environment, PersisterSettings
 from metricdag.warehouse import WarehouseError, run_query
-from tests.persistence.conftest import HOST, LocalSnowflake
 
 DAY1 = date(2024, 3, 1)
 DAY2 = date(2024, 3, 2)
@@ -379,25 +377,6 @@ def test_the_server_keeps_data_across_a_restart(env, objectstore_dir, table, loc
 
 
 # ------------------------------------------------------------ transient or permanent, and why
-
-
-@pytest.fixture
-def stopped_snowflake(local_snowflake: LocalSnowflake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """A local Snowflake of this test's own (the session's server keeps running for the others),
-    with the ``local`` environment pointed at it; the test stops it."""
-    server = LocalSnowflake(tmp_path, free_port(HOST), tmp_path / "logs" / "snowflake.log", local_snowflake.password)
-    for name, value in server.environ().items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("METRICDAG_ENV", raising=False)
-    env = load_environment("local")
-    server.db_dir = env.path(env.localstack.snowflake_db_dir)
-    folder = Path(env.object_store_uri[len("file://") :])
-    folder.mkdir(parents=True, exist_ok=True)
-    server.start()
-    try:
-        yield server, env, folder
-    finally:
-        server.stop()
 
 
 def test_a_persist_while_snowflake_is_down_is_transient_and_names_no_secret(stopped_snowflake, table):
