@@ -14,7 +14,6 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
-import pytest
 
 from metricdag.factory import build_metric_definitions
 from metricdag.io.io_manager import ParquetIOManager
@@ -60,7 +59,7 @@ class ConcurrentRunIOManager(ParquetIOManager):
 
 def definitions(tmp_path: Path, env: Environment) -> tuple[dg.Definitions, str]:
     """inventory_turnover in a copy of the project whose table is unique to the test and whose
-    RetryPolicy is quick: {RETRIES} retries, no delay."""
+    RetryPolicy is quick (``RETRIES`` retries, no delay); returns the definitions and the table."""
     project = copy_project(tmp_path / "project", ["daily_net_sales", METRIC])
     path = project / "metrics" / METRIC / "metric.yaml"
     table = "TURNOVER_" + uuid.uuid4().hex[:8].upper()
