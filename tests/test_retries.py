@@ -86,6 +86,42 @@ def test_permanent(exc):
     assert not is_transient(exc)
 
 
+def raised(error: MetricdagError, cause: BaseException | None, *, cut: bool = False) -> MetricdagError:
+    try:
+        try:
+            raise cause if cause is not None else ValueError("unrelated")
+        except BaseException as exc:
+            raise error from (None if cut else exc)
+    except MetricdagError as outer:
+        return outer
+
+
+def test_an_error_that_carries_its_classification_is_taken_at_its_word():
+    reset = requests.ConnectionError("connection reset")
+    # its cause cut (``from None``, as when a message is scrubbed of secrets): only the carried flag tells
+    assert is_transient(raised(MetricdagError("Snowflake is down", transient=True), reset, cut=True))
+    assert not is_transient(raised(MetricdagError("Snowflake is down"), reset, cut=True))
+    # the carried flag decides even against its cause
+    assert not is_transient(raised(MetricdagError("bad password", transient=False), reset))
+    assert is_transient(raised(MetricdagError("throttled", transient=True), ValueError("x")))
+    # an outer error without a flag defers to the first one in its chain that has one
+    inner = raised(MetricdagError("down", transient=True), None, cut=True)
+    assert is_transient(raised(MetricdagError("reading failed"), inner))
+
+
+def test_a_carried_transient_error_passes_the_wrapper_and_a_carried_permanent_one_fails_for_good():
+    down = MetricdagError("Snowflake is down", transient=True)
+    with pytest.raises(MetricdagError) as same:
+        with classify_failures("persisting 'x'"):
+            raise down from None
+    assert same.value is down
+
+    with pytest.raises(dg.Failure) as failure:
+        with classify_failures("persisting 'x'"):
+            raise MetricdagError("no such table", transient=False) from requests.ConnectionError("reset")
+    assert failure.value.allow_retries is False
+
+
 def test_wrapper_reraises_transient_unchanged_and_turns_permanent_into_a_final_failure():
     boom = ConnectionResetError(104, "Connection reset by peer")
     with pytest.raises(ConnectionResetError) as same:

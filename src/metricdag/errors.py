@@ -7,7 +7,21 @@ from pathlib import Path
 
 
 class MetricdagError(Exception):
-    """Base class: the message is meant for the person who runs the command."""
+    """Base class: the message is meant for the person who runs the command.
+
+    ``transient`` is the error's retry classification, decided where it is raised (from the
+    original error, before its message is scrubbed of secrets and its cause cut off):
+    True when another attempt may succeed, False when it cannot, None (the default) when the
+    error does not say and :func:`metricdag.retries.is_transient` follows its cause chain.
+    Subclasses may fix it for every instance with a class attribute.
+    """
+
+    transient: bool | None = None
+
+    def __init__(self, *args: object, transient: bool | None = None) -> None:
+        super().__init__(*args)
+        if transient is not None:
+            self.transient = transient
 
 
 class ConfigError(MetricdagError):

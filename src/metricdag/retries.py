@@ -5,6 +5,13 @@ errors, S3 ``SlowDown``) is re-raised unchanged, so the step's ``RetryPolicy`` (
 ``pipeline-configs/retry-policies.yaml``, per metric or per node) runs it again. Anything else
 is *permanent*: it becomes ``dg.Failure(allow_retries=False)`` and fails the step at once with
 its message.
+
+An error that carries its own classification (:attr:`metricdag.errors.MetricdagError.transient`,
+set where it was raised, e.g. by the warehouse before it scrubs the password from a message and
+cuts the cause chain) is taken at its word; otherwise the error and the errors it was raised
+from are classified by type. The same classification serves calls that retry within a step
+(the Legend pages) and the Lambda ``errorType`` of the persister. This module imports Dagster
+only when :func:`classify_failures` runs, so the persister (a Lambda without Dagster) can use it.
 """
 
 from __future__ import annotations
@@ -12,10 +19,11 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
-import dagster as dg
+
 import requests
 
 from metricdag.catalog.client import CatalogUnavailableError
+from metricdag.errors import MetricdagError
 
 # snowflake-connector errnos: failed to connect / request / reach the server, connection timeout,
 # "retryable" code; 290000 + HTTP status is how it reports an HTTP error after its own retries.
@@ -90,11 +98,18 @@ def _own(exc: BaseException) -> bool:
 
 
 def is_transient(exc: BaseException) -> bool:
-    """True when another attempt may succeed: the error itself, or an error it was raised from, is transient."""
+    """True when another attempt may succeed: the error itself, or an error it was raised from, is transient.
+
+    The first error of the chain that carries a classification (``MetricdagError.transient``
+    not None) decides, whatever its causes are.
+    """
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
+        carried = current.transient if isinstance(current, MetricdagError) else None
+        if carried is not None:
+            return carried
         if _own(current):
             return True
         current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
@@ -108,8 +123,10 @@ def describe(exc: BaseException) -> str:
 
 @contextmanager
 def classify_failures(what: str) -> Iterator[None]:
-    """Around an asset's compute: transient errors pass through (the RetryPolicy retries them),
-    permanent ones fail the step at once with their message."""
+    """Around an asset's compute (or an IO manager's ``load_input``): transient errors pass
+    through (the RetryPolicy retries them), permanent ones fail the step at once with their message."""
+    import dagster as dg
+
     try:
         yield
     except (dg.Failure, dg.RetryRequested, dg.DagsterExecutionInterruptedError):

@@ -6,7 +6,9 @@ that is not a plain identifier is rejected before it can reach SQL text. Values 
 as bound parameters (``qmark`` style, bound by the server).
 
 The password comes from ``SnowflakeSettings.connection_args()`` and is scrubbed from every
-error message raised here.
+error message raised here. Those errors are raised ``from None`` (the connector's own error,
+which may hold the password, stays out of logs and the UI), so each :class:`WarehouseError`
+carries its retry classification, taken from the connector's error before it is dropped.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from metricdag.errors import MetricdagError
+from metricdag.retries import is_transient
 from metricdag.settings import SnowflakeSettings
 
 if TYPE_CHECKING:
@@ -27,7 +30,8 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 
 
 class WarehouseError(MetricdagError):
-    """Snowflake refused a connection or a statement."""
+    """Snowflake refused a connection or a statement; ``transient`` says whether retrying may help
+    (a network error, a timeout) or not (bad credentials, a SQL error)."""
 
 
 def validate_identifier(name: str, what: str = "identifier") -> str:
@@ -87,7 +91,9 @@ def connect(settings: SnowflakeSettings, *, database: str | None = None) -> Snow
     try:
         return snowflake.connector.connect(**args)
     except snowflake.connector.errors.Error as exc:
-        raise WarehouseError(f"cannot connect to {_where(settings)}: {scrub(str(exc), password)}") from None
+        raise WarehouseError(
+            f"cannot connect to {_where(settings)}: {scrub(str(exc), password)}", transient=is_transient(exc)
+        ) from None
 
 
 def execute(cursor: Any, sql: str, params: Sequence[Any] | None = None) -> Any:
@@ -98,7 +104,7 @@ def execute(cursor: Any, sql: str, params: Sequence[Any] | None = None) -> Any:
     try:
         return cursor.execute(sql, params)
     except snowflake.connector.errors.Error as exc:
-        raise WarehouseError(f"{exc.msg or exc}\n  in: {sql}") from None
+        raise WarehouseError(f"{exc.msg or exc}\n  in: {sql}", transient=is_transient(exc)) from None
 
 
 def run_query(
@@ -115,7 +121,7 @@ def run_query(
             columns = [d.name for d in cursor.description]
             return columns, [tuple(row) for row in cursor.fetchall()]
         except WarehouseError as exc:
-            raise WarehouseError(scrub(str(exc), password)) from None
+            raise WarehouseError(scrub(str(exc), password), transient=exc.transient) from None
         finally:
             cursor.close()
 

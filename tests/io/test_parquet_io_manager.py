@@ -7,8 +7,9 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from metricdag.io.io_manager import ParquetIOManager
+from metricdag.io.io_manager import MissingPartitionError, ParquetIOManager
 from metricdag.io.objectstore import store_for
+from metricdag.retries import is_transient
 
 KEY = dg.AssetKey(["daily_net_sales", "review", "net_sales_daily"])
 FRAME = pd.DataFrame({"store_id": ["S001", "S002"], "net_sales_usd": [10.5, 20.25]})
@@ -66,7 +67,33 @@ def test_a_rewrite_replaces_the_partition_and_leaves_others(scheme, tmp_path, s3
     assert len(read(manager, "2024-06-02")) == 1
 
 
-def test_missing_partition_names_the_asset_and_partition(tmp_path):
+def test_missing_partition_fails_for_good_naming_the_asset_partition_and_command(tmp_path):
     manager = ParquetIOManager(base_uri=f"file://{tmp_path}", environment="local")
-    with pytest.raises(FileNotFoundError, match=r"daily_net_sales/review/net_sales_daily has no data for partition 2024-06-01"):
+    with pytest.raises(dg.Failure) as caught:
         read(manager, "2024-06-01")
+
+    assert caught.value.allow_retries is False
+    assert (
+        "daily_net_sales/review/net_sales_daily has no data for partition 2024-06-01; "
+        "run: metricdag run --metric daily_net_sales --date 2024-06-01"
+    ) in caught.value.description
+    assert f"{tmp_path}/local/daily_net_sales/review/net_sales_daily/2024/06/01" in caught.value.description
+
+
+@pytest.mark.parametrize("scheme", ["file", "s3"])
+def test_run_location_is_the_file_of_that_run_not_the_newest(scheme, tmp_path, s3_endpoint, aws_env):
+    manager = managers(tmp_path, s3_endpoint)[scheme]
+    write(manager, FRAME, run_id="run-a")
+    prefix = manager.location(KEY, "2024-06-03").rsplit("/", 1)[0]
+    # another run's file, newer, in the same folder (written while run-a was between its steps)
+    store = store_for(prefix, s3_endpoint)
+    store.put_bytes(f"{prefix}/run-b-1.parquet", store.get_bytes(manager.location(KEY, "2024-06-03")))
+    assert "run-b-1" in manager.location(KEY, "2024-06-03")
+
+    assert "/run-a-" in manager.run_location(KEY, "2024-06-03", ["run-a"])
+    assert "/run-b-1" in manager.run_location(KEY, "2024-06-03", ["run-c", "run-b"])  # a re-execution of run-b
+    with pytest.raises(MissingPartitionError) as caught:
+        manager.run_location(KEY, "2024-06-03", ["run"])  # a prefix of both run ids, neither's file
+    assert not is_transient(caught.value)
+    assert "written by run run" in str(caught.value)
+    assert "run: metricdag run --metric daily_net_sales --date 2024-06-03" in str(caught.value)

@@ -95,3 +95,25 @@ def objectstore_dir(env: Environment) -> Path:
     path = Path(env.object_store_uri[len("file://") :])
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+@pytest.fixture
+def stopped_snowflake(
+    local_snowflake: LocalSnowflake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[LocalSnowflake, Environment, Path]]:
+    """``(server, environment, object-store folder)``: a local Snowflake of this test's own (the
+    session's server keeps running for the others), the ``local`` environment pointed at it;
+    the test stops it when it wants Snowflake down."""
+    server = LocalSnowflake(tmp_path, free_port(HOST), tmp_path / "logs" / "snowflake.log", local_snowflake.password)
+    for name, value in server.environ().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("METRICDAG_ENV", raising=False)
+    env = load_environment("local")
+    server.db_dir = env.path(env.localstack.snowflake_db_dir)
+    folder = Path(env.object_store_uri[len("file://") :])
+    folder.mkdir(parents=True, exist_ok=True)
+    server.start()
+    try:
+        yield server, env, folder
+    finally:
+        server.stop()

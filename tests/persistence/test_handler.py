@@ -21,7 +21,8 @@ from metricdag.persistence.handler import (
     verify_load,
 )
 from metricdag.persistence.invoke import invoke_persister
-from metricdag.persistence.request import PersistError, PersistRequest, PersistResult
+from metricdag.persistence.request import PersistError, PersistRequest, PersistResult, TransientPersistError
+from metricdag.retries import is_transient
 from metricdag.settings import Environment, PersisterSettings
 from metricdag.warehouse import WarehouseError, run_query
 
@@ -373,3 +374,57 @@ def test_the_server_keeps_data_across_a_restart(env, objectstore_dir, table, loc
 
     assert rows(env, table, database="KEPT_DB") == as_rows(frame)
     assert "local snowflake stopped; data kept in" in local_snowflake.log_path.read_text()
+
+
+# ------------------------------------------------------------ transient or permanent, and why
+
+
+def test_a_persist_while_snowflake_is_down_is_transient_and_names_no_secret(stopped_snowflake, table):
+    server, env, folder = stopped_snowflake
+    handler(event(table, write_parquet(folder, sales(DAY1, {"berlin": 1.0})), DAY1))  # it works while up
+    assert server.stop() is True
+
+    with pytest.raises(TransientPersistError) as caught:
+        handler(event(table, write_parquet(folder, sales(DAY1, {"paris": 2.0})), DAY1))
+
+    message = str(caught.value)
+    assert is_transient(caught.value)  # so the step's RetryPolicy runs it again
+    assert f'"{table.upper()}"' in message and "250001" in message and "Could not connect" in message
+    assert server.password not in message
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__  # the connector's own error stays out
+
+
+def test_a_lambda_reports_a_transient_persist_by_its_error_type(stopped_snowflake, table):
+    server, env, folder = stopped_snowflake
+    request = PersistRequest.model_validate(event(table, write_parquet(folder, sales(DAY1, {"berlin": 1.0})), DAY1))
+    server.stop()
+
+    with pytest.raises(PersistError, match=r"failed: TransientPersistError: .*250001") as caught:
+        invoke_persister(request, lambda_env(env), lambda_client=LoopbackLambda())
+
+    assert is_transient(caught.value)
+
+
+def test_a_refused_load_is_permanent_in_process_and_through_the_lambda(env, objectstore_dir, table):
+    stray = pd.concat([sales(DAY1, {"rome": 3.0}), sales(DAY2, {"oslo": 4.0})], ignore_index=True)
+    request = PersistRequest.model_validate(event(table, write_parquet(objectstore_dir, stray), DAY1))
+
+    with pytest.raises(PersistError) as in_process:
+        invoke_persister(request, env)
+    with pytest.raises(PersistError) as through_lambda:
+        invoke_persister(request, lambda_env(env), lambda_client=LoopbackLambda())
+
+    assert not is_transient(in_process.value) and not is_transient(through_lambda.value)
+    assert not isinstance(in_process.value, TransientPersistError)
+
+
+def test_a_sql_error_is_permanent_and_a_stopped_server_transient(stopped_snowflake):
+    server, env, _ = stopped_snowflake
+    with pytest.raises(WarehouseError) as sql_error:
+        run_query(env.snowflake, 'SELECT * FROM "METRICDAG"."METRICS"."NO_SUCH_TABLE"')
+    server.stop()
+    with pytest.raises(WarehouseError) as down:
+        run_query(env.snowflake, "SELECT 1")
+
+    assert not is_transient(sql_error.value) and is_transient(down.value)
+    assert server.password not in str(down.value)

@@ -24,8 +24,9 @@ from metricdag.catalog.conform import conform
 from metricdag.catalog.models import DatasetSchema, LegendLambdaCoordinates
 from metricdag.localstack import sample_data
 from metricdag.localstack.legend_service import create_legend_app, legend_scope
+from metricdag.retries import is_transient, is_transient_status
 from metricdag.sourcing.errors import SourceError
-from metricdag.sourcing.legend import RetryPolicy, backoff_delay, is_retryable, lambda_url, read_legend, retry_after_seconds
+from metricdag.sourcing.legend import PageRetries, backoff_delay, lambda_url, read_legend, retry_after_seconds
 from tests.oauth_fixtures import TokenService
 from tests.servers import RunningServer, serve, unused_port
 
@@ -33,7 +34,7 @@ FX_SCHEMA = DatasetSchema.model_validate(
     {"key": ["currency"], "columns": [{"name": "currency", "type": "string", "nullable": False},
                                       {"name": "usd_per_unit", "type": "float64", "nullable": False}]}
 )
-FAST = RetryPolicy(max_attempts=4, base_delay_s=0.01, max_delay_s=0.05)
+FAST = PageRetries(max_attempts=4, base_delay_s=0.01, max_delay_s=0.05)
 
 
 class CountingSession(ClientCredentialsSession):
@@ -93,6 +94,7 @@ def test_client_errors_fail_at_once_with_the_servers_message(
 
     assert "'fx_rates'" in str(info.value) and legend.url + path in str(info.value) and says in str(info.value)
     assert len(session.calls) == 1
+    assert not is_transient(info.value)  # the step fails at once too, not retried by its RetryPolicy
 
 
 def test_a_token_without_legend_scope_is_refused_with_the_message(legend: RunningServer, token_service: TokenService) -> None:
@@ -144,7 +146,7 @@ def test_429_is_retried_after_the_delay_the_server_asks(script, session, caplog:
 
     with caplog.at_level(logging.WARNING, logger="metricdag.sourcing.legend"):
         frame = read_legend(
-            session, url, {"date": "2024-06-03"}, 10, "fx_rates", retry=RetryPolicy(max_delay_s=5), sleep=waits.append
+            session, url, {"date": "2024-06-03"}, 10, "fx_rates", retry=PageRetries(max_delay_s=5), sleep=waits.append
         )
 
     assert frame.to_dict("records") == [{"currency": "EUR", "usd_per_unit": 1.1}]
@@ -161,7 +163,7 @@ def test_server_errors_are_retried_with_growing_backoff(script, session, status:
     s.answers = [(status, {"detail": "boom"}, {}), (status, {"detail": "boom"}, {}), (200, page([["USD", 1.0]]), {})]
     waits: list[float] = []
 
-    policy = RetryPolicy(base_delay_s=1, max_delay_s=30)
+    policy = PageRetries(base_delay_s=1, max_delay_s=30)
     frame = read_legend(session, url, {"date": "2024-06-03"}, 10, "fx_rates", retry=policy, sleep=waits.append)
 
     assert len(frame) == 1 and len(s.requests) == 3
@@ -172,7 +174,7 @@ def test_retries_really_wait(script, session) -> None:
     s, url = script
     s.answers = [(500, {}, {}), (200, page([["USD", 1.0]]), {})]
     started = time.monotonic()
-    read_legend(session, url, {}, 10, "fx_rates", retry=RetryPolicy(base_delay_s=0.2))
+    read_legend(session, url, {}, 10, "fx_rates", retry=PageRetries(base_delay_s=0.2))
     assert time.monotonic() - started >= 0.1
 
 
@@ -185,6 +187,7 @@ def test_giving_up_names_the_attempts_and_the_last_answer(script, session) -> No
 
     assert len(s.requests) == 4
     assert "failed 4 time(s)" in str(info.value) and "503" in str(info.value) and "maintenance until noon" in str(info.value)
+    assert is_transient(info.value)  # the step's RetryPolicy may try again later
 
 
 def test_400_fails_at_once_with_the_servers_message(script, session) -> None:
@@ -223,19 +226,28 @@ def test_unusable_answers_are_named(script, session, body: dict, says: str) -> N
 
 def test_a_lambda_that_is_down_is_retried_then_named(session) -> None:
     url = f"http://127.0.0.1:{unused_port()}/lambdas/fx"
-    with pytest.raises(SourceError, match=f"{url} failed 4 time.*ConnectionError"):
+    with pytest.raises(SourceError, match=f"{url} failed 4 time.*ConnectionError") as info:
         read_legend(session, url, {}, 10, "fx_rates", retry=FAST, sleep=lambda _: None, timeout_s=2)
+    assert is_transient(info.value)
 
 
 # ---------------------------------------------------------------- pure parts
 
 
-def test_retryable_statuses() -> None:
-    assert [s for s in (200, 400, 401, 403, 404, 409, 422, 429, 500, 503, 599) if is_retryable(s)] == [429, 500, 503, 599]
+@pytest.mark.parametrize(("status", "requests_made"), [(404, 1), (409, 1), (422, 1), (429, 4), (502, 4), (599, 4)])
+def test_statuses_are_retried_as_the_shared_classification_says(script, session, status: int, requests_made: int) -> None:
+    s, url = script
+    s.answers = [(status, {"detail": "no"}, {})]
+
+    with pytest.raises(SourceError) as info:
+        read_legend(session, url, {}, 10, "fx_rates", retry=FAST, sleep=lambda _: None)
+
+    assert len(s.requests) == requests_made
+    assert is_transient_status(status) is (requests_made > 1) is is_transient(info.value)
 
 
 def test_backoff_doubles_is_capped_and_honours_retry_after() -> None:
-    policy = RetryPolicy(base_delay_s=1, max_delay_s=10)
+    policy = PageRetries(base_delay_s=1, max_delay_s=10)
     assert [backoff_delay(n, policy) for n in (1, 2, 3, 4, 5, 6)] == [1, 2, 4, 8, 10, 10]
     assert backoff_delay(1, policy, jitter=0.0) == 0.5
     assert backoff_delay(1, policy, retry_after=7) == 7

@@ -23,7 +23,7 @@ from metricdag.catalog.models import (
     ResolvedDataset,
     SnowflakeCoordinates,
 )
-from metricdag.factory.locks import resolve_locked, run_locks
+from metricdag.factory.locks import resolve_locked, run_chain, run_locks
 from metricdag.factory.naming import asset_description, group_name
 from metricdag.io.io_manager import ParquetIOManager
 from metricdag.io.objectstore import store_for
@@ -375,11 +375,10 @@ def persist_asset(metric: Metric, persist: PersistSpec, partitions: dg.Partition
     )
     def _persist(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         persister: PersisterResource = context.resources.persister
-        uri = context.resources.io_manager.location(source, context.partition_key)
-        if uri is None:
-            raise FileNotFoundError(f"{source.to_user_string()} has no file for {context.partition_key}")
         started = time.perf_counter()
         with classify_failures(f"persisting {persist.dataset!r} into {persist.table}"):
+            # exactly the review file this run wrote (or the run it re-executes), never a newer one
+            uri = context.resources.io_manager.run_location(source, context.partition_key, run_chain(context))
             result = persister.persist(
                 PersistRequest(
                     environment=persister.environment,

@@ -40,6 +40,17 @@ def _root_run_id(context: dg.AssetExecutionContext) -> str:
     return run.root_run_id or run.tags.get(ROOT_RUN_TAG) or run.run_id
 
 
+def run_chain(context: dg.AssetExecutionContext) -> list[str]:
+    """This run's id, then the ids of the runs it re-executes (parent first, root last)."""
+    chain = [context.run.run_id]
+    parent = context.run.parent_run_id
+    while parent and parent not in chain:
+        chain.append(parent)
+        run = context.instance.get_run_by_id(parent)
+        parent = run.parent_run_id if run else None
+    return chain
+
+
 def _current_tags(context: dg.AssetExecutionContext, run_id: str) -> dict[str, str]:
     run = context.instance.get_run_by_id(run_id)
     return dict(run.tags) if run else {}

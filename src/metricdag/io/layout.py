@@ -3,7 +3,8 @@
     <base>/<env>/<metric>/<layer>/<dataset>/YYYY/MM/DD/<run_id>-<attempt>.parquet
 
 One folder per partition; a new write replaces the folder's previous file only after the
-new file is complete, so readers always find one whole file.
+new file is complete, so readers always find one whole file. The file name says which run
+(and attempt) wrote it, so a step can read exactly its own run's file (:func:`file_of_run`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,30 @@ def partition_prefix(base_uri: str, environment: str, asset_path: list[str], par
 
 def file_name(run_id: str, attempt: int | str) -> str:
     return f"{run_id}-{attempt}.parquet"
+
+
+def attempt_of(uri: str, run_id: str) -> int | None:
+    """The attempt number in the name of a file ``run_id`` wrote (0 when not a number), else None."""
+    name = uri.rsplit("/", 1)[-1]
+    if not (name.startswith(f"{run_id}-") and name.endswith(".parquet")):
+        return None
+    attempt = name[len(run_id) + 1 : -len(".parquet")]
+    if not attempt or "-" in attempt:  # another run's file, whose id starts with this one
+        return None
+    return int(attempt) if attempt.isdigit() else 0
+
+
+def file_of_run(objects: list[ObjectInfo], run_ids: list[str]) -> ObjectInfo | None:
+    """The file the first of ``run_ids`` that wrote one wrote (its last attempt), or None.
+
+    ``run_ids`` is a run and then the runs it re-executes, nearest first: a re-execution reads
+    the outputs its parent run wrote for the steps it does not run again.
+    """
+    for run_id in run_ids:
+        mine = [(attempt, o) for o in objects if (attempt := attempt_of(o.uri, run_id)) is not None]
+        if mine:
+            return max(mine, key=lambda pair: (pair[0], pair[1].modified, pair[1].uri))[1]
+    return None
 
 
 def newest(objects: list[ObjectInfo]) -> ObjectInfo | None:

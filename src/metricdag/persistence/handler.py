@@ -14,13 +14,19 @@ Steps, each a small function below:
 Re-running for the same partition leaves exactly one copy (delete + load). Each run attempt
 must write a uniquely named file: Snowflake skips files it has loaded before (``LOAD_SKIPPED``),
 which here is an error rather than a silent no-op.
+
+Every failure says whether another attempt may succeed: a transient one (Snowflake or the
+object store unreachable, throttled, timed out) leaves the handler as
+:class:`TransientPersistError`, anything else as :class:`PersistError` (or a config error),
+so the class name a deployed Lambda reports as ``errorType`` carries the classification.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -31,7 +37,8 @@ from metricdag.audit.store import AuditStore, audit_store_for
 from metricdag.errors import MetricdagError
 from metricdag.io.objectstore import sha256_hex, store_for
 from metricdag.persistence import sql
-from metricdag.persistence.request import PersistError, PersistRequest, PersistResult
+from metricdag.persistence.request import PersistError, PersistRequest, PersistResult, TransientPersistError
+from metricdag.retries import describe, is_transient
 from metricdag.settings import Environment, load_environment
 from metricdag.warehouse import WarehouseError, connect, execute
 
@@ -251,9 +258,30 @@ def read_source(request: PersistRequest, env: Environment) -> bytes:
     try:
         return store.get_bytes(request.source_uri)
     except Exception as exc:
-        raise PersistError(f"dataset {request.dataset}: cannot read {request.source_uri}: {exc}") from None
+        raise PersistError(
+            f"dataset {request.dataset}: cannot read {request.source_uri}: {exc}", transient=is_transient(exc)
+        ) from None
 
 
+def _transient_as_error_type(handle: Callable[..., dict]) -> Callable[..., dict]:
+    """A transient failure leaves the handler as :class:`TransientPersistError` (its message kept)."""
+
+    @functools.wraps(handle)
+    def wrapper(event: dict, context: Any = None) -> dict:
+        try:
+            return handle(event, context)
+        except TransientPersistError:
+            raise
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            own = isinstance(exc, MetricdagError)  # its message is complete and scrubbed; its cause was cut
+            raise TransientPersistError(str(exc) if own else describe(exc)) from (None if own else exc)
+
+    return wrapper
+
+
+@_transient_as_error_type
 def handler(event: dict, context: Any = None) -> dict:
     """Load one Parquet file as one partition of a Snowflake table; returns ``PersistResult`` JSON."""
     started = time.monotonic()
@@ -291,7 +319,8 @@ def handler(event: dict, context: Any = None) -> dict:
     except WarehouseError as exc:
         raise PersistError(
             f"{plan.target.sql} partition {plan.partition}: loading {request.source_uri} failed "
-            f"and was rolled back: {exc}"
+            f"and was rolled back: {exc}",
+            transient=exc.transient,
         ) from None
 
     result = PersistResult(
@@ -352,7 +381,8 @@ def record_load(store: AuditStore | None, env: Environment, request: PersistRequ
         )
     except Exception as exc:
         raise PersistError(
-            f"{result.table} partition {result.partition}: loaded, but the audit record could not be written: {exc}"
+            f"{result.table} partition {result.partition}: loaded, but the audit record could not be written: {exc}",
+            transient=is_transient(exc),
         ) from None
 
 

@@ -1,7 +1,9 @@
 """The Dagster side of the persister: call the handler in-process or as a deployed Lambda.
 
 Both paths send the same JSON event and read back the same :class:`PersistResult`, so the
-local stack exercises exactly the contract production uses.
+local stack exercises exactly the contract production uses. Both fail the same way too: a
+transient failure is a :class:`TransientPersistError` (a Lambda reports it as its ``errorType``),
+anything else a :class:`PersistError`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from metricdag.errors import ConfigError
-from metricdag.persistence.request import PersistError, PersistRequest, PersistResult
+from metricdag.persistence.request import PersistError, PersistRequest, PersistResult, TransientPersistError
 from metricdag.settings import Environment
 
 
@@ -53,6 +55,13 @@ def _invoke_lambda(request: PersistRequest, env: Environment, client: Any) -> Pe
     return result_from_response(response, function_name, request)
 
 
+def error_from_lambda(error_type: str | None, message: str) -> PersistError:
+    """The error a Lambda reported, with the classification its ``errorType`` carries."""
+    if error_type == TransientPersistError.__name__:
+        return TransientPersistError(message)
+    return PersistError(message, transient=False)
+
+
 def result_from_response(response: dict, function_name: str, request: PersistRequest) -> PersistResult:
     """The :class:`PersistResult` of a Lambda ``invoke`` response, or the function's error."""
     raw = response["Payload"].read() if hasattr(response.get("Payload"), "read") else response.get("Payload", b"")
@@ -64,8 +73,8 @@ def result_from_response(response: dict, function_name: str, request: PersistReq
     if response.get("FunctionError"):
         if isinstance(payload, dict) and "errorMessage" in payload:
             kind = payload.get("errorType") or response["FunctionError"]
-            raise PersistError(f"{what} failed: {kind}: {payload['errorMessage']}")
-        raise PersistError(f"{what} failed ({response['FunctionError']}): {raw[:500]!r}")
+            raise error_from_lambda(payload.get("errorType"), f"{what} failed: {kind}: {payload['errorMessage']}")
+        raise PersistError(f"{what} failed ({response['FunctionError']}): {raw[:500]!r}", transient=False)
     try:
         return PersistResult.model_validate(payload)
     except ValidationError as exc:

@@ -20,6 +20,14 @@ class PersistError(MetricdagError):
     """A load was refused or rolled back; the message names the table, partition and counts."""
 
 
+class TransientPersistError(PersistError):
+    """A load that failed for a passing reason (Snowflake or the object store unreachable or
+    throttled): another attempt may succeed. The persister raises this type for every transient
+    failure because a deployed Lambda reports only the class name (``errorType``) and the message."""
+
+    transient = True
+
+
 class PersistRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True)
 

@@ -1,9 +1,11 @@
 """Read a logical dataset from a Legend lambda (a Legend service execution over HTTP).
 
 :func:`read_legend` calls the lambda with an OAuth2 bearer token (the session adds it), pages
-through the result, retries 429 and 5xx answers (and dropped connections) with exponential
-backoff, honouring ``Retry-After``, and fails at once on any other 4xx with the server's
-message.
+through the result, retries a page after a transient failure (429 and 5xx answers, dropped
+connections, timeouts: :mod:`metricdag.retries` decides) with exponential backoff, honouring
+``Retry-After``, and fails at once on any other 4xx with the server's message. Its
+:class:`SourceError` carries the same classification, so when the page retries give up the
+step's ``RetryPolicy`` may run the step again later, and a 4xx fails the step at once.
 
 Paging contract: the request carries ``page_size`` (and, after the first page, the
 ``page_token`` the previous page returned); each page is a Legend TDS result::
@@ -29,6 +31,7 @@ import requests
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from metricdag.catalog.models import LegendLambdaCoordinates
+from metricdag.retries import is_transient, is_transient_status
 from metricdag.sourcing.errors import SourceError
 
 default_log = logging.getLogger("metricdag.sourcing.legend")
@@ -74,17 +77,13 @@ class LambdaPage(_Wire):
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    """Attempts per page (first try included) and the exponential backoff between them."""
+class PageRetries:
+    """Attempts per page (first try included) and the exponential backoff between them, within
+    one step attempt (the step's own ``RetryPolicy`` is separate: it reruns the whole step)."""
 
     max_attempts: int = 5
     base_delay_s: float = 0.5
     max_delay_s: float = 30.0
-
-
-def is_retryable(status: int) -> bool:
-    """429 (rate limited) and every 5xx are worth another try; other 4xx are not."""
-    return status == 429 or 500 <= status <= 599
 
 
 def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
@@ -103,7 +102,7 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
     return max(0.0, (when - (now or datetime.now(timezone.utc))).total_seconds())
 
 
-def backoff_delay(attempt: int, policy: RetryPolicy, retry_after: float | None = None, jitter: float = 1.0) -> float:
+def backoff_delay(attempt: int, policy: PageRetries, retry_after: float | None = None, jitter: float = 1.0) -> float:
     """Seconds to wait after failed ``attempt`` (1-based): ``base * 2^(attempt-1)`` scaled by
     ``0.5 + jitter/2`` (``jitter`` in [0, 1]), at least what ``Retry-After`` asks, at most
     ``max_delay_s``."""
@@ -149,7 +148,7 @@ def _get(
     url: str,
     query: Mapping[str, Any],
     dataset: str,
-    retry: RetryPolicy,
+    retry: PageRetries,
     timeout_s: float,
     log: logging.Logger | logging.LoggerAdapter,
     sleep: Callable[[float], None],
@@ -159,20 +158,27 @@ def _get(
         retry_after = None
         try:
             resp = session.get(url, params=dict(query), timeout=timeout_s, headers={"Accept": "application/json"})
-        except (requests.ConnectionError, requests.Timeout) as exc:
+        except requests.RequestException as exc:
+            if not is_transient(exc):
+                raise SourceError(
+                    f"dataset {dataset!r}: cannot call the Legend lambda at {url}: {type(exc).__name__}: {exc}",
+                    transient=False,
+                ) from None
             reason = f"no answer ({type(exc).__name__})"
         else:
             if resp.status_code == 200:
                 return resp
-            if not is_retryable(resp.status_code):
+            if not is_transient_status(resp.status_code):
                 raise SourceError(
-                    f"dataset {dataset!r}: the Legend lambda at {url} answered {resp.status_code}: {_server_message(resp)}"
+                    f"dataset {dataset!r}: the Legend lambda at {url} answered {resp.status_code}: {_server_message(resp)}",
+                    transient=False,
                 )
             reason = f"{resp.status_code} ({_server_message(resp)[:120]})"
             retry_after = retry_after_seconds(resp.headers.get("Retry-After"))
         if attempt == retry.max_attempts:
             raise SourceError(
-                f"dataset {dataset!r}: the Legend lambda at {url} failed {attempt} time(s), last with {reason}; giving up"
+                f"dataset {dataset!r}: the Legend lambda at {url} failed {attempt} time(s), last with {reason}; giving up",
+                transient=True,
             )
         delay = backoff_delay(attempt, retry, retry_after, random.random())
         log.warning(
@@ -190,7 +196,7 @@ def read_legend(
     page_size: int,
     dataset: str,
     *,
-    retry: RetryPolicy = RetryPolicy(),
+    retry: PageRetries = PageRetries(),
     timeout_s: float = 60.0,
     log: logging.Logger | logging.LoggerAdapter | None = None,
     sleep: Callable[[float], None] = time.sleep,
