@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from metricdag.asgi import StrictJSONRoute
 from metricdag.catalog.models import NAME_RE, DatasetDefinition, ResolvedDataset, canonical_version, version_key
 from metricdag.catalog_service.common import (
     PROTECTED,
@@ -27,7 +28,7 @@ from metricdag.catalog_service.db import Dataset, DatasetVersion, as_utc
 
 log = logging.getLogger("metricdag.catalog_service")
 
-router = APIRouter(tags=["datasets"], **PROTECTED)
+router = APIRouter(tags=["datasets"], route_class=StrictJSONRoute, **PROTECTED)
 
 
 class PublishedDataset(DatasetDefinition):
