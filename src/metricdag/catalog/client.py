@@ -16,11 +16,15 @@ Cache layout (one JSON file per lookup, written atomically)::
     <cache_dir>/<environment>/<name>@<version>.json  one pinned version (immutable)
     <cache_dir>/<environment>/locks/<run_id>.json    a run's version lock (immutable)
 
-Dataset files hold ``{"etag": ..., "dataset": <ResolvedDataset JSON>}``.
+Dataset files hold ``{"etag": ..., "digest": "sha256:...", "dataset": <ResolvedDataset JSON>}``:
+the digest covers the etag and the dataset, so an entry changed on disk (by hand, a bad
+restore, a half-copied folder) is never used; the client refetches it without ``If-None-Match``
+and writes it again. An entry without a digest is treated the same way.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -108,6 +112,12 @@ def _detail(resp: requests.Response) -> str:
     return f"HTTP {resp.status_code}: {resp.text[:300]}"
 
 
+def cache_digest(etag: str | None, dataset: Any) -> str:
+    """``sha256:<hex>`` of a cache entry's etag and dataset JSON (canonical: sorted keys, no spaces)."""
+    canonical = json.dumps({"etag": etag, "dataset": dataset}, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
 class CatalogClient:
     """Resolve logical datasets for one environment; publish new versions."""
 
@@ -156,15 +166,18 @@ class CatalogClient:
         path = self._cache_path(name, version)
         try:
             entry = json.loads(path.read_text())
+            if entry.get("digest") != cache_digest(entry.get("etag"), entry["dataset"]):
+                raise ValueError("its content does not match its digest (changed on disk)")
             return ResolvedDataset.model_validate(entry["dataset"]), entry.get("etag")
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, KeyError, TypeError, ValidationError) as exc:
-            log.warning("ignoring unreadable catalog cache file %s: %s", path, exc)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, ValidationError) as exc:
+            self.log.warning("ignoring catalog cache file %s: %s", path, exc)
             return None
 
     def _write_cache(self, path: Path, dataset: ResolvedDataset, etag: str | None) -> None:
-        entry = {"etag": etag, "dataset": dataset.model_dump(mode="json", by_alias=True)}
+        data = dataset.model_dump(mode="json", by_alias=True)
+        entry = {"etag": etag, "digest": cache_digest(etag, data), "dataset": data}
         _write_atomically(path, json.dumps(entry, indent=2, sort_keys=True))
 
     def cached(self, name: str, version: str | None = None) -> ResolvedDataset | None:
