@@ -148,8 +148,9 @@ class CatalogClient:
 
     @classmethod
     def for_environment(cls, env: Environment, **kwargs: Any) -> CatalogClient:
-        """The environment's catalog, every call authenticated with its OAuth client credentials."""
-        auth = ClientCredentials.from_settings(env.auth)
+        """The environment's catalog, every call authenticated with its OAuth client credentials (the
+        token goes only to the environment's catalog and Legend URLs)."""
+        auth = ClientCredentials.from_settings(env.auth, env.bearer_token_bases)
         return cls(env.catalog.url, env.path(env.catalog.cache_dir), env.name, auth=auth, **kwargs)
 
     # ---- cache -------------------------------------------------------------------------
