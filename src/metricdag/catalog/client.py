@@ -97,6 +97,13 @@ def _reason(exc: Exception) -> str:
     return type(exc).__name__
 
 
+def _validation_error(error: dict) -> str:
+    """``loc: msg``, plus the reason FastAPI puts in ``ctx.error`` (e.g. which JSON number was refused)."""
+    text = f"{'.'.join(str(p) for p in error.get('loc', []))}: {error.get('msg', '')}"
+    reason = (error.get("ctx") or {}).get("error") if isinstance(error.get("ctx"), dict) else None
+    return f"{text} ({reason})" if isinstance(reason, str) and reason and reason not in text else text
+
+
 def _detail(resp: requests.Response) -> str:
     """The service's message (FastAPI's ``{"detail": ...}``), else the start of the body."""
     try:
@@ -106,9 +113,7 @@ def _detail(resp: requests.Response) -> str:
     if isinstance(detail, str):
         return detail
     if isinstance(detail, list):  # 422: pydantic errors
-        return "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', []))}: {e.get('msg', '')}" for e in detail if isinstance(e, dict)
-        )
+        return "; ".join(_validation_error(e) for e in detail if isinstance(e, dict))
     return f"HTTP {resp.status_code}: {resp.text[:300]}"
 
 
