@@ -14,7 +14,7 @@ Cache layout (one JSON file per lookup, written atomically)::
 
     <cache_dir>/<environment>/<name>.json            latest version seen
     <cache_dir>/<environment>/<name>@<version>.json  one pinned version (immutable)
-    <cache_dir>/<environment>/locks/<run_id>.json    a run's version lock (immutable)
+    <cache_dir>/<environment>/locks/<run_id>.json    a run's version lock (immutable), ``{"digest", "lock"}``
 
 Dataset files hold ``{"etag": ..., "digest": "sha256:...", "dataset": <ResolvedDataset JSON>}``:
 the digest covers the etag and the dataset, so an entry changed on disk (by hand, a bad
@@ -332,8 +332,24 @@ class CatalogClient:
         if resp.status_code not in (200, 201):
             raise self._refused(resp, what)
         stored = self._parse(StoredRunLock, resp, what)
-        _write_atomically(path, stored.model_dump_json(indent=2))
+        self._write_lock_cache(path, stored)
         return stored
+
+    def _write_lock_cache(self, path: Path, stored: StoredRunLock) -> None:
+        data = stored.model_dump(mode="json")
+        _write_atomically(path, json.dumps({"digest": cache_digest(None, data), "lock": data}, indent=2, sort_keys=True))
+
+    def _read_lock_cache(self, path: Path) -> StoredRunLock | None:
+        try:
+            entry = json.loads(path.read_text())
+            if entry.get("digest") != cache_digest(None, entry["lock"]):
+                raise ValueError("its content does not match its digest (changed on disk)")
+            return StoredRunLock.model_validate(entry["lock"])
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, ValidationError) as exc:
+            self.log.warning("ignoring cached version lock %s: %s", path, exc)
+            return None
 
     def get_lock(self, run_id: str) -> StoredRunLock | None:
         """The recorded lock of ``run_id``, or None when there is none.
@@ -346,9 +362,8 @@ class CatalogClient:
         try:
             resp = self._call("GET", f"/locks/{run_id}", what)
         except CatalogUnavailableError as exc:
-            try:
-                cached = StoredRunLock.model_validate_json(path.read_text())
-            except (OSError, ValidationError):
+            cached = self._read_lock_cache(path)
+            if cached is None:
                 raise exc from None
             self.log.warning("%s; using the cached version lock of run %s", exc, run_id)
             return cached
@@ -357,7 +372,7 @@ class CatalogClient:
         if resp.status_code != 200:
             raise self._refused(resp, what)
         stored = self._parse(StoredRunLock, resp, what)
-        _write_atomically(path, stored.model_dump_json(indent=2))
+        self._write_lock_cache(path, stored)
         return stored
 
     # ---- snapshot datasets and node snapshot configs -----------------------------------
