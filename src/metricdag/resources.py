@@ -8,6 +8,7 @@ import dagster as dg
 from dagster_snowflake import SnowflakeResource
 
 from metricdag.auth.session import ClientCredentials, ClientCredentialsSession, shared_session
+from metricdag.auth.transport import first_base_covering
 from metricdag.catalog.client import CatalogClient
 from metricdag.catalog.models import LegendLambdaCoordinates
 from metricdag.io.io_manager import ParquetIOManager
@@ -15,6 +16,7 @@ from metricdag.io.objectstore import ObjectStore, store_for
 from metricdag.persistence.invoke import invoke_persister
 from metricdag.persistence.request import PersistRequest, PersistResult
 from metricdag.settings import Environment, load_environment
+from metricdag.sourcing.errors import SourceError
 
 
 class OAuthClientResource(dg.ConfigurableResource):
@@ -25,9 +27,13 @@ class OAuthClientResource(dg.ConfigurableResource):
     client_id: str
     client_secret_env: str
     scopes: list[str]
+    send_token_to: list[str] = []
+    """The base URLs the bearer token may go to (the environment's catalog and Legend URLs)."""
 
     def credentials(self) -> ClientCredentials:
-        return ClientCredentials(self.token_url, self.client_id, self.client_secret_env, tuple(self.scopes))
+        return ClientCredentials(
+            self.token_url, self.client_id, self.client_secret_env, tuple(self.scopes), tuple(self.send_token_to)
+        )
 
     def session(self) -> ClientCredentialsSession:
         """The process's authenticated session for these credentials (token fetched on first use)."""
@@ -54,17 +60,31 @@ class LegendResource(OAuthClientResource):
     """Legend lambda endpoints, called with a bearer token (scope legend:read)."""
 
     base_url: str | None = None
+    allowed_urls: list[str] = []
+    """Other bases an absolute lambda URL from the catalog may be under (``legend.allowed_urls``)."""
 
     def url_for(self, coords: LegendLambdaCoordinates, dataset: str) -> str:
+        """The lambda's URL; :class:`SourceError` naming the dataset, the URL and the allowed bases
+        when it is not under ``base_url`` or one of ``allowed_urls`` (nothing is sent then)."""
         from metricdag.sourcing.legend import lambda_url
 
-        return lambda_url(self.base_url, coords, dataset)
+        url = lambda_url(self.base_url, coords, dataset)
+        bases = [b for b in (self.base_url, *self.allowed_urls) if b]
+        if first_base_covering(url, bases) is None:
+            raise SourceError(
+                f"dataset {dataset!r}: the catalog's Legend lambda URL {url[:300]} is not under the environment's "
+                f"Legend base URL ({', '.join(bases) or 'none configured'}; legend.base_url and legend.allowed_urls "
+                "in the environment file); refusing to call it with the platform's token"
+            )
+        return url
 
 
 class ObjectStoreResource(dg.ConfigurableResource):
     base_uri: str
     s3_endpoint_url: str | None = None
     s3_region: str = "us-east-1"
+    allowed_prefixes: list[str] = []
+    """Other prefixes catalog coordinates may be under besides ``base_uri`` (``object_store.allowed_prefixes``)."""
 
     def store(self) -> ObjectStore:
         return store_for(self.base_uri, self.s3_endpoint_url, self.s3_region)
@@ -110,6 +130,7 @@ def oauth_fields(env: Environment) -> dict:
         "client_id": auth.client_id,
         "client_secret_env": auth.client_secret_env,
         "scopes": list(auth.scopes),
+        "send_token_to": list(env.bearer_token_bases),
     }
 
 
@@ -123,12 +144,19 @@ def resources_for(env: Environment) -> dict[str, object]:
             s3_region=store.s3_region,
         ),
         "object_store": ObjectStoreResource(
-            base_uri=env.object_store_uri, s3_endpoint_url=store.s3_endpoint_url, s3_region=store.s3_region
+            base_uri=env.object_store_uri,
+            s3_endpoint_url=store.s3_endpoint_url,
+            s3_region=store.s3_region,
+            allowed_prefixes=env.object_store_allowed_prefixes,
         ),
         "catalog": CatalogResource(
             url=env.catalog.url, cache_dir=str(env.path(env.catalog.cache_dir)), environment=env.name, **oauth_fields(env)
         ),
-        "legend": LegendResource(base_url=env.legend.base_url if env.legend else None, **oauth_fields(env)),
+        "legend": LegendResource(
+            base_url=env.legend.base_url if env.legend else None,
+            allowed_urls=env.legend.allowed_urls if env.legend else [],
+            **oauth_fields(env),
+        ),
         "snowflake": snowflake_resource(env),
         "persister": PersisterResource(
             environment=env.name, project_root=str(env.project_root), database=env.snowflake.database

@@ -37,10 +37,33 @@ def _credential_url(value: str | None) -> str | None:
     return value if value is None else require_secure_transport(value)
 
 
+def _object_store_uri(value: str) -> str:
+    if not value.startswith(("file://", "s3://")):
+        raise ValueError(f"{value!r} must be a file:// or s3:// URI")
+    if ".." in value.split("://", 1)[1].split("/"):
+        raise ValueError(f"{value!r} must not contain '..'")
+    return value
+
+
 class ObjectStoreSettings(_Strict):
     base_uri: str = Field(description="file://<dir> locally, s3://<bucket>/<prefix> when deployed")
     s3_endpoint_url: str | None = Field(default=None, description="custom S3 endpoint (moto, MinIO)")
     s3_region: str = "us-east-1"
+    allowed_prefixes: list[str] = Field(
+        default_factory=list,
+        description="other file:// or s3:// prefixes catalog coordinates may point sourcing at (reference data); "
+        "everything else must be under base_uri",
+    )
+
+    @field_validator("base_uri")
+    @classmethod
+    def _base(cls, v: str) -> str:
+        return _object_store_uri(v)
+
+    @field_validator("allowed_prefixes")
+    @classmethod
+    def _allowed(cls, v: list[str]) -> list[str]:
+        return [_object_store_uri(p) for p in v]
 
 
 class SnowflakeSettings(_Strict):
@@ -130,11 +153,26 @@ class AuthSettings(_Strict):
 
 class LegendSettings(_Strict):
     base_url: str = Field(description="Legend lambda endpoints; relative lambda URLs in the catalog resolve against it")
+    allowed_urls: list[str] = Field(
+        default_factory=list,
+        description="other base URLs absolute lambda URLs in the catalog may be under (the bearer token is sent "
+        "there too); every other lambda URL is refused",
+    )
 
     @field_validator("base_url")
     @classmethod
     def _secure(cls, v: str) -> str:
         return _credential_url(v)
+
+    @field_validator("allowed_urls")
+    @classmethod
+    def _secure_all(cls, v: list[str]) -> list[str]:
+        return [_credential_url(u) for u in v]
+
+    @property
+    def bases(self) -> list[str]:
+        """Every base a lambda URL may be under: ``base_url`` first, then ``allowed_urls``."""
+        return [self.base_url, *self.allowed_urls]
 
 
 class PersisterSettings(_Strict):
@@ -219,12 +257,24 @@ class Environment(_Strict):
             return prefix + str(self.path(url[len(prefix) :]))
         return url
 
-    @property
-    def object_store_uri(self) -> str:
-        uri = self.object_store.base_uri
+    def _resolved_uri(self, uri: str) -> str:
         if uri.startswith("file://"):
             return "file://" + str(self.path(uri[len("file://") :]))
         return uri
+
+    @property
+    def object_store_uri(self) -> str:
+        return self._resolved_uri(self.object_store.base_uri)
+
+    @property
+    def object_store_allowed_prefixes(self) -> list[str]:
+        """``object_store.allowed_prefixes``, relative ``file://`` ones resolved against the project root."""
+        return [self._resolved_uri(p) for p in self.object_store.allowed_prefixes]
+
+    @property
+    def bearer_token_bases(self) -> tuple[str, ...]:
+        """The only base URLs this environment's bearer token is sent to: the catalog and Legend."""
+        return (self.catalog.url, *(self.legend.bases if self.legend else ()))
 
 
 def find_project_root(start: Path | None = None) -> Path:

@@ -163,3 +163,61 @@ def test_no_secret_or_token_in_any_log_record(
     for secret in (client_secrets["reader"], "a-wrong-secret-for-the-log-test", token, session.token["access_token"]):
         assert secret not in logged
     assert "Bearer ey" not in logged and "Basic " not in logged
+
+
+class _Recorder:
+    """A plain HTTP server: ``/api/go`` redirects to ``/elsewhere``; every request's headers are kept."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.seen: list[tuple[str, str | None]] = []
+        seen = self.seen
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                seen.append((self.path, self.headers.get("Authorization")))
+                if self.path.startswith("/api/go"):
+                    self.send_response(302)
+                    self.send_header("Location", "/elsewhere")
+                else:
+                    self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def recorder() -> Iterator[_Recorder]:
+    running = _Recorder()
+    yield running
+    running.server.shutdown()
+    running.server.server_close()
+
+
+def test_the_token_goes_only_under_the_allowed_bases_and_not_across_a_redirect(
+    token_service: TokenService, recorder: _Recorder
+) -> None:
+    from metricdag.auth.session import ForbiddenDestinationError
+
+    plain = token_service.credentials("reader")
+    creds = ClientCredentials(plain.token_url, plain.client_id, plain.client_secret_env, plain.scopes,
+                              send_token_to=(recorder.url + "/api",))
+    session = ClientCredentialsSession(creds)
+
+    with pytest.raises(ForbiddenDestinationError, match="/apix"):
+        session.get(recorder.url + "/apix", timeout=5)
+    assert recorder.seen == []
+    assert session.get(recorder.url + "/api/go", timeout=5).status_code == 200
+
+    (first, first_auth), (second, second_auth) = recorder.seen
+    assert (first, second) == ("/api/go", "/elsewhere")
+    assert first_auth and first_auth.startswith("Bearer ")
+    assert second_auth is None  # same host and port, but not under the allowed base

@@ -95,6 +95,45 @@ def test_resolve_revalidates_with_etag_and_sees_new_versions(
     assert client.cached("pos_transactions").version == "1.1.0"
 
 
+@pytest.mark.parametrize("entry", ["pos_transactions", "pos_transactions@1.0.0"])
+def test_an_altered_cache_entry_is_refetched_and_repaired(
+    catalog_server: RunningServer, cache_dir: Path, token_service: TokenService, entry: str
+) -> None:
+    session = RecordingSession(token_service)
+    client = CatalogClient(catalog_server.url, cache_dir, "local", session=session)
+    client.publish(definition())
+    version = "1.0.0" if "@" in entry else None
+    live = client.resolve("pos_transactions", version)
+    path = cache_dir / "local" / f"{entry}.json"
+    original = path.read_text()
+    stored = json.loads(original)
+    stored["dataset"]["coordinates"]["table"] = "SOMEONE_ELSES_TABLE"  # etag and digest left as they were
+    path.write_text(json.dumps(stored))
+
+    assert client.cached("pos_transactions", version) is None  # definitions load does not trust it either
+    again = client.resolve("pos_transactions", version)
+
+    assert again == live and again.coordinates.table == "POS_TRANSACTIONS"
+    assert session.statuses[-1] == 200  # refetched, not revalidated against the altered copy
+    assert json.loads(path.read_text()) == json.loads(original)  # the entry is repaired
+    assert client.resolve("pos_transactions", version) == live and session.statuses[-1] == 304
+
+
+def test_an_altered_cache_entry_is_not_used_when_the_catalog_is_down(
+    client: CatalogClient, catalog_server: RunningServer, cache_dir: Path
+) -> None:
+    client.publish(definition())
+    client.resolve("pos_transactions")
+    path = cache_dir / "local" / "pos_transactions.json"
+    stored = json.loads(path.read_text())
+    stored["dataset"]["coordinates"]["schema"] = "ELSEWHERE"
+    path.write_text(json.dumps(stored))
+    catalog_server.stop()
+
+    with pytest.raises(CatalogUnavailableError, match="no cached copy"):
+        client.resolve("pos_transactions")
+
+
 def test_pinned_version_is_resolved_and_cached_separately(client: CatalogClient) -> None:
     client.publish(definition(version="1.0.0"))
     client.publish(definition(version="1.1.0"))

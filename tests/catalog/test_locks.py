@@ -80,3 +80,18 @@ def test_client_records_and_reads_locks_and_falls_back_to_its_cache(
     assert any("cached version lock of run run-1" in r.getMessage() for r in caplog.records)
     with pytest.raises(CatalogUnavailableError, match=f"run 'run-9'.*{catalog_server.url}"):
         client.get_lock("run-9")
+
+
+def test_an_altered_cached_lock_is_not_used_offline(
+    catalog_server: RunningServer, tmp_path: Path, token_service: TokenService
+) -> None:
+    client = CatalogClient(catalog_server.url, tmp_path, "local", auth=token_service.credentials())
+    for version in ("1.0.0", "1.1.0"):
+        client.publish(DatasetDefinition.model_validate(dataset_body(name="fx_rates", version=version)))
+    client.record_lock("run-1", "daily_net_sales", {"fx_rates": "1.0.0"})
+    path = tmp_path / "local" / "locks" / "run-1.json"
+    path.write_text(path.read_text().replace('"1.0.0"', '"1.1.0"'))
+    catalog_server.stop()
+
+    with pytest.raises(CatalogUnavailableError, match="run 'run-1'"):
+        client.get_lock("run-1")

@@ -11,7 +11,11 @@ Two rules requests-oauthlib does not give us, and why ``fetch_token``/``request`
 - plain ``http://`` is allowed for loopback hosts only (:mod:`metricdag.auth.transport`);
   requests-oauthlib either refuses all http or, with ``OAUTHLIB_INSECURE_TRANSPORT``, allows it
   to every host in the process;
-- tokens and secrets are never logged; requests-oauthlib logs both at DEBUG level.
+- tokens and secrets are never logged; requests-oauthlib logs both at DEBUG level;
+- the bearer token goes only to the services the environment names
+  (:attr:`ClientCredentials.send_token_to`: the catalog, the Legend base URL and its allow-list):
+  a request to any other URL is refused before anything is sent, and a redirect elsewhere loses
+  the ``Authorization`` header.
 
 The client secret is read from the environment variable the settings name, only when a token
 is fetched, and is held nowhere else.
@@ -33,7 +37,7 @@ from oauthlib.oauth2 import BackendApplicationClient, OAuth2Error
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
-from metricdag.auth.transport import transport_problem
+from metricdag.auth.transport import first_base_covering, transport_problem
 from metricdag.errors import ConfigError, MetricdagError
 
 if TYPE_CHECKING:
@@ -54,6 +58,10 @@ class InsecureTransportError(MetricdagError):
     """A URL would carry credentials over plain http to a host that is not loopback."""
 
 
+class ForbiddenDestinationError(MetricdagError):
+    """A URL is not under any of the bases the bearer token may be sent to."""
+
+
 @dataclass(frozen=True)
 class ClientCredentials:
     """Who this process is to the token service. Holds the *name* of the secret's variable."""
@@ -62,16 +70,26 @@ class ClientCredentials:
     client_id: str
     client_secret_env: str
     scopes: tuple[str, ...] = ()
+    send_token_to: tuple[str, ...] = ()
+    """Base URLs (origin + path prefix) the bearer token may be sent to; empty: any URL the
+    transport rule allows. Environments set it (:meth:`Environment.bearer_token_bases`)."""
 
     def __post_init__(self) -> None:
         problem = transport_problem(self.token_url)
         if problem:
             raise ConfigError(f"token URL: {problem}")
+        for base in self.send_token_to:
+            if problem := transport_problem(base):
+                raise ConfigError(f"a base URL for the bearer token: {problem}")
         object.__setattr__(self, "scopes", tuple(self.scopes))
+        object.__setattr__(self, "send_token_to", tuple(self.send_token_to))
 
     @classmethod
-    def from_settings(cls, auth: AuthSettings) -> ClientCredentials:
-        return cls(auth.token_url, auth.client_id, auth.client_secret_env, tuple(auth.scopes))
+    def from_settings(cls, auth: AuthSettings, send_token_to: tuple[str, ...] = ()) -> ClientCredentials:
+        return cls(auth.token_url, auth.client_id, auth.client_secret_env, tuple(auth.scopes), tuple(send_token_to))
+
+    def may_receive_token(self, url: str) -> bool:
+        return not self.send_token_to or first_base_covering(url, self.send_token_to) is not None
 
     def secret(self) -> str:
         value = os.environ.get(self.client_secret_env)
@@ -193,12 +211,27 @@ class ClientCredentialsSession(OAuth2Session):
             raise InsecureTransportError(f"refusing to send credentials: {problem}")
         if withhold_token:
             return requests.Session.request(self, method, url, data=data, headers=headers, **kwargs)
+        if not self.credentials.may_receive_token(url):
+            raise ForbiddenDestinationError(
+                f"refusing to send the bearer token of {self.credentials.client_id!r} to {url.split('?')[0][:300]}: "
+                f"it is not under any of the environment's service URLs ({', '.join(self.credentials.send_token_to)})"
+            )
         token = self.access_token()
         resp = self._send(method, url, token, data, headers, kwargs)
         if resp.status_code == 401:  # revoked, or signed by a key the service no longer trusts
             self._discard(token)
             resp = self._send(method, url, self.access_token(), data, headers, kwargs)
         return resp
+
+    def rebuild_auth(self, prepared_request: requests.PreparedRequest, response: requests.Response) -> None:
+        """On a redirect, drop the token unless the new URL may receive it (requests itself only
+        drops it when the host changes)."""
+        super().rebuild_auth(prepared_request, response)
+        headers = prepared_request.headers
+        if "Authorization" in headers and (
+            transport_problem(prepared_request.url or "") or not self.credentials.may_receive_token(prepared_request.url or "")
+        ):
+            del headers["Authorization"]
 
     def _send(self, method: str, url: str, token: str, data: Any, headers: dict | None, kwargs: dict) -> requests.Response:
         merged = {**(headers or {}), "Authorization": f"Bearer {token}"}

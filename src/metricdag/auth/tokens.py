@@ -96,19 +96,34 @@ class StaticKeys:
 
 
 class JwksKeys:
-    """Public keys from the token service's JWKS URL, fetched at start and again (at most once
-    per ``cooldown_s``) when a token names a key id not seen yet, e.g. after a key rotation."""
+    """Public keys from the token service's JWKS URL, fetched at start and again whenever a token
+    names a key id not known yet (e.g. after a key rotation).
 
-    def __init__(self, url: str, timeout_s: float = 5.0, cooldown_s: float = 30.0):
+    A token with an unknown ``kid`` is never refused without a fetch of the key set that began
+    after the token arrived. Fetches are rate-limited, not skipped: concurrent lookups share one
+    fetch, consecutive fetches are at least ``min_interval_s`` apart (a lookup waits for the next
+    one), and a kid still unknown after a fetch is refused without another fetch for
+    ``cooldown_s`` (so a flood of one forged kid costs one fetch).
+    """
+
+    def __init__(self, url: str, timeout_s: float = 5.0, cooldown_s: float = 30.0, min_interval_s: float = 1.0):
         self.url = require_secure_transport(url)
         self.timeout_s = timeout_s
         self.cooldown_s = cooldown_s
+        self.min_interval_s = min_interval_s
+        self.fetches = 0
         self._keys: dict[str, Any] = {}
-        self._fetched_at = float("-inf")
-        self._lock = threading.Lock()
+        self._fetched_at = float("-inf")  # monotonic time the last fetch (successful or not) began
+        self._missing: dict[str, float] = {}  # kid -> when a fetch that began after it was asked for lacked it
+        self._lock = threading.Lock()  # guards the fields above
+        self._fetch_lock = threading.Lock()  # one fetch at a time
 
     def refresh(self) -> None:
         """Fetch the key set now; ``ConfigError`` naming the URL when that fails."""
+        started = time.monotonic()
+        with self._lock:
+            self._fetched_at = started
+            self.fetches += 1
         try:
             resp = requests.get(self.url, timeout=self.timeout_s)
             resp.raise_for_status()
@@ -118,7 +133,7 @@ class JwksKeys:
         keys = {k.key_id: k.key for k in keyset.keys if k.key_id}
         with self._lock:
             self._keys = keys
-            self._fetched_at = time.monotonic()
+            self._missing = {kid: t for kid, t in self._missing.items() if kid not in keys}
 
     def wait_until_available(self, wait_s: float) -> "JwksKeys":
         """Fetch the key set, retrying for up to ``wait_s`` seconds (the token service may be starting)."""
@@ -133,19 +148,36 @@ class JwksKeys:
                 time.sleep(0.2)
 
     def key_for(self, kid: str) -> Any | None:
-        key = self._keys.get(kid)
+        asked_at = time.monotonic()
+        with self._lock:
+            key = self._keys.get(kid)
+            missing_since = self._missing.get(kid)
         if key is not None:
             return key
-        if time.monotonic() - self._fetched_at < self.cooldown_s:
-            return None
-        try:
-            self.refresh()
-        except ConfigError as exc:
-            log.warning("token names unknown key id %r and the key set could not be refreshed: %s", kid, exc)
+        if missing_since is not None and asked_at - missing_since < self.cooldown_s:
+            return None  # this kid had its fetch moments ago and was not in the key set
+        with self._fetch_lock:
             with self._lock:
-                self._fetched_at = time.monotonic()  # do not hammer the token service
-            return None
-        return self._keys.get(kid)
+                key = self._keys.get(kid)
+                fetched_at = self._fetched_at
+            if key is not None:
+                return key
+            if fetched_at < asked_at:  # no fetch began since this token arrived: do one
+                wait = fetched_at + self.min_interval_s - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
+                try:
+                    self.refresh()
+                except ConfigError as exc:
+                    log.warning("token names unknown key id %r and the key set could not be refreshed: %s", kid[:64], exc)
+                    return None
+            with self._lock:
+                key = self._keys.get(kid)
+                if key is None:
+                    self._missing[kid[:256]] = time.monotonic()
+                    if len(self._missing) > 10_000:  # forged kids must not grow memory without bound
+                        self._missing.pop(next(iter(self._missing)))
+            return key
 
 
 class TokenVerifier:

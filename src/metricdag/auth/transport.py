@@ -45,3 +45,51 @@ def require_secure_transport(url: str) -> str:
     if problem:
         raise ValueError(problem)
     return url
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _split_strictly(url: str) -> tuple[str, str, int, str] | None:
+    """(scheme, host, port, decoded path) when both URL parsers in play (urllib's, and urllib3's,
+    which requests uses to send) read ``url`` the same way and it has no user info, backslash,
+    control character or dot segment; else None."""
+    from urllib.parse import unquote
+
+    from urllib3.util import parse_url
+
+    if any(not ("!" <= c <= "~") for c in url) or "\\" in url:
+        return None
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+        other = parse_url(url)
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS or not host or "@" in parts.netloc:
+        return None
+    port = port or _DEFAULT_PORTS[scheme]
+    if (other.scheme or "").lower() != scheme or (other.host or "").lower().strip("[]") != host.lower():
+        return None
+    if (other.port or _DEFAULT_PORTS[scheme]) != port:
+        return None
+    path = unquote(parts.path) or "/"
+    if any(segment in (".", "..") for segment in path.split("/")):
+        return None
+    return scheme, host.lower(), port, path
+
+
+def is_under(url: str, base: str) -> bool:
+    """True when ``url`` is on ``base``'s origin (scheme, host, port) and under its path
+    (``https://h/api`` covers ``https://h/api`` and ``https://h/api/...``, not ``https://h/apix``)."""
+    got, want = _split_strictly(url), _split_strictly(base)
+    if got is None or want is None or got[:3] != want[:3]:
+        return False
+    prefix = want[3].rstrip("/") + "/"
+    return got[3] == want[3].rstrip("/") or got[3].startswith(prefix)
+
+
+def first_base_covering(url: str, bases: list[str] | tuple[str, ...]) -> str | None:
+    """The first of ``bases`` that ``url`` is under (:func:`is_under`), or None."""
+    return next((base for base in bases if is_under(url, base)), None)

@@ -14,13 +14,17 @@ Cache layout (one JSON file per lookup, written atomically)::
 
     <cache_dir>/<environment>/<name>.json            latest version seen
     <cache_dir>/<environment>/<name>@<version>.json  one pinned version (immutable)
-    <cache_dir>/<environment>/locks/<run_id>.json    a run's version lock (immutable)
+    <cache_dir>/<environment>/locks/<run_id>.json    a run's version lock (immutable), ``{"digest", "lock"}``
 
-Dataset files hold ``{"etag": ..., "dataset": <ResolvedDataset JSON>}``.
+Dataset files hold ``{"etag": ..., "digest": "sha256:...", "dataset": <ResolvedDataset JSON>}``:
+the digest covers the etag and the dataset, so an entry changed on disk (by hand, a bad
+restore, a half-copied folder) is never used; the client refetches it without ``If-None-Match``
+and writes it again. An entry without a digest is treated the same way.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -93,6 +97,13 @@ def _reason(exc: Exception) -> str:
     return type(exc).__name__
 
 
+def _validation_error(error: dict) -> str:
+    """``loc: msg``, plus the reason FastAPI puts in ``ctx.error`` (e.g. which JSON number was refused)."""
+    text = f"{'.'.join(str(p) for p in error.get('loc', []))}: {error.get('msg', '')}"
+    reason = (error.get("ctx") or {}).get("error") if isinstance(error.get("ctx"), dict) else None
+    return f"{text} ({reason})" if isinstance(reason, str) and reason and reason not in text else text
+
+
 def _detail(resp: requests.Response) -> str:
     """The service's message (FastAPI's ``{"detail": ...}``), else the start of the body."""
     try:
@@ -102,10 +113,14 @@ def _detail(resp: requests.Response) -> str:
     if isinstance(detail, str):
         return detail
     if isinstance(detail, list):  # 422: pydantic errors
-        return "; ".join(
-            f"{'.'.join(str(p) for p in e.get('loc', []))}: {e.get('msg', '')}" for e in detail if isinstance(e, dict)
-        )
+        return "; ".join(_validation_error(e) for e in detail if isinstance(e, dict))
     return f"HTTP {resp.status_code}: {resp.text[:300]}"
+
+
+def cache_digest(etag: str | None, dataset: Any) -> str:
+    """``sha256:<hex>`` of a cache entry's etag and dataset JSON (canonical: sorted keys, no spaces)."""
+    canonical = json.dumps({"etag": etag, "dataset": dataset}, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class CatalogClient:
@@ -138,8 +153,9 @@ class CatalogClient:
 
     @classmethod
     def for_environment(cls, env: Environment, **kwargs: Any) -> CatalogClient:
-        """The environment's catalog, every call authenticated with its OAuth client credentials."""
-        auth = ClientCredentials.from_settings(env.auth)
+        """The environment's catalog, every call authenticated with its OAuth client credentials (the
+        token goes only to the environment's catalog and Legend URLs)."""
+        auth = ClientCredentials.from_settings(env.auth, env.bearer_token_bases)
         return cls(env.catalog.url, env.path(env.catalog.cache_dir), env.name, auth=auth, **kwargs)
 
     # ---- cache -------------------------------------------------------------------------
@@ -156,15 +172,18 @@ class CatalogClient:
         path = self._cache_path(name, version)
         try:
             entry = json.loads(path.read_text())
+            if entry.get("digest") != cache_digest(entry.get("etag"), entry["dataset"]):
+                raise ValueError("its content does not match its digest (changed on disk)")
             return ResolvedDataset.model_validate(entry["dataset"]), entry.get("etag")
         except FileNotFoundError:
             return None
-        except (OSError, ValueError, KeyError, TypeError, ValidationError) as exc:
-            log.warning("ignoring unreadable catalog cache file %s: %s", path, exc)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, ValidationError) as exc:
+            self.log.warning("ignoring catalog cache file %s: %s", path, exc)
             return None
 
     def _write_cache(self, path: Path, dataset: ResolvedDataset, etag: str | None) -> None:
-        entry = {"etag": etag, "dataset": dataset.model_dump(mode="json", by_alias=True)}
+        data = dataset.model_dump(mode="json", by_alias=True)
+        entry = {"etag": etag, "digest": cache_digest(etag, data), "dataset": data}
         _write_atomically(path, json.dumps(entry, indent=2, sort_keys=True))
 
     def cached(self, name: str, version: str | None = None) -> ResolvedDataset | None:
@@ -313,8 +332,24 @@ class CatalogClient:
         if resp.status_code not in (200, 201):
             raise self._refused(resp, what)
         stored = self._parse(StoredRunLock, resp, what)
-        _write_atomically(path, stored.model_dump_json(indent=2))
+        self._write_lock_cache(path, stored)
         return stored
+
+    def _write_lock_cache(self, path: Path, stored: StoredRunLock) -> None:
+        data = stored.model_dump(mode="json")
+        _write_atomically(path, json.dumps({"digest": cache_digest(None, data), "lock": data}, indent=2, sort_keys=True))
+
+    def _read_lock_cache(self, path: Path) -> StoredRunLock | None:
+        try:
+            entry = json.loads(path.read_text())
+            if entry.get("digest") != cache_digest(None, entry["lock"]):
+                raise ValueError("its content does not match its digest (changed on disk)")
+            return StoredRunLock.model_validate(entry["lock"])
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, ValidationError) as exc:
+            self.log.warning("ignoring cached version lock %s: %s", path, exc)
+            return None
 
     def get_lock(self, run_id: str) -> StoredRunLock | None:
         """The recorded lock of ``run_id``, or None when there is none.
@@ -327,9 +362,8 @@ class CatalogClient:
         try:
             resp = self._call("GET", f"/locks/{run_id}", what)
         except CatalogUnavailableError as exc:
-            try:
-                cached = StoredRunLock.model_validate_json(path.read_text())
-            except (OSError, ValidationError):
+            cached = self._read_lock_cache(path)
+            if cached is None:
                 raise exc from None
             self.log.warning("%s; using the cached version lock of run %s", exc, run_id)
             return cached
@@ -338,7 +372,7 @@ class CatalogClient:
         if resp.status_code != 200:
             raise self._refused(resp, what)
         stored = self._parse(StoredRunLock, resp, what)
-        _write_atomically(path, stored.model_dump_json(indent=2))
+        self._write_lock_cache(path, stored)
         return stored
 
     # ---- snapshot datasets and node snapshot configs -----------------------------------

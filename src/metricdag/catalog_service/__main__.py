@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 import uvicorn
 
 from metricdag.auth.tokens import JwksKeys, TokenVerifier
 from metricdag.catalog_service.app import create_app
+from metricdag.catalog_service.placement import bases_from_environments
 from metricdag.errors import MetricdagError
 
 
@@ -19,6 +21,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jwks-url", required=True, help="the token service's public keys")
     parser.add_argument("--issuer", required=True, help="the 'iss' tokens must carry")
     parser.add_argument("--audience", default="metricdag", help="the 'aud' tokens must carry")
+    parser.add_argument(
+        "--environments-from",
+        metavar="PROJECT_ROOT",
+        help="refuse published coordinates outside the object store / Legend URL of the environments in "
+        "PROJECT_ROOT/pipeline-configs/environments",
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8766)
     parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
@@ -26,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         keys = JwksKeys(args.jwks_url).wait_until_available(wait_s=30)
-        app = create_app(args.db_url, TokenVerifier(keys, args.issuer, args.audience))  # migrates the database first
+        placement = bases_from_environments(Path(args.environments_from)) if args.environments_from else None
+        app = create_app(args.db_url, TokenVerifier(keys, args.issuer, args.audience), placement)  # migrates first
     except (MetricdagError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -24,13 +24,17 @@ from metricdag.auth.middleware import BearerAuthMiddleware, read_write_scopes
 from metricdag.auth.tokens import TokenVerifier
 from metricdag.catalog_service import datasets, locks, snapshots
 from metricdag.catalog_service.db import make_engine, migrate
+from metricdag.catalog_service.placement import Placement
 
 MAX_BODY_BYTES = 1024 * 1024
 REALM = "metricdag-catalog"
 
 
-def create_app(db_url: str, verifier: TokenVerifier) -> FastAPI:
-    """The service over the database at ``db_url``, accepting tokens ``verifier`` trusts."""
+def create_app(db_url: str, verifier: TokenVerifier, placement: Placement | None = None) -> FastAPI:
+    """The service over the database at ``db_url``, accepting tokens ``verifier`` trusts.
+
+    ``placement``: per environment, where its coordinates may point (published coordinates
+    outside are a 422); environments not in it are not checked."""
     engine = make_engine(db_url)
     migrate(engine)
     sessions = sessionmaker(engine, expire_on_commit=False)
@@ -53,6 +57,7 @@ def create_app(db_url: str, verifier: TokenVerifier) -> FastAPI:
     )
     app.state.engine = engine
     app.state.sessions = sessions
+    app.state.placement = dict(placement or {})
     install_error_handlers(app)
     app.add_middleware(BearerAuthMiddleware, verifier=verifier, required_scope=read_write_scopes("catalog"), realm=REALM)
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from metricdag.asgi import StrictJSONRoute
 from metricdag.catalog.models import NAME_RE, DatasetDefinition, ResolvedDataset, canonical_version, version_key
 from metricdag.catalog_service.common import (
     PROTECTED,
@@ -24,10 +25,11 @@ from metricdag.catalog_service.common import (
     sorted_versions,
 )
 from metricdag.catalog_service.db import Dataset, DatasetVersion, as_utc
+from metricdag.catalog_service.placement import placement_problems
 
 log = logging.getLogger("metricdag.catalog_service")
 
-router = APIRouter(tags=["datasets"], **PROTECTED)
+router = APIRouter(tags=["datasets"], route_class=StrictJSONRoute, **PROTECTED)
 
 
 class PublishedDataset(DatasetDefinition):
@@ -75,9 +77,14 @@ def _version_rows(session: Session, name: str) -> list[DatasetVersion]:
     "/datasets",
     status_code=201,
     response_model=PublishedDataset,
-    responses={409: {"model": Detail, "description": "this version is already published"}},
+    responses={
+        409: {"model": Detail, "description": "this version is already published"},
+        422: {"description": "invalid body, or coordinates outside their environment's object store or Legend URL"},
+    },
 )
 def publish(defn: DatasetDefinition, session: SessionDep, request: Request) -> PublishedDataset:
+    if problems := placement_problems(defn, request.app.state.placement):
+        raise HTTPException(422, f"dataset {defn.name!r} version {defn.version!r}: " + "; ".join(problems))
     key = canonical_version(defn.version)
     for attempt in range(2):  # a concurrent first publish of the same name loses once, then retries
         dataset = session.scalar(select(Dataset).where(Dataset.name == defn.name))

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from metricdag.asgi import StrictJSONRoute
 from metricdag.catalog.locks import RunLock, StoredRunLock
 from metricdag.catalog.models import canonical_version
 from metricdag.catalog_service import db
@@ -17,7 +18,7 @@ from metricdag.catalog_service.common import PROTECTED, Detail, SessionDep, call
 
 log = logging.getLogger("metricdag.catalog_service")
 
-router = APIRouter(tags=["locks"], **PROTECTED)
+router = APIRouter(tags=["locks"], route_class=StrictJSONRoute, **PROTECTED)
 
 
 def _stored(row: db.RunLock) -> StoredRunLock:

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from metricdag.asgi import StrictJSONRoute
 from metricdag.catalog.models import ENV_NAME, canonical_version, version_key
 from metricdag.catalog.snapshots import (
     NODE_NAME,
@@ -36,7 +37,7 @@ from metricdag.catalog_service.common import (
 
 log = logging.getLogger("metricdag.catalog_service")
 
-router = APIRouter(tags=["snapshots"], **PROTECTED)
+router = APIRouter(tags=["snapshots"], route_class=StrictJSONRoute, **PROTECTED)
 
 ROLES = {"inputs": "input", "baseline_outputs": "baseline_output"}
 

@@ -104,7 +104,9 @@ def read_source(
         with snowflake.get_connection() as conn:
             return read_snowflake(conn, sql, params)
     if isinstance(coords, ObjectStoreCoordinates):
-        return read_object_store(object_store.store(), resolved.name, coords, object_store.base_uri, day)
+        return read_object_store(
+            object_store.store(), resolved.name, coords, object_store.base_uri, day, object_store.allowed_prefixes
+        )
     if isinstance(coords, LegendLambdaCoordinates):
         return read_legend(
             legend.session(), legend.url_for(coords, resolved.name), {"date": day.isoformat()},

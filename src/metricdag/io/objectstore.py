@@ -7,6 +7,7 @@ PUT is atomic by nature. So a reader never sees half an object.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -48,6 +49,24 @@ def local_path(uri: str) -> Path:
     if not uri.startswith("file://"):
         raise ValueError(f"not a file:// URI: {uri}")
     return Path(uri[len("file://") :])
+
+
+def is_under_prefix(uri: str, base: str) -> bool:
+    """True when object-store ``uri`` is ``base`` or below it: the same scheme, for ``file://``
+    the same real folder or one inside it (``..`` and symlinks resolved), for ``s3://`` the same
+    bucket and a key under the base key at a ``/`` boundary."""
+    if uri.startswith("file://") and base.startswith("file://"):
+        path, root = (os.path.realpath(local_path(u)) for u in (uri, base))
+        if not os.path.isabs(local_path(uri)):
+            return False
+        return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+    if uri.startswith("s3://") and base.startswith("s3://"):
+        got, want = urlparse(uri), urlparse(base)
+        if not got.netloc or got.netloc != want.netloc or any(p in (".", "..") for p in got.path.split("/")):
+            return False
+        key, root = got.path.strip("/"), want.path.strip("/")
+        return not root or key == root or key.startswith(root + "/")
+    return False
 
 
 class LocalObjectStore:

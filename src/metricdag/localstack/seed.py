@@ -5,6 +5,10 @@ FX rates are not seeded: the Legend stand-in serves them.
 
 Idempotent: catalog versions already present are left alone; each day of POS data is loaded
 by the persister, which replaces the day's partition, so seeding twice leaves one copy.
+
+Safe to run twice at once: a seed holds ``<state_dir>/seed.lock`` (a ``filelock`` lock) from
+start to end, so a second seeder waits and then seeds again over the finished data, and never
+deletes a file the first is still loading.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 from metricdag.catalog.client import CatalogClient
 from metricdag.catalog.models import ObjectStoreCoordinates, SnowflakeCoordinates
@@ -27,6 +33,7 @@ from metricdag.settings import Environment
 from metricdag.spec.loader import discover_metric_folders, load_metric
 
 CATALOG_SEED_DIR = Path("pipeline-configs") / "catalog"
+SEED_LOCK_TIMEOUT_S = 900.0
 
 
 @dataclass(frozen=True)
@@ -47,10 +54,33 @@ def sample_days(env: Environment, days: int | None = None) -> list[date]:
     return [sample.end_date - timedelta(days=n) for n in range((days or sample.days) - 1, -1, -1)]
 
 
+def seed_lock(env: Environment) -> FileLock:
+    """The lock one seeder of this environment's local stack holds at a time."""
+    state_dir = env.path(env.localstack.state_dir)
+    state_dir.mkdir(parents=True, exist_ok=True)
+    return FileLock(state_dir / "seed.lock")
+
+
 def seed(env: Environment, rows_per_day: int | None = None, days: int | None = None) -> SeedReport:
-    """Publish catalog entries and load ``days`` of sample data ending at the sample date."""
+    """Publish catalog entries and load ``days`` of sample data ending at the sample date
+    (one seeder at a time: a concurrent one waits for this one to finish)."""
     if env.localstack is None:
         raise MetricdagError(f"environment {env.name!r} is not local: sample data is only seeded into the local stack")
+    lock = seed_lock(env)
+    try:
+        lock.acquire(timeout=SEED_LOCK_TIMEOUT_S)
+    except Timeout:
+        raise MetricdagError(
+            f"another seed of the local stack has held {lock.lock_file} for {SEED_LOCK_TIMEOUT_S:.0f} s; "
+            "wait for it to finish (or stop it) and seed again"
+        ) from None
+    try:
+        return _seed_locked(env, rows_per_day, days)
+    finally:
+        lock.release()
+
+
+def _seed_locked(env: Environment, rows_per_day: int | None, days: int | None) -> SeedReport:
     client = catalog_client(env)
     published, present = seed_catalog(client, load_seed_files(env.project_root / CATALOG_SEED_DIR))
     store = store_for(env.object_store_uri, env.object_store.s3_endpoint_url, env.object_store.s3_region)
