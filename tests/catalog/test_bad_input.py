@@ -117,3 +117,13 @@ def test_a_body_over_one_mebibyte_is_413(api: TestClient) -> None:
 )
 def test_bad_query_parameters_are_422(api: TestClient, path: str, params: dict) -> None:
     assert api.get(path, params=params).status_code == 422
+
+
+@pytest.mark.parametrize("name", ["store_id\n", "store_id\nDROP"])
+def test_a_column_name_with_a_trailing_newline_is_refused(name: str) -> None:
+    from pydantic import ValidationError
+
+    from metricdag.catalog.models import Column
+
+    with pytest.raises(ValidationError, match="plain identifier"):
+        Column(name=name, type="string")

@@ -49,7 +49,7 @@ class Column(_Strict):
     @field_validator("name")
     @classmethod
     def _ident(cls, v: str) -> str:
-        if not IDENT_RE.match(v):
+        if not IDENT_RE.fullmatch(v):
             raise ValueError(f"column name {v!r} must be a plain identifier (letters, digits, _)")
         return v
 
@@ -83,7 +83,7 @@ class SnowflakeCoordinates(_Strict):
     @field_validator("database", "schema_name", "table")
     @classmethod
     def _ident(cls, v: str | None) -> str | None:
-        if v is not None and not IDENT_RE.match(v):
+        if v is not None and not IDENT_RE.fullmatch(v):
             raise ValueError(f"{v!r} is not a valid Snowflake identifier")
         return v
 
@@ -151,14 +151,14 @@ class DatasetDefinition(_Strict):
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        if not NAME_RE.match(v):
+        if not NAME_RE.fullmatch(v):
             raise ValueError(f"dataset name {v!r} must be lower_snake_case, at most 63 characters")
         return v
 
     @field_validator("checksum")
     @classmethod
     def _checksum(cls, v: str | None) -> str | None:
-        if v is not None and not CHECKSUM_RE.match(v):
+        if v is not None and not CHECKSUM_RE.fullmatch(v):
             raise ValueError("checksum must be 'sha256:' followed by 64 lowercase hex digits")
         return v
 
@@ -186,7 +186,7 @@ def version_key(version: str) -> tuple[int, int, int]:
     The leading ``v`` is optional and missing parts count as zero, so two spellings of the
     same number are the same version. Raises ``ValueError`` for anything else.
     """
-    m = VERSION_RE.match(version)
+    m = VERSION_RE.fullmatch(version)
     if not m:
         raise ValueError(f"{version!r} is not a version like 1.2.3 or v1.2")
     major, minor, patch = (int(g) if g is not None else 0 for g in m.groups())
