@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import smtplib
 import socket
 
 import botocore.exceptions as boto
@@ -58,6 +59,9 @@ TRANSIENT = [
     boto.EndpointConnectionError(endpoint_url="https://s3.amazonaws.com"),
     CatalogUnavailableError("the catalog is unreachable"),
     wrapped(requests.ConnectionError("reset")),
+    smtplib.SMTPServerDisconnected("Connection unexpectedly closed"),
+    smtplib.SMTPResponseException(421, b"Service not available, closing transmission channel"),
+    smtplib.SMTPRecipientsRefused({"oncall@example.com": (450, b"mailbox busy")}),
 ]
 
 PERMANENT = [
@@ -73,6 +77,8 @@ PERMANENT = [
     FileNotFoundError("no file"),
     MetricdagError("dataset 'stores': column 'city' is missing"),
     wrapped(ValueError("bad value")),
+    smtplib.SMTPResponseException(535, b"Authentication credentials invalid"),
+    smtplib.SMTPRecipientsRefused({"nobody@example.com": (550, b"no such user")}),
 ]
 
 
@@ -180,3 +186,24 @@ def test_a_permanent_error_fails_after_one_attempt_with_its_message():
     assert step_events(result, "STEP_UP_FOR_RETRY") == []
     [failure] = step_events(result, "STEP_FAILURE")
     assert "node 'broken': ValueError: column 'net_sales_usd' is missing" in str(failure.event_specific_data.error.message)
+
+
+def test_an_smtp_server_that_hangs_up_is_transient() -> None:
+    """A real SMTP conversation cut by the server (as a restarting mail relay does)."""
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+
+    def hang_up() -> None:
+        conn, _ = server.accept()
+        conn.close()
+
+    threading.Thread(target=hang_up, daemon=True).start()
+    try:
+        with pytest.raises(smtplib.SMTPServerDisconnected) as caught:
+            smtplib.SMTP("127.0.0.1", server.getsockname()[1], timeout=5)
+    finally:
+        server.close()
+    assert is_transient(caught.value)

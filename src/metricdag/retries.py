@@ -1,7 +1,7 @@
 """Which failures are worth another attempt, and the wrapper that tells Dagster.
 
 A *transient* failure (dropped connection, timeout, throttling, HTTP 429/5xx, Snowflake network
-errors, S3 ``SlowDown``) is re-raised unchanged, so the step's ``RetryPolicy`` (named in
+errors, S3 ``SlowDown``, SMTP 4xx replies and dropped SMTP connections) is re-raised unchanged, so the step's ``RetryPolicy`` (named in
 ``pipeline-configs/retry-policies.yaml``, per metric or per node) runs it again. Anything else
 is *permanent*: it becomes ``dg.Failure(allow_retries=False)`` and fails the step at once with
 its message.
@@ -16,6 +16,7 @@ only when :func:`classify_failures` runs, so the persister (a Lambda without Dag
 
 from __future__ import annotations
 
+import smtplib
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -86,9 +87,20 @@ def _botocore_transient(exc: BaseException) -> bool | None:
     return None
 
 
+def _smtp_transient(exc: BaseException) -> bool | None:
+    """A dropped or refused SMTP connection and 4xx replies (try again later) are transient; 5xx are not."""
+    if isinstance(exc, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError)):
+        return True
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return 400 <= exc.smtp_code < 500
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return all(400 <= code < 500 for code, _ in exc.recipients.values())
+    return None
+
+
 def _own(exc: BaseException) -> bool:
     """Transient by its own type: the checks in order, without looking at causes."""
-    for probe in (_requests_transient, _snowflake_transient, _botocore_transient):
+    for probe in (_requests_transient, _snowflake_transient, _botocore_transient, _smtp_transient):
         verdict = probe(exc)
         if verdict is not None:
             return verdict
