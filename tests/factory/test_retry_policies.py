@@ -40,3 +40,17 @@ def test_metric_policy_with_a_node_override(tmp_path, monkeypatch):
         5, 60, dg.Backoff.EXPONENTIAL, dg.Jitter.FULL,
     )
     assert op_retry(defs, "daily_net_sales", "preprocessing", "pos_transactions_clean") is None  # 'none': no retries
+
+
+def test_an_inline_policy_without_a_delay_loads_and_retries_at_once(tmp_path, monkeypatch):
+    """`{max_retries: 2}` keeps the default backoff and jitter, which only scale a delay."""
+    monkeypatch.setenv("METRICDAG_LOCAL_DIR", str(tmp_path / "local"))
+    monkeypatch.setenv("METRICDAG_CATALOG_PORT", "9")
+    project = copy_project(tmp_path, ["daily_net_sales"])
+    path = project / "metrics" / "daily_net_sales" / "metric.yaml"
+    path.write_text(path.read_text().replace("retry_policy: default ", "retry_policy: {max_retries: 2} "))
+
+    defs = build_metric_definitions(path.parent, load_environment("local", project))
+
+    policy = op_retry(defs, "daily_net_sales", "sourcing", "stores")
+    assert (policy.max_retries, policy.delay, policy.backoff, policy.jitter) == (2, None, None, None)

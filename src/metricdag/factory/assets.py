@@ -423,6 +423,8 @@ def retry_policy(metric: Metric, node: NodeSpec | None) -> dg.RetryPolicy | None
     spec = metric.retry_policy(node.retry_policy if node else None)
     if spec.max_retries == 0:
         return None
+    if not spec.delay_s:  # retry at once: backoff and jitter scale a delay, so there is nothing for them to do
+        return dg.RetryPolicy(max_retries=spec.max_retries)
     backoff = {"none": None, "linear": dg.Backoff.LINEAR, "exponential": dg.Backoff.EXPONENTIAL}[spec.backoff]
     jitter = {"none": None, "full": dg.Jitter.FULL, "plus_minus": dg.Jitter.PLUS_MINUS}[spec.jitter]
-    return dg.RetryPolicy(max_retries=spec.max_retries, delay=spec.delay_s or None, backoff=backoff, jitter=jitter)
+    return dg.RetryPolicy(max_retries=spec.max_retries, delay=spec.delay_s, backoff=backoff, jitter=jitter)
