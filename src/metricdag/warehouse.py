@@ -27,7 +27,11 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 
 
 class WarehouseError(MetricdagError):
-    """Snowflake refused a connection or a statement."""
+    """Snowflake refused a connection or a statement; ``errno`` is Snowflake's error code, if any."""
+
+    def __init__(self, message: str, errno: int | None = None) -> None:
+        super().__init__(message)
+        self.errno = errno
 
 
 def validate_identifier(name: str, what: str = "identifier") -> str:
@@ -98,7 +102,7 @@ def execute(cursor: Any, sql: str, params: Sequence[Any] | None = None) -> Any:
     try:
         return cursor.execute(sql, params)
     except snowflake.connector.errors.Error as exc:
-        raise WarehouseError(f"{exc.msg or exc}\n  in: {sql}") from None
+        raise WarehouseError(f"{exc.msg or exc}\n  in: {sql}", exc.errno) from None
 
 
 def run_query(
