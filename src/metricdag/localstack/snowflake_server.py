@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import logging
 import re
 import signal
@@ -169,7 +170,7 @@ def build_app(watch: SessionWatch) -> Any:
     from starlette.applications import Starlette
     from starlette.concurrency import run_in_threadpool
     from starlette.requests import Request
-    from starlette.responses import JSONResponse
+    from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
     async def close_session(request: Request) -> JSONResponse:
@@ -182,8 +183,18 @@ def build_app(watch: SessionWatch) -> Any:
             return JSONResponse({"data": None, "code": None, "message": None, "success": True})
         return await fakesnow.server.session(request)
 
-    routes = [Route("/session", close_session, methods=["POST"])]
-    routes += [r for r in fakesnow.server.routes if getattr(r, "path", None) != "/session"]
+    async def login(request: Request) -> Response:
+        response = await fakesnow.server.login_request(request)
+        body = json.loads(bytes(response.body))
+        if body.get("success") and body.get("data", {}).get("token"):
+            # the connector closes a session (POST /session?delete=true) only when login gave it a
+            # master token, which fakesnow does not; without it a closed session stays open
+            body["data"].setdefault("masterToken", body["data"]["token"])
+        return JSONResponse(body, status_code=response.status_code)
+
+    ours = {"/session/v1/login-request": Route("/session/v1/login-request", login, methods=["POST"]),
+            "/session": Route("/session", close_session, methods=["POST"])}
+    routes = list(ours.values()) + [r for r in fakesnow.server.routes if getattr(r, "path", None) not in ours]
     return TrackRequests(Starlette(routes=routes), watch)
 
 

@@ -318,9 +318,13 @@ def is_lock_conflict(exc: BaseException) -> bool:
     return isinstance(exc, WarehouseError) and exc.errno == LOCK_CONFLICT_ERRNO
 
 
-def wait_for_partition(attempt: Callable[[], LoadOutcome], plan: LoadPlan, *, wait_s: float = LOCK_WAIT_S) -> LoadOutcome:
+def wait_for_partition(
+    attempt: Callable[[], LoadOutcome], plan: LoadPlan, *, wait_s: float | None = None
+) -> LoadOutcome:
     """``attempt()``, again (with backoff) while another load holds the partition; after
-    ``wait_s`` a :class:`PartitionBusyError` (each failed attempt was rolled back)."""
+    ``wait_s`` (default :data:`LOCK_WAIT_S`) a :class:`PartitionBusyError` (each failed attempt
+    was rolled back)."""
+    wait_s = LOCK_WAIT_S if wait_s is None else wait_s
     deadline = time.monotonic() + wait_s
     delay = LOCK_RETRY_FIRST_S
     while True:
