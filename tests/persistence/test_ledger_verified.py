@@ -124,3 +124,15 @@ def test_a_ledger_entry_without_a_fingerprint_is_not_trusted():
 
 def test_matching_count_and_fingerprint_is_no_mismatch():
     assert ledger_mismatch(entry(18, "123"), PartitionState(18, "123")) is None
+
+
+def test_a_file_with_a_column_the_table_lacks_still_loads_and_is_verified(seeded_env, objectstore, table):
+    """COPY ignores a file column the table does not have; so does the fingerprint."""
+    handler(event(table, write_parquet(objectstore, sales(DAY1, {"berlin": 1.0})), DAY1))
+    wider = sales(DAY1, STORES).assign(region=["north", "south", "east"])
+
+    first = handler(event(table, write_parquet(objectstore, wider), DAY1))
+    again = handler(event(table, write_parquet(objectstore, wider), DAY1))
+
+    assert (first["status"], again["status"]) == ("loaded", "already_loaded")
+    assert rows(seeded_env, table) == as_rows(sales(DAY1, STORES))

@@ -24,10 +24,10 @@ for (with backoff, up to :data:`LOCK_WAIT_S`), then :class:`PartitionBusyError` 
 from __future__ import annotations
 
 import logging
+import functools
 import random
 import time
-from collections.abc import Callable
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -183,7 +183,9 @@ class LoadPlan:
     copy: sql.Statement
     copy_forced: sql.Statement  # a reload of a file the table's load history may still hold
     count: sql.Statement
-    fingerprint: sql.Statement
+    table_columns: sql.Statement
+    fingerprint: Callable[[Sequence[str]], sql.Statement]  # of the partition, over the given columns
+    file_columns: tuple[str, ...]
 
 
 def plan_load(request: PersistRequest, schema: pa.Schema, env: Environment) -> LoadPlan:
@@ -203,7 +205,9 @@ def plan_load(request: PersistRequest, schema: pa.Schema, env: Environment) -> L
         copy=sql.copy_into(target, source),
         copy_forced=sql.copy_into(target, source, force=True),
         count=sql.count_partition(target, request.partition_column, value),
-        fingerprint=sql.partition_fingerprint(target, request.partition_column, value, list(schema.names)),
+        table_columns=sql.table_columns(target),
+        fingerprint=functools.partial(sql.partition_fingerprint, target, request.partition_column, value),
+        file_columns=tuple(schema.names),
     )
 
 
@@ -237,8 +241,16 @@ class PartitionState:
     fingerprint: str | None
 
 
-def partition_state(cursor: Any, plan: LoadPlan) -> PartitionState:
-    execute(cursor, plan.fingerprint.sql, plan.fingerprint.params)
+def fingerprint_columns(cursor: Any, plan: LoadPlan) -> list[str]:
+    """The file's columns that the table has (COPY ignores the others), in the file's order."""
+    execute(cursor, plan.table_columns.sql, plan.table_columns.params)
+    in_table = {str(name).upper() for (name,) in cursor.fetchall()}
+    return [c for c in plan.file_columns if c.upper() in in_table]
+
+
+def partition_state(cursor: Any, plan: LoadPlan, columns: Sequence[str]) -> PartitionState:
+    statement = plan.fingerprint(list(columns))
+    execute(cursor, statement.sql, statement.params)
     rows, fingerprint = cursor.fetchone()
     return PartitionState(int(rows), None if fingerprint is None else str(fingerprint))
 
@@ -284,12 +296,13 @@ def replace_partition(
     ``ledger`` is the partition's ledger entry when it names this very file content: the load
     is skipped (``already_loaded``) when the table agrees with it, and ``reloaded`` with the
     reason when not. ``created``: the table did not exist before this load."""
+    columns = fingerprint_columns(cursor, plan)
     execute(cursor, "BEGIN")
     try:
         execute(cursor, plan.take_lock.sql, plan.take_lock.params)  # first: it waits for another load
         reason = None
         if ledger is not None:
-            reason = ledger_mismatch(ledger, None if created else partition_state(cursor, plan))
+            reason = ledger_mismatch(ledger, None if created else partition_state(cursor, plan, columns))
             if reason is None:
                 execute(cursor, "COMMIT")
                 return LoadOutcome("already_loaded", ledger.rows, ledger.fingerprint)
@@ -306,7 +319,7 @@ def replace_partition(
             copied=copied,
             partition_count=int(partition_count),
         )
-        state = partition_state(cursor, plan)
+        state = partition_state(cursor, plan, columns)
         execute(cursor, "COMMIT")
         return LoadOutcome("loaded" if reason is None else "reloaded", rows_loaded, state.fingerprint, reason)
     except BaseException:

@@ -76,6 +76,15 @@ def table_exists(target: TableRef) -> Statement:
     )
 
 
+def table_columns(target: TableRef) -> Statement:
+    """One row per column of ``target``: its name."""
+    db = quote_identifier(target.database, "database")
+    return Statement(
+        f"SELECT COLUMN_NAME FROM {db}.INFORMATION_SCHEMA.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+        (target.schema.upper(), target.table.upper()),
+    )
+
+
 def create_table(target: TableRef, schema: pa.Schema) -> Statement:
     """``CREATE TABLE IF NOT EXISTS`` with one column per Parquet field (types via ``snowflake_type``)."""
     columns = snowflake_columns(schema)
