@@ -153,3 +153,80 @@ def test_null_in_non_null_bool_column_is_reported_as_a_null():
 
     assert "dataset 'pos_transactions', column 'is_return'" in str(info.value)
     assert "null value(s) in a non-null column" in str(info.value)
+
+
+# ---------------------------------------------------------------- an output's key and numbers
+
+
+def net_sales(stores: list[str], amounts: list[float] | None = None) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "store_id": stores,
+            "business_date": [date(2024, 6, 3)] * len(stores),
+            "units": [1] * len(stores),
+            "amount": amounts if amounts is not None else [10.0] * len(stores),
+            "is_return": [False] * len(stores),
+        }
+    )
+
+
+def _refused(df: pd.DataFrame, **kwargs) -> str:
+    with pytest.raises(SchemaMismatchError) as info:
+        conform(df, SCHEMA, "net_sales_daily", role="output", **kwargs)
+    return str(info.value)
+
+
+def test_a_result_repeated_ten_times_breaks_its_key_and_the_error_shows_an_example():
+    """A node that returns every row 10 times (180 rows for 18 keys) is refused, not stored."""
+    stores = [f"S{n:03d}" for n in range(1, 19)]
+    exploded = pd.concat([net_sales(stores)] * 10, ignore_index=True)
+
+    message = _refused(exploded, key=["business_date", "store_id"])
+
+    assert "output 'net_sales_daily'" in message and "key (business_date, store_id) is not unique" in message
+    assert "18 key(s) occur more than once in 180 of 180 rows" in message
+    assert "business_date=2024-06-03, store_id=S001 (10 rows)" in message
+
+
+def test_a_null_in_a_key_column_is_refused():
+    schema = DatasetSchema(columns=[Column(name="store_id", type="string"), Column(name="amount", type="float64")],
+                           key=["store_id"])
+
+    with pytest.raises(SchemaMismatchError) as info:
+        conform(pd.DataFrame({"store_id": ["S001", None], "amount": [1.0, 2.0]}), schema, "net_sales_daily",
+                role="output", key=schema.key)
+
+    assert "output 'net_sales_daily', key column 'store_id': 1 null value(s) (row(s) 2)" in str(info.value)
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("-inf")], ids=["inf", "-inf"])
+def test_an_infinite_number_is_refused_naming_column_and_key(bad):
+    message = _refused(net_sales(["S001", "S002"], [10.0, bad]), key=["store_id", "business_date"], finite=True)
+
+    assert "output 'net_sales_daily', column 'amount': 1 infinite value(s)" in message
+    assert f"e.g. {bad} at key store_id=S002, business_date=2024-06-03" in message
+
+
+def test_an_infinite_number_in_text_is_refused_too():
+    df = snowflake_style()
+    df["AMOUNT"] = ["12.5", "inf", "1"]  # what a JVM node's CSV holds
+
+    assert "infinite value(s)" in _refused(df, finite=True)
+
+
+def test_a_unique_key_and_finite_numbers_pass_and_nan_stays_a_null():
+    out = conform(net_sales(["S001", "S002"], [10.0, float("nan")]), SCHEMA, "net_sales_daily",
+                  key=["store_id", "business_date"], finite=True)
+
+    assert out["amount"].isna().tolist() == [False, True]
+
+
+def test_without_a_key_or_finite_duplicates_and_inf_are_left_alone():
+    """Sourcing conforms without them: the source's own contract is not this output's."""
+    out = conform(net_sales(["S001", "S001"], [1.0, float("inf")]), SCHEMA, "pos_transactions")
+
+    assert len(out) == 2
+
+
+def test_a_key_column_missing_from_the_schema_is_named():
+    assert "key column(s) region are not in the catalog schema" in _refused(net_sales(["S001"]), key=["region"])

@@ -31,7 +31,12 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 
 class WarehouseError(MetricdagError):
     """Snowflake refused a connection or a statement; ``transient`` says whether retrying may help
-    (a network error, a timeout) or not (bad credentials, a SQL error)."""
+    (a network error, a timeout) or not (bad credentials, a SQL error); ``errno`` is Snowflake's
+    error code, if any."""
+
+    def __init__(self, message: str, errno: int | None = None, *, transient: bool | None = None) -> None:
+        super().__init__(message, transient=transient)
+        self.errno = errno
 
 
 def validate_identifier(name: str, what: str = "identifier") -> str:
@@ -104,7 +109,7 @@ def execute(cursor: Any, sql: str, params: Sequence[Any] | None = None) -> Any:
     try:
         return cursor.execute(sql, params)
     except snowflake.connector.errors.Error as exc:
-        raise WarehouseError(f"{exc.msg or exc}\n  in: {sql}", transient=is_transient(exc)) from None
+        raise WarehouseError(f"{exc.msg or exc}\n  in: {sql}", exc.errno, transient=is_transient(exc)) from None
 
 
 def run_query(

@@ -40,8 +40,9 @@ class LoadRecord(Base):
     rows: Mapped[int] = mapped_column(Integer)
     checksum: Mapped[str] = mapped_column(String(80))
     run_id: Mapped[str] = mapped_column(String(64))
-    status: Mapped[str] = mapped_column(String(16))  # loaded | already_loaded
+    status: Mapped[str] = mapped_column(String(16))  # loaded | already_loaded | reloaded
     catalog_versions: Mapped[dict] = mapped_column(JSON, default=dict)
+    detail: Mapped[str | None] = mapped_column(String(500), nullable=True)  # why it was reloaded
     recorded_at: Mapped[datetime] = mapped_column(DateTime)
 
 
@@ -55,6 +56,7 @@ class LedgerEntry(Base):
     partition: Mapped[str] = mapped_column(String(32))
     checksum: Mapped[str] = mapped_column(String(80))
     rows: Mapped[int] = mapped_column(Integer)
+    fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)  # of the rows, as loaded
     run_id: Mapped[str] = mapped_column(String(64))
     loaded_at: Mapped[datetime] = mapped_column(DateTime)
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 
-from sqlalchemy import create_engine, or_, select, update
+from sqlalchemy import Engine, create_engine, inspect, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -16,6 +16,9 @@ from metricdag.settings import Environment
 RUN_STATUSES = ("started", "succeeded", "failed", "retried")
 DELIVERY_STATUSES = ("pending", "delivered", "failed", "superseded")
 CLAIM_S = 300  # a claimed delivery is someone else's for this long (then it is pending again)
+LEDGER_STATUSES = ("loaded", "reloaded")  # load statuses that change what the partition holds
+# columns added to the load tables after their first release: (table, column, SQL type)
+LEDGER_COLUMNS = (("load_ledger", "fingerprint", "VARCHAR(64)"), ("audit_loads", "detail", "VARCHAR(500)"))
 
 
 def _now() -> datetime:
@@ -70,6 +73,7 @@ class AuditStore:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
         self.engine = create_engine(url, connect_args={"timeout": 30} if url.startswith("sqlite") else {})
         Base.metadata.create_all(self.engine)
+        add_ledger_columns(self.engine)
         self._session = sessionmaker(self.engine, expire_on_commit=False)
 
     def session(self) -> Session:
@@ -101,19 +105,21 @@ class AuditStore:
     def record_load(
         self, *, environment: str, metric: str | None, dataset: str, table: str, partition: str, rows: int,
         checksum: str, run_id: str, status: str = "loaded", catalog_versions: dict[str, str] | None = None,
+        fingerprint: str | None = None, detail: str | None = None,
     ) -> None:
-        """An audit record of a load; a ``loaded`` one also becomes the partition's ledger entry."""
+        """An audit record of a load; a ``loaded`` or ``reloaded`` one also becomes the partition's
+        ledger entry, with the ``fingerprint`` of the rows as they were after the load."""
         now = _now()
         with self.session() as s, s.begin():
             s.add(LoadRecord(
                 environment=environment, metric=metric, dataset=dataset, table=table, partition=partition,
                 rows=rows, checksum=checksum, run_id=run_id, status=status,
-                catalog_versions=dict(catalog_versions or {}), recorded_at=now,
+                catalog_versions=dict(catalog_versions or {}), recorded_at=now, detail=detail[:500] if detail else None,
             ))
-            if status == "loaded":
+            if status in LEDGER_STATUSES:
                 s.add(LedgerEntry(
                     environment=environment, table=table, partition=partition, checksum=checksum,
-                    rows=rows, run_id=run_id, loaded_at=now,
+                    rows=rows, fingerprint=fingerprint, run_id=run_id, loaded_at=now,
                 ))
 
     def last_load(self, environment: str, table: str, partition: str) -> LedgerEntry | None:
@@ -306,11 +312,22 @@ class AuditStore:
                 AuditRow(
                     l.recorded_at, "load", l.metric or "", l.partition, l.status, l.run_id,
                     f"{l.table} rows={l.rows} {l.checksum} versions="
-                    + ",".join(f"{k}@{v}" for k, v in sorted(l.catalog_versions.items())),
+                    + ",".join(f"{k}@{v}" for k, v in sorted(l.catalog_versions.items()))
+                    + (f" ({l.detail})" if l.detail else ""),
                 )
                 for l in s.scalars(loads)
             ]
         return sorted(rows, key=lambda r: (r.recorded_at, r.kind))
+
+
+def add_ledger_columns(engine: Engine) -> None:
+    """Add the load tables' newer columns to an audit database created before them
+    (``create_all`` creates missing tables only); existing rows get NULL."""
+    inspector = inspect(engine)
+    with engine.begin() as conn:
+        for table, column, type_ in LEDGER_COLUMNS:
+            if column not in {c["name"] for c in inspector.get_columns(table)}:
+                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {type_}"))
 
 
 @lru_cache(maxsize=8)

@@ -3,10 +3,18 @@
 Used on every dataset that crosses a boundary: what sourcing reads, and what a node
 returns before it is stored. Column names are matched case-insensitively (Snowflake
 returns upper case); the result has the schema's names, order and types.
+
+A node's output is also held to its declared key and to finite numbers (``key=`` and
+``finite=True``, see :func:`metricdag.nodes.runner.conform_output`): the key columns hold no
+null and no two rows share a key; float columns hold no ``inf``/``-inf``. A duplicated or
+exploded result is refused before anything is stored.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
 import pandas as pd
 
 from metricdag.catalog.models import ColumnType, DatasetSchema
@@ -73,9 +81,69 @@ def _datetimes(series: pd.Series) -> pd.Series:
             raise first from None
 
 
-def conform(df: pd.DataFrame, schema: DatasetSchema, dataset: str, *, role: str = "dataset") -> pd.DataFrame:
-    """``role`` names what ``dataset`` is in messages: ``dataset 'x'`` (default) or e.g. ``output 'x'``."""
+MAX_EXAMPLES = 3
+
+
+def _row_key(frame: pd.DataFrame, row: int, key: Sequence[str]) -> str:
+    return ", ".join(f"{k}={frame[k].iloc[row]}" for k in key)
+
+
+def check_key(frame: pd.DataFrame, key: Sequence[str], what: str) -> None:
+    """No null in a key column, no key shared by two rows; the error shows example keys."""
+    for column in key:
+        nulls = frame[column].isna()
+        if nulls.any():
+            rows = ", ".join(str(i + 1) for i in np.flatnonzero(nulls.to_numpy())[:MAX_EXAMPLES])
+            raise SchemaMismatchError(
+                f"{what}, key column {column!r}: {int(nulls.sum())} null value(s) (row(s) {rows}); "
+                f"the key ({', '.join(key)}) must identify every row"
+            )
+    duplicated = frame.duplicated(subset=list(key), keep=False)
+    if duplicated.any():
+        counts = frame[duplicated].groupby(list(key), sort=True, dropna=False).size()
+        examples = "; ".join(
+            f"{', '.join(f'{k}={v}' for k, v in zip(key, k if isinstance(k, tuple) else (k,)))} ({n} rows)"
+            for k, n in counts.head(MAX_EXAMPLES).items()
+        )
+        raise SchemaMismatchError(
+            f"{what}: key ({', '.join(key)}) is not unique: {len(counts)} key(s) occur more than once "
+            f"in {int(duplicated.sum())} of {len(frame)} rows, e.g. {examples}"
+        )
+
+
+def check_finite(frame: pd.DataFrame, schema: DatasetSchema, key: Sequence[str], what: str) -> None:
+    """No ``inf`` or ``-inf`` in a float column; the error names the column and an example row."""
+    for col in schema.columns:
+        if col.type not in ("float64", "decimal"):
+            continue
+        infinite = np.isinf(frame[col.name].to_numpy(dtype="float64", na_value=np.nan))
+        if infinite.any():
+            row = int(np.flatnonzero(infinite)[0])
+            where = f"key {_row_key(frame, row, key)}" if key else f"row {row + 1}"
+            raise SchemaMismatchError(
+                f"{what}, column {col.name!r}: {int(infinite.sum())} infinite value(s), "
+                f"e.g. {frame[col.name].iloc[row]} at {where}; numbers must be finite"
+            )
+
+
+def _key_columns(key: Sequence[str], schema: DatasetSchema, what: str) -> list[str]:
+    by_lower = {c.name.lower(): c.name for c in schema.columns}
+    unknown = [k for k in key if k.lower() not in by_lower]
+    if unknown:
+        raise SchemaMismatchError(f"{what}: key column(s) {', '.join(unknown)} are not in the catalog schema")
+    return [by_lower[k.lower()] for k in key]
+
+
+def conform(
+    df: pd.DataFrame, schema: DatasetSchema, dataset: str, *, role: str = "dataset",
+    key: Sequence[str] | None = None, finite: bool = False,
+) -> pd.DataFrame:
+    """``role`` names what ``dataset`` is in messages: ``dataset 'x'`` (default) or e.g. ``output 'x'``.
+
+    ``key``: columns that must be non-null and unique together (none checked when None or
+    empty). ``finite``: float columns must not hold ``inf``/``-inf`` (NaN is a null)."""
     what = f"{role} {dataset!r}"
+    key_columns = _key_columns(key or [], schema, what)
     by_lower = {str(c).lower(): c for c in df.columns}
     expected = [c.name for c in schema.columns]
     missing = [name for name in expected if name.lower() not in by_lower]
@@ -99,4 +167,9 @@ def conform(df: pd.DataFrame, schema: DatasetSchema, dataset: str, *, role: str 
             raise SchemaMismatchError(
                 f"{what}, column {col.name!r}: {int(out[col.name].isna().sum())} null value(s) in a non-null column"
             )
-    return pd.DataFrame(out, index=df.index).reset_index(drop=True)
+    result = pd.DataFrame(out, index=df.index).reset_index(drop=True)
+    if key_columns:
+        check_key(result, key_columns, what)
+    if finite:
+        check_finite(result, schema, key_columns, what)
+    return result

@@ -44,12 +44,17 @@ def run_node(
     else:
         fn = load_entrypoint(metric_folder, node.entrypoint, python_module_name(ctx.metric, node.name))
         raw = run_python_node(fn, dict(inputs), ctx, node.output_names, node.timeout_s)
-    return {name: conform_output(node.name, name, raw[name], schemas[name]) for name in node.output_names}
+    keys = {out.dataset: out.key for out in node.outputs}
+    return {name: conform_output(node.name, name, raw[name], schemas[name], keys[name]) for name in node.output_names}
 
 
-def conform_output(node: str, output: str, frame: pd.DataFrame, schema: DatasetSchema) -> pd.DataFrame:
+def conform_output(
+    node: str, output: str, frame: pd.DataFrame, schema: DatasetSchema, key: list[str] | None = None
+) -> pd.DataFrame:
+    """The output conformed to its schema, its key (the output's declared ``key:``, else the
+    catalog schema's) unique and non-null, and its float columns finite."""
     try:
-        return conform(frame, schema, output, role="output")
+        return conform(frame, schema, output, role="output", key=key or schema.key, finite=True)
     except SchemaMismatchError as exc:
         raise NodeError(f"node {node!r}: {exc}") from None
 

@@ -7,13 +7,18 @@ Steps, each a small function below:
 2. read the Parquet file from the object store: schema, row count, checksum, and the distinct
    values of the partition column, which must all equal ``partition_value``;
 3. create the database, schema and table if missing (columns from the Parquet schema);
-4. in ONE transaction: DELETE the partition, COPY the file, check that COPY loaded every Parquet
-   row and that the partition now holds exactly that many rows, COMMIT; on any failure ROLLBACK,
-   so the previous rows stay in place, and raise :class:`PersistError`.
+4. in ONE transaction: take the partition's load lock (an UPDATE of its row in
+   ``METRICDAG_LOAD_LOCKS``), so concurrent loads of one partition run one after the other;
+   when the ledger says the partition already holds this file content, check that against the
+   table (row count and fingerprint) and stop if it agrees; otherwise DELETE the partition, COPY
+   the file, check that COPY loaded every Parquet row and that the partition now holds exactly
+   that many rows, fingerprint them, COMMIT; on any failure ROLLBACK, so the previous rows stay
+   in place, and raise :class:`PersistError`.
 
 Re-running for the same partition leaves exactly one copy (delete + load). Each run attempt
 must write a uniquely named file: Snowflake skips files it has loaded before (``LOAD_SKIPPED``),
-which here is an error rather than a silent no-op.
+which here is an error rather than a silent no-op. A partition another load holds is waited
+for (with backoff, up to :data:`LOCK_WAIT_S`), then :class:`PartitionBusyError` (transient).
 
 Every failure says whether another attempt may succeed: a transient one (Snowflake or the
 object store unreachable, throttled, timed out) leaves the handler as
@@ -25,6 +30,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -37,7 +43,13 @@ from metricdag.audit.store import AuditStore, audit_store_for
 from metricdag.errors import MetricdagError
 from metricdag.io.objectstore import sha256_hex, store_for
 from metricdag.persistence import sql
-from metricdag.persistence.request import PersistError, PersistRequest, PersistResult, TransientPersistError
+from metricdag.persistence.request import (
+    PartitionBusyError,
+    PersistError,
+    PersistRequest,
+    PersistResult,
+    TransientPersistError,
+)
 from metricdag.retries import describe, is_transient
 from metricdag.settings import Environment, load_environment
 from metricdag.warehouse import WarehouseError, connect, execute
@@ -45,9 +57,16 @@ from metricdag.warehouse import WarehouseError, connect, execute
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from metricdag.audit.models import LedgerEntry
+
 log = logging.getLogger(__name__)
 
 MAX_VALUES_SHOWN = 3
+LOCK_WAIT_S = 60.0  # how long a load waits for another load of the same partition
+LOCK_RETRY_FIRST_S, LOCK_RETRY_MAX_S = 0.2, 2.0  # backoff between attempts to take the partition
+# Snowflake's "statement aborted: another transaction holds the lock" (000625); the local
+# Snowflake server (localstack/snowflake_server.py) reports DuckDB's write conflicts with it too.
+LOCK_CONFLICT_ERRNO = 625
 
 
 # ------------------------------------------------------------------------------ the Parquet file
@@ -170,9 +189,15 @@ class LoadPlan:
     setup: tuple[sql.Statement, ...]  # database and schema, IF NOT EXISTS
     table_exists: sql.Statement
     create_table: sql.Statement
+    locks: tuple[sql.Statement, ...]  # the lock table and this partition's row, IF NOT EXISTS
+    take_lock: sql.Statement
     delete: sql.Statement
     copy: sql.Statement
+    copy_forced: sql.Statement  # a reload of a file the table's load history may still hold
     count: sql.Statement
+    table_columns: sql.Statement
+    fingerprint: Callable[[Sequence[str]], sql.Statement]  # of the partition, over the given columns
+    file_columns: tuple[str, ...]
 
 
 def plan_load(request: PersistRequest, schema: pa.Schema, env: Environment) -> LoadPlan:
@@ -186,9 +211,15 @@ def plan_load(request: PersistRequest, schema: pa.Schema, env: Environment) -> L
         setup=(sql.create_database(target), sql.create_schema(target)),
         table_exists=sql.table_exists(target),
         create_table=sql.create_table(target, schema),
+        locks=(sql.create_lock_table(target), sql.insert_lock_row(target, value)),
+        take_lock=sql.take_lock(target, value, request.run_id),
         delete=sql.delete_partition(target, request.partition_column, value),
         copy=sql.copy_into(target, source),
+        copy_forced=sql.copy_into(target, source, force=True),
         count=sql.count_partition(target, request.partition_column, value),
+        table_columns=sql.table_columns(target),
+        fingerprint=functools.partial(sql.partition_fingerprint, target, request.partition_column, value),
+        file_columns=tuple(schema.names),
     )
 
 
@@ -196,7 +227,8 @@ def plan_load(request: PersistRequest, schema: pa.Schema, env: Environment) -> L
 
 
 def ensure_table(cursor: Any, plan: LoadPlan) -> bool:
-    """Create the database, schema and table when missing; True when the table was created.
+    """Create the database, schema and table when missing, and the partition's load-lock row;
+    True when the table was created.
 
     The table is created only after checking it is missing, not with a blind
     ``CREATE TABLE IF NOT EXISTS``: fakesnow treats that statement on an existing table as a new
@@ -206,10 +238,58 @@ def ensure_table(cursor: Any, plan: LoadPlan) -> bool:
         execute(cursor, statement.sql, statement.params)
     execute(cursor, plan.table_exists.sql, plan.table_exists.params)
     (existing,) = cursor.fetchone()
-    if existing:
-        return False
-    execute(cursor, plan.create_table.sql, plan.create_table.params)
-    return True
+    if not existing:
+        execute(cursor, plan.create_table.sql, plan.create_table.params)
+    for statement in plan.locks:
+        execute(cursor, statement.sql, statement.params)
+    return not existing
+
+
+@dataclass(frozen=True)
+class PartitionState:
+    """What the partition holds: its row count and the fingerprint of its rows (None: empty)."""
+
+    rows: int
+    fingerprint: str | None
+
+
+def fingerprint_columns(cursor: Any, plan: LoadPlan) -> list[str]:
+    """The file's columns that the table has (COPY ignores the others), in the file's order."""
+    execute(cursor, plan.table_columns.sql, plan.table_columns.params)
+    in_table = {str(name).upper() for (name,) in cursor.fetchall()}
+    return [c for c in plan.file_columns if c.upper() in in_table]
+
+
+def partition_state(cursor: Any, plan: LoadPlan, columns: Sequence[str]) -> PartitionState:
+    statement = plan.fingerprint(list(columns))
+    execute(cursor, statement.sql, statement.params)
+    rows, fingerprint = cursor.fetchone()
+    return PartitionState(int(rows), None if fingerprint is None else str(fingerprint))
+
+
+def ledger_mismatch(last: LedgerEntry, state: PartitionState | None) -> str | None:
+    """Why the table does not hold what the ledger says was loaded (None: it does).
+    ``state`` is None when the table did not exist."""
+    if state is None:
+        return f"table did not exist, ledger said {last.rows} rows"
+    if state.rows != last.rows:
+        return f"table had {state.rows} rows, ledger said {last.rows}"
+    if last.fingerprint is None:
+        return f"the ledger entry of run {last.run_id} has no fingerprint to check the table's {state.rows} rows against"
+    if state.fingerprint != last.fingerprint:
+        return (
+            f"the table's {state.rows} rows are not the rows run {last.run_id} loaded "
+            f"(fingerprint {state.fingerprint}, ledger said {last.fingerprint})"
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class LoadOutcome:
+    status: str  # loaded | already_loaded | reloaded
+    rows: int
+    fingerprint: str | None
+    reason: str | None = None  # why a partition the ledger had was reloaded
 
 
 def _rollback(cursor: Any) -> None:
@@ -219,12 +299,28 @@ def _rollback(cursor: Any) -> None:
         log.warning("ROLLBACK failed: %s", exc)
 
 
-def replace_partition(cursor: Any, plan: LoadPlan, parquet_rows: int) -> int:
-    """DELETE + COPY + verify in one transaction; returns rows loaded. Rolls back on any error."""
+def replace_partition(
+    cursor: Any, plan: LoadPlan, parquet_rows: int, *, ledger: LedgerEntry | None = None, created: bool = False,
+) -> LoadOutcome:
+    """Lock + (verify the ledger) + DELETE + COPY + verify + fingerprint in one transaction.
+    Rolls back on any error.
+
+    ``ledger`` is the partition's ledger entry when it names this very file content: the load
+    is skipped (``already_loaded``) when the table agrees with it, and ``reloaded`` with the
+    reason when not. ``created``: the table did not exist before this load."""
+    columns = fingerprint_columns(cursor, plan)
     execute(cursor, "BEGIN")
     try:
+        execute(cursor, plan.take_lock.sql, plan.take_lock.params)  # first: it waits for another load
+        reason = None
+        if ledger is not None:
+            reason = ledger_mismatch(ledger, None if created else partition_state(cursor, plan, columns))
+            if reason is None:
+                execute(cursor, "COMMIT")
+                return LoadOutcome("already_loaded", ledger.rows, ledger.fingerprint)
+        copy = plan.copy if reason is None else plan.copy_forced
         execute(cursor, plan.delete.sql, plan.delete.params)
-        execute(cursor, plan.copy.sql, plan.copy.params)
+        execute(cursor, copy.sql, copy.params)
         copied = parse_copy_result([d.name for d in cursor.description or []], cursor.fetchall())
         execute(cursor, plan.count.sql, plan.count.params)
         (partition_count,) = cursor.fetchone()
@@ -235,11 +331,42 @@ def replace_partition(cursor: Any, plan: LoadPlan, parquet_rows: int) -> int:
             copied=copied,
             partition_count=int(partition_count),
         )
+        state = partition_state(cursor, plan, columns)
         execute(cursor, "COMMIT")
-        return rows_loaded
+        return LoadOutcome("loaded" if reason is None else "reloaded", rows_loaded, state.fingerprint, reason)
     except BaseException:
         _rollback(cursor)
         raise
+
+
+def is_lock_conflict(exc: BaseException) -> bool:
+    return isinstance(exc, WarehouseError) and exc.errno == LOCK_CONFLICT_ERRNO
+
+
+def wait_for_partition(
+    attempt: Callable[[], LoadOutcome], plan: LoadPlan, *, wait_s: float | None = None
+) -> LoadOutcome:
+    """``attempt()``, again (with backoff) while another load holds the partition; after
+    ``wait_s`` (default :data:`LOCK_WAIT_S`) a :class:`PartitionBusyError` (each failed attempt
+    was rolled back)."""
+    wait_s = LOCK_WAIT_S if wait_s is None else wait_s
+    deadline = time.monotonic() + wait_s
+    delay = LOCK_RETRY_FIRST_S
+    while True:
+        try:
+            return attempt()
+        except WarehouseError as exc:
+            if not is_lock_conflict(exc):
+                raise
+            if time.monotonic() + delay > deadline:
+                raise PartitionBusyError(
+                    f"another load of {plan.target.sql} partition {plan.partition} is in progress "
+                    f"(still after {wait_s:.0f} s); nothing was changed, try again later"
+                ) from None
+            log.info("%s partition %s: another load is in progress; retrying in %.1f s",
+                     plan.target.sql, plan.partition, delay)
+        time.sleep(delay * random.uniform(0.75, 1.25))
+        delay = min(delay * 2, LOCK_RETRY_MAX_S)
 
 
 # ------------------------------------------------------------------------------------ handler
@@ -306,16 +433,12 @@ def handler(event: dict, context: Any = None) -> dict:
         raise PersistError(f"dataset {request.dataset}: {exc}") from None
 
     store = audit_store_for(env)
-    skipped = already_loaded(store, env, request, plan, facts, started)
-    if skipped is not None:
-        return skipped
+    ledger = ledger_entry(store, env, request, plan, facts)
 
     try:
         with connect(env.snowflake, database=request.database) as conn:
             cursor = conn.cursor()
-            if ensure_table(cursor, plan):
-                log.info("created %s", plan.target.sql)
-            rows_loaded = replace_partition(cursor, plan, facts.num_rows)
+            outcome = wait_for_partition(lambda: load_once(cursor, plan, facts, ledger), plan)
     except WarehouseError as exc:
         raise PersistError(
             f"{plan.target.sql} partition {plan.partition}: loading {request.source_uri} failed "
@@ -329,46 +452,54 @@ def handler(event: dict, context: Any = None) -> dict:
         table=plan.target.sql,
         partition_column=request.partition_column.upper(),
         partition=request.partition_value,
-        rows_loaded=rows_loaded,
+        rows_loaded=outcome.rows,
         parquet_rows=facts.num_rows,
         source_uri=request.source_uri,
         checksum=facts.checksum,
         seconds=round(time.monotonic() - started, 3),
+        status=outcome.status,
+        reason=outcome.reason,
     )
-    log.info("loaded %d rows into %s partition %s", rows_loaded, plan.target.sql, plan.partition)
-    record_load(store, env, request, result)
+    if outcome.status == "already_loaded":
+        log.info("%s partition %s already holds %s (run %s), as the table confirms: skipped",
+                 plan.target.sql, plan.partition, facts.checksum, ledger.run_id if ledger else "?")
+        record_load(store, env, request, result, outcome.fingerprint)
+        return result.model_dump(mode="json")
+    if outcome.reason:
+        log.warning("%s partition %s reloaded: %s", plan.target.sql, plan.partition, outcome.reason)
+    log.info("loaded %d rows into %s partition %s", outcome.rows, plan.target.sql, plan.partition)
+    record_load(store, env, request, result, outcome.fingerprint)
     publish(env, request, result)
     return result.model_dump(mode="json")
+
+
+def load_once(cursor: Any, plan: LoadPlan, facts: ParquetFacts, ledger: LedgerEntry | None) -> LoadOutcome:
+    """One attempt: the table (created when missing), then the load transaction."""
+    created = ensure_table(cursor, plan)
+    if created:
+        log.info("created %s", plan.target.sql)
+    return replace_partition(cursor, plan, facts.num_rows, ledger=ledger, created=created)
 
 
 # ------------------------------------------------------------------- ledger, audit, publish
 
 
-def already_loaded(
-    store: AuditStore | None, env: Environment, request: PersistRequest, plan: LoadPlan, facts: ParquetFacts,
-    started: float,
-) -> dict | None:
-    """The result of a load the ledger makes unnecessary: the partition already holds exactly
-    this file content (checked by checksum, so it holds even after Snowflake's load metadata
-    has expired). None when the file must be loaded."""
+def ledger_entry(
+    store: AuditStore | None, env: Environment, request: PersistRequest, plan: LoadPlan, facts: ParquetFacts
+) -> LedgerEntry | None:
+    """The partition's ledger entry when it says the partition holds exactly this file content
+    (by checksum, so it holds even after Snowflake's load metadata has expired); the load
+    transaction then checks the table agrees before it skips. None when the file must be loaded."""
     if store is None:
         return None
     last = store.last_load(env.name, plan.target.sql, request.partition_value.isoformat())
-    if last is None or last.checksum != facts.checksum:
-        return None
-    result = PersistResult(
-        dataset=request.dataset, run_id=request.run_id, table=plan.target.sql,
-        partition_column=request.partition_column.upper(), partition=request.partition_value,
-        rows_loaded=last.rows, parquet_rows=facts.num_rows, source_uri=request.source_uri,
-        checksum=facts.checksum, seconds=round(time.monotonic() - started, 3), status="already_loaded",
-    )
-    log.info("%s partition %s already holds %s (run %s): skipped", plan.target.sql, plan.partition,
-             facts.checksum, last.run_id)
-    record_load(store, env, request, result)
-    return result.model_dump(mode="json")
+    return last if last is not None and last.checksum == facts.checksum else None
 
 
-def record_load(store: AuditStore | None, env: Environment, request: PersistRequest, result: PersistResult) -> None:
+def record_load(
+    store: AuditStore | None, env: Environment, request: PersistRequest, result: PersistResult,
+    fingerprint: str | None = None,
+) -> None:
     """The audit record (and, for a load, the ledger entry). A failure here fails the call: the
     load is then retried (delete + copy is idempotent) rather than left unrecorded."""
     if store is None:
@@ -378,6 +509,7 @@ def record_load(store: AuditStore | None, env: Environment, request: PersistRequ
             environment=env.name, metric=request.metric, dataset=request.dataset, table=result.table,
             partition=result.partition.isoformat(), rows=result.rows_loaded, checksum=result.checksum,
             run_id=request.run_id, status=result.status, catalog_versions=request.catalog_versions,
+            fingerprint=fingerprint, detail=result.reason,
         )
     except Exception as exc:
         raise PersistError(

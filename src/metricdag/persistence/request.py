@@ -28,6 +28,14 @@ class TransientPersistError(PersistError):
     transient = True
 
 
+class PartitionBusyError(PersistError, TimeoutError):
+    """Another load of the same partition held it for longer than the persister waits.
+
+    Transient: the next attempt finds the partition free."""
+
+    transient = True
+
+
 class PersistRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True)
 
@@ -83,6 +91,9 @@ class PersistResult(BaseModel):
     source_uri: str
     checksum: str = Field(description="sha256:<hex> of the Parquet file")
     seconds: float
-    status: Literal["loaded", "already_loaded"] = Field(
-        default="loaded", description="already_loaded: the ledger says this partition holds this exact file content"
+    status: Literal["loaded", "already_loaded", "reloaded"] = Field(
+        default="loaded",
+        description="already_loaded: the ledger says the partition holds this exact file content and the table "
+        "agrees (row count and fingerprint); reloaded: the ledger said so but the table did not (see reason)",
     )
+    reason: str | None = Field(default=None, description="why a partition the ledger had was reloaded")

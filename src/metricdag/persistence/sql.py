@@ -76,6 +76,15 @@ def table_exists(target: TableRef) -> Statement:
     )
 
 
+def table_columns(target: TableRef) -> Statement:
+    """One row per column of ``target``: its name."""
+    db = quote_identifier(target.database, "database")
+    return Statement(
+        f"SELECT COLUMN_NAME FROM {db}.INFORMATION_SCHEMA.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
+        (target.schema.upper(), target.table.upper()),
+    )
+
+
 def create_table(target: TableRef, schema: pa.Schema) -> Statement:
     """``CREATE TABLE IF NOT EXISTS`` with one column per Parquet field (types via ``snowflake_type``)."""
     columns = snowflake_columns(schema)
@@ -110,11 +119,68 @@ def count_partition(target: TableRef, partition_column: str, value: date) -> Sta
     )
 
 
-def copy_into(target: TableRef, source: CopySource) -> Statement:
+def partition_fingerprint(target: TableRef, partition_column: str, value: date, columns: list[str]) -> Statement:
+    """One row: the partition's row count and a fingerprint of its rows (``BITXOR_AGG`` of a
+    ``HASH`` of ``columns``, as text; NULL when the partition is empty). Order-independent and one scan,
+    so it is cheap to compare with what the ledger recorded after the last load."""
+    if not columns:
+        raise MetricdagError(f"cannot fingerprint {target.sql}: no columns given")
+    hashed = ", ".join(quote_identifier(c, "column") for c in columns)
+    return Statement(
+        f"SELECT COUNT(*), TO_VARCHAR(BITXOR_AGG(HASH({hashed}))) FROM {target.sql} "
+        f"WHERE {quote_identifier(partition_column, 'partition column')} = ?",
+        (value,),
+    )
+
+
+def copy_into(target: TableRef, source: CopySource, *, force: bool = False) -> Statement:
     """``COPY INTO`` one file, named in ``FILES=(...)`` under its folder (a COPY whose FROM is a
-    single file URL loads nothing in fakesnow, and ``FILES=`` is what Snowflake recommends)."""
+    single file URL loads nothing in fakesnow, and ``FILES=`` is what Snowflake recommends).
+
+    ``force`` loads the file even if this table's load history has it (``FORCE=TRUE``): only for
+    a reload of a partition that was just deleted in the same transaction."""
     file_name = validate_file_name(source.file_name)
-    return Statement(f"COPY INTO {target.sql} FROM {source.location} FILES=('{file_name}') {COPY_OPTIONS}")
+    options = f"{COPY_OPTIONS} FORCE=TRUE" if force else COPY_OPTIONS
+    return Statement(f"COPY INTO {target.sql} FROM {source.location} FILES=('{file_name}') {options}")
+
+
+# ------------------------------------------------------------------------------ load locks
+
+LOCK_TABLE = "METRICDAG_LOAD_LOCKS"
+
+
+def lock_table(target: TableRef) -> TableRef:
+    """The table of load locks next to ``target``: one row per (table, partition) ever loaded."""
+    return TableRef(target.database, target.schema, LOCK_TABLE)
+
+
+def create_lock_table(target: TableRef) -> Statement:
+    return Statement(
+        f'CREATE TABLE IF NOT EXISTS {lock_table(target).sql} '
+        '("TABLE_NAME" VARCHAR, "PARTITION_VALUE" DATE, "RUN_ID" VARCHAR)'
+    )
+
+
+def insert_lock_row(target: TableRef, value: date) -> Statement:
+    """The partition's lock row, when it has none yet (a concurrent duplicate does no harm: the
+    lock statement updates every matching row)."""
+    locks = lock_table(target).sql
+    name = target.table.upper()
+    return Statement(
+        f'INSERT INTO {locks} ("TABLE_NAME", "PARTITION_VALUE") SELECT ?, ? WHERE NOT EXISTS '
+        f'(SELECT 1 FROM {locks} WHERE "TABLE_NAME" = ? AND "PARTITION_VALUE" = ?)',
+        (name, value, name, value),
+    )
+
+
+def take_lock(target: TableRef, value: date, run_id: str) -> Statement:
+    """The first statement of a load transaction: it updates the partition's lock row, so a
+    second load of the same partition waits (Snowflake) or fails with a write conflict (fakesnow)
+    until the first one commits or rolls back, and then sees the first one's rows."""
+    return Statement(
+        f'UPDATE {lock_table(target).sql} SET "RUN_ID" = ? WHERE "TABLE_NAME" = ? AND "PARTITION_VALUE" = ?',
+        (run_id, target.table.upper(), value),
+    )
 
 
 # --------------------------------------------------------------------------- COPY sources
