@@ -428,3 +428,13 @@ def test_a_sql_error_is_permanent_and_a_stopped_server_transient(stopped_snowfla
 
     assert not is_transient(sql_error.value) and is_transient(down.value)
     assert server.password not in str(down.value)
+
+
+def test_a_busy_partition_reported_by_a_lambda_stays_transient_and_busy():
+    from metricdag.persistence.invoke import error_from_lambda
+    from metricdag.persistence.request import PartitionBusyError
+
+    error = error_from_lambda("PartitionBusyError", "another load of T partition P is in progress")
+
+    assert isinstance(error, PartitionBusyError) and is_transient(error)
+    assert not is_transient(error_from_lambda("PersistError", "row count mismatch"))

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from metricdag.errors import ConfigError
-from metricdag.persistence.request import PersistError, PersistRequest, PersistResult, TransientPersistError
+from metricdag.persistence.request import PersistError, PersistRequest, PersistResult, transient_error_types
 from metricdag.settings import Environment
 
 
@@ -57,8 +57,9 @@ def _invoke_lambda(request: PersistRequest, env: Environment, client: Any) -> Pe
 
 def error_from_lambda(error_type: str | None, message: str) -> PersistError:
     """The error a Lambda reported, with the classification its ``errorType`` carries."""
-    if error_type == TransientPersistError.__name__:
-        return TransientPersistError(message)
+    transient = transient_error_types().get(error_type or "")
+    if transient is not None:
+        return transient(message)
     return PersistError(message, transient=False)
 
 

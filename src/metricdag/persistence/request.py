@@ -28,12 +28,10 @@ class TransientPersistError(PersistError):
     transient = True
 
 
-class PartitionBusyError(PersistError, TimeoutError):
+class PartitionBusyError(TransientPersistError, TimeoutError):
     """Another load of the same partition held it for longer than the persister waits.
 
     Transient: the next attempt finds the partition free."""
-
-    transient = True
 
 
 class PersistRequest(BaseModel):
@@ -97,3 +95,14 @@ class PersistResult(BaseModel):
         "agrees (row count and fingerprint); reloaded: the ledger said so but the table did not (see reason)",
     )
     reason: str | None = Field(default=None, description="why a partition the ledger had was reloaded")
+
+
+def transient_error_types() -> dict[str, type[TransientPersistError]]:
+    """Every transient persist error by the class name a Lambda reports as its ``errorType``."""
+    found: dict[str, type[TransientPersistError]] = {}
+    pending: list[type[TransientPersistError]] = [TransientPersistError]
+    while pending:
+        cls = pending.pop()
+        found[cls.__name__] = cls
+        pending += cls.__subclasses__()
+    return found
