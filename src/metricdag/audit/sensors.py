@@ -11,6 +11,7 @@ from metricdag.alerting.notify import alert_failure, resolve_partition
 from metricdag.alerting.routes import load_alerting_config, routes_for
 from metricdag.audit.store import audit_store_for
 from metricdag.errors import ConfigError
+from metricdag.failures import step_failures
 from metricdag.settings import Environment
 from metricdag.spec.loader import Metric
 
@@ -18,24 +19,21 @@ PARTITION_TAG = "dagster/partition"
 
 
 def failed_nodes(records: Iterable[dg.EventLogEntry]) -> list[tuple[str, str]]:
-    """(node, reason) per failed step; a failed check is named ``<asset>:<check>`` in the reason."""
+    """(node, reason) per failed step, the reason's first line being the step's root cause
+    (``failures.root_cause``); a failed check is named ``<asset>:<check>`` in the reason."""
+    records = list(records)
     failed_checks: list[str] = []
-    steps: dict[str, str] = {}
     for entry in records:
         event = entry.dagster_event
-        if event is None:
-            continue
-        if event.event_type_value == "ASSET_CHECK_EVALUATION":
+        if event is not None and event.event_type_value == "ASSET_CHECK_EVALUATION":
             data = event.event_specific_data
             if not data.passed:
                 failed_checks.append(f"{data.asset_key.to_user_string()}:{data.check_name}")
-        elif event.event_type_value == "STEP_FAILURE" and event.step_key:
-            error = getattr(event.event_specific_data, "error", None)
-            steps[event.step_key] = error.message.strip() if error is not None else "step failed"
-    checks = f"rejected by review check(s): {', '.join(failed_checks)}\n" if failed_checks else ""
+    steps = step_failures(records)
+    checks = f"rejected by review check(s): {', '.join(failed_checks)}" if failed_checks else ""
     if not steps:
         return [("run", checks or "the run failed before or outside any step")]
-    return [(step, checks + reason) for step, reason in sorted(steps.items())]
+    return [(step, "\n".join(filter(None, [reason, checks]))) for step, reason in sorted(steps.items())]
 
 
 def step_retries(records: Iterable[dg.EventLogEntry]) -> list[str]:
