@@ -72,7 +72,8 @@ def summarize(instance: dg.DagsterInstance, run_id: str, metric: str, partition:
         out.append(SummaryRow(metric, partition, asset, count, round(seconds, 2), status))
     for step, state in outcome.items():
         if state.startswith(("failed", "skipped")) and not any(r[0] == step for r in rows):
-            out.append(SummaryRow(metric, partition, step, None, 0.0, state))
+            seconds = finished.get(step, 0.0) - started.get(step, finished.get(step, 0.0))
+            out.append(SummaryRow(metric, partition, step, None, round(seconds, 2), state))
     return out
 
 
