@@ -51,9 +51,14 @@ def downstream(upstream):
     return upstream
 
 
+@dg.asset(io_manager_key="missing")
+def read_once(upstream):
+    return upstream
+
+
 @pytest.fixture(scope="module")
 def failed_run() -> tuple[dg.DagsterInstance, str]:
-    defs = dg.Definitions(assets=[retried, described, ours, upstream, downstream], resources={"missing": MissingInput()})
+    defs = dg.Definitions(assets=[retried, described, ours, upstream, downstream, read_once], resources={"missing": MissingInput()})
     instance = dg.DagsterInstance.ephemeral()
     result = defs.resolve_implicit_global_asset_job_def().execute_in_process(instance=instance, raise_on_error=False)
     assert not result.success
@@ -70,6 +75,7 @@ def test_each_failed_step_gives_the_first_line_of_its_root_cause(failed_run):
         "described": "node 'net_sales': ValueError: no rows for store 7",  # the description, no class path
         "ours": "dataset 'fx_rates': no rows for 2024-06-02",  # our errors are messages for the reader
         "downstream": f"FileNotFoundError: {MISSING}",  # the IO manager's error after the retries
+        "read_once": f"FileNotFoundError: {MISSING}",  # ... and without retries (not "Error occurred while loading")
     }
 
 

@@ -25,7 +25,7 @@ def _is_wrapper(error) -> bool:
     name = error.cls_name or ""
     if name in _RETRY_WRAPPERS or error.message.startswith("Exceeded max_retries"):
         return True
-    return name.startswith("Dagster") and name.endswith("ExecutionError")  # DagsterExecution*Error, DagsterUserCode...
+    return name.startswith("Dagster")  # DagsterExecutionStepExecutionError, DagsterExecutionLoadInputError, ...
 
 
 def _inner(error):
