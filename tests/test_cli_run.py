@@ -62,6 +62,10 @@ def test_a_missing_upstream_partition_is_the_failed_rows_cause(seeded_env, proje
     assert [r.tags.get("dagster/partition") for r in runs] == [NO_DATA_DAY]
     assert Path(dg.DagsterInstance.get().root_directory).resolve().is_relative_to(project)
 
+    assert main(["audit", "--metric", "inventory_turnover", "--date", NO_DATA_DAY]) == 0
+    audit = [line.split() for line in capsys.readouterr().out.splitlines() if runs[0].run_id in line]
+    assert [(a[1], a[4]) for a in audit] == [("run", "started"), ("run", "failed")]  # the run is audited
+
 
 def test_a_broken_metric_fails_alone_and_the_others_run(seeded_env, project, capsys):
     broken = project / "metrics" / "inventory_turnover" / "metric.yaml"

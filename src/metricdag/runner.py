@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from metricdag.audit.sensors import evaluate_for_run
 from metricdag.catalog.client import CatalogClient
 from metricdag.errors import MetricdagError
 from metricdag.failures import root_cause, step_failures
@@ -126,6 +127,10 @@ def materialize_metric(
         partition_key=partition, instance=instance, raise_on_error=False, tags=tags, run_id=run_id,
         run_config=None if verbose else QUIET_CONSOLE,
     )
+    try:  # audit records, alerts and resolves, as the daemon's sensors do for a launched run
+        evaluate_for_run(defs, metric, instance, result.run_id)
+    except Exception as exc:  # the run's outcome stands; say what could not be recorded
+        print(f"warning: the run-status sensors of {metric} failed on run {result.run_id}: {exc}", file=sys.stderr)
     return result.success, summarize(instance, result.run_id, metric, partition)
 
 

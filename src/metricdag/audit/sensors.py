@@ -49,8 +49,38 @@ def _logs(context, run_id: str, *types: dg.DagsterEventType) -> list[dg.EventLog
     return list(context.instance.all_logs(run_id, of_type=set(types)))
 
 
+def sensor_names(metric: str) -> dict[dg.DagsterEventType, str]:
+    """The run-status sensors of a metric, by the run event each one reacts to."""
+    return {
+        dg.DagsterEventType.RUN_START: f"{metric}__run_started",
+        dg.DagsterEventType.RUN_SUCCESS: f"{metric}__run_succeeded",
+        dg.DagsterEventType.RUN_FAILURE: f"{metric}__run_failed",
+    }
+
+
+def evaluate_for_run(defs: dg.Definitions, metric: str, instance: dg.DagsterInstance, run_id: str) -> None:
+    """Run the metric's run-status sensors on one run executed in process (``metricdag run``).
+
+    The daemon's sensors only see runs launched from a code location (an in-process run has no
+    location origin), so without this such a run would have no audit record, no alert and would
+    resolve no episode. The sensors themselves decide what to record and send.
+    """
+    run = instance.get_run_by_id(run_id)
+    for event_type, name in sensor_names(metric).items():
+        records = instance.get_records_for_run(run_id, of_type=event_type).records
+        if run is None or not records:
+            continue
+        context = dg.build_run_status_sensor_context(
+            sensor_name=name, dagster_event=records[-1].event_log_entry.dagster_event, dagster_instance=instance,
+            dagster_run=run,
+        )
+        sensor = defs.resolve_sensor_def(name)
+        sensor(context.for_run_failure() if event_type == dg.DagsterEventType.RUN_FAILURE else context)
+
+
 def run_sensors(metric: Metric, env: Environment, job) -> list[dg.SensorDefinition]:
     name = metric.name
+    names = sensor_names(name)
     metric_routes = list(metric.spec.alert_routes)
     known = load_alerting_config(env.project_root).routes
     unknown = [r for r in metric_routes if r not in known]
@@ -74,14 +104,14 @@ def run_sensors(metric: Metric, env: Environment, job) -> list[dg.SensorDefiniti
             record(run, "retried", detail)
 
     @dg.run_status_sensor(
-        run_status=dg.DagsterRunStatus.STARTED, name=f"{name}__run_started", monitored_jobs=[job],
+        run_status=dg.DagsterRunStatus.STARTED, name=names[dg.DagsterEventType.RUN_START], monitored_jobs=[job],
         default_status=dg.DefaultSensorStatus.RUNNING, description=f"Audits the start of every {name} run.",
     )
     def _started(context: dg.RunStatusSensorContext):
         record(context.dagster_run, "started")
 
     @dg.run_status_sensor(
-        run_status=dg.DagsterRunStatus.SUCCESS, name=f"{name}__run_succeeded", monitored_jobs=[job],
+        run_status=dg.DagsterRunStatus.SUCCESS, name=names[dg.DagsterEventType.RUN_SUCCESS], monitored_jobs=[job],
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Audits every successful {name} run and resolves the partition's open alerts.",
     )
@@ -98,7 +128,7 @@ def run_sensors(metric: Metric, env: Environment, job) -> list[dg.SensorDefiniti
                 context.log.info(f"resolved alert {key}")
 
     @dg.run_failure_sensor(
-        name=f"{name}__run_failed", monitored_jobs=[job], default_status=dg.DefaultSensorStatus.RUNNING,
+        name=names[dg.DagsterEventType.RUN_FAILURE], monitored_jobs=[job], default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Audits every failed {name} run and alerts (email, PagerDuty) once per failure episode.",
     )
     def _failed(context: dg.RunFailureSensorContext):
