@@ -5,20 +5,24 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from metricdag.cli import _dagster_port, main
+from metricdag.settings import cached_environment
 from metricdag.localstack.processes import free_port, pid_alive, start_process, stop_process_group, wait_for_port
 
 
 @pytest.fixture
-def local_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def local_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A local environment whose state lives in tmp_path (no stack of this session is touched)."""
     monkeypatch.setenv("METRICDAG_LOCAL_DIR", str(tmp_path))
     monkeypatch.setenv("METRICDAG_ENV", "local")
-    return tmp_path
+    cached_environment.cache_clear()  # commands resolve this environment, not one cached earlier
+    yield tmp_path
+    cached_environment.cache_clear()
 
 
 def test_a_partly_running_stack_is_named_and_not_restarted(local_dir, capsys):

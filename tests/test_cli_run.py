@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -22,7 +23,7 @@ NO_DATA_DAY = "2024-05-15"  # before the seeded days: nothing of daily_net_sales
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A copy of the project (no retries: a failure is final at once), as METRICDAG_HOME, with
     DAGSTER_HOME unset as in a plain shell."""
     root = copy_project(tmp_path / "project")
@@ -31,7 +32,8 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("METRICDAG_HOME", str(root))
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
     cached_environment.cache_clear()
-    return root
+    yield root
+    cached_environment.cache_clear()  # later tests resolve their own environment
 
 
 def inventory_for(env, day: str) -> None:
