@@ -81,17 +81,36 @@ def cmd_catalog(args: argparse.Namespace) -> int:
     return catalog_cli.run(args, _env())
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def _use_project_instance(env) -> Path:
+    """Point this process and its children (``dagster dev``) at the project's Dagster instance
+    (``settings.dagster_home``: DAGSTER_HOME, else the project root, as ``make`` sets it)."""
+    from metricdag.settings import dagster_home
+
+    home = dagster_home(env.project_root)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def _project_instance(env):
     import dagster as dg
 
+    _use_project_instance(env)
+    return dg.DagsterInstance.get()
+
+
+def _spec_failure(exc: MetricdagError) -> str:
+    return "failed: " + "; ".join(line for line in str(exc).splitlines() if line.strip())
+
+
+def cmd_run(args: argparse.Namespace) -> int:
     from metricdag.localstack import stack
     from metricdag.localstack.seed import seed
-    from metricdag.runner import SummaryRow, failed_upstreams, materialize_metric, run_order
+    from metricdag.runner import SummaryRow, failed_upstreams, materialize_metric, progress_printer, run_order
     from metricdag.spec.loader import discover_metric_folders, load_metric
 
     env = _env()
     started_here = False
-    if env.localstack is not None and not stack.is_running(env):
+    if env.localstack is not None and not stack.require_whole_stack(env):  # a partial stack is an error
         print("starting the local stack ...")
         stack.up(env)
         started_here = True
@@ -105,29 +124,53 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise MetricdagError("--date is required outside the local environment")
         folders = discover_metric_folders(env.project_root)
         if args.metric:
+            unknown = sorted(set(args.metric) - {f.name for f in folders})
+            if unknown:
+                raise MetricdagError(
+                    f"no metric {', '.join(unknown)} under {env.project_root / 'metrics'} "
+                    f"(known: {', '.join(f.name for f in folders) or 'none'})"
+                )
             folders = [f for f in folders if f.name in args.metric]
         by_name = {f.name: f for f in folders}
-        upstreams = {name: load_metric(f, env.project_root).spec.upstream_metrics() for name, f in by_name.items()}
-        instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-        rows, ok, failed = [], True, set()
+        rows, failed, upstreams = [], set(), {}
+        for name, folder in by_name.items():  # a broken metric.yaml fails that metric alone
+            try:
+                upstreams[name] = load_metric(folder, env.project_root).spec.upstream_metrics()
+            except MetricdagError as exc:
+                rows.append(SummaryRow(name, partition, "(not loaded)", None, 0.0, _spec_failure(exc)))
+                failed.add(name)
+        instance = _project_instance(env)
         for name in run_order(upstreams):  # a metric runs after the metrics it reads from
             if blocked := failed_upstreams(name, upstreams, failed):
                 rows.append(SummaryRow(name, partition, "(not run)", None, 0.0, f"skipped: {', '.join(blocked)} failed"))
                 failed.add(name)
-                ok = False
                 continue
-            success, summary = materialize_metric(by_name[name], env, partition, instance)
+            print(f"{name} {partition}:", flush=True)
+            try:
+                success, summary = materialize_metric(
+                    by_name[name], env, partition, instance, verbose=args.verbose,
+                    on_event=None if args.verbose else progress_printer(),
+                )
+            except MetricdagError as exc:  # its definitions or its version lock could not be made
+                success, summary = False, [SummaryRow(name, partition, "(not run)", None, 0.0, _spec_failure(exc))]
             if not success:
                 failed.add(name)
-            ok &= success
             rows += summary
         print(tabulate([asdict(r) for r in rows], headers="keys", tablefmt="github", floatfmt=".2f"))
-        print("all metrics succeeded" if ok else "some steps failed: see the table above and the Dagster run log")
-        return 0 if ok else 1
+        print("some steps failed: see the table above and the Dagster run log" if failed else "all metrics succeeded")
+        return 1 if failed else 0
     finally:
         if started_here and not args.keep_stack:
             stack.down(env)
             print("stopped the local stack")
+
+
+def _dagster_port() -> int:
+    value = os.environ.get("DAGSTER_PORT", "3000")
+    try:
+        return int(value)
+    except ValueError:
+        raise MetricdagError(f"DAGSTER_PORT={value!r} is not a port number") from None
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
@@ -140,14 +183,16 @@ def cmd_dev(args: argparse.Namespace) -> int:
     from metricdag.localstack.seed import seed
 
     env = _env()
+    port = args.port or _dagster_port()
+    _use_project_instance(env)  # the UI shows the runs `metricdag run` made
     stack.up(env)
     proc = None
     try:
         report = seed(env)
-        print(f"seeded {report.pos_rows} POS rows; Dagster UI on http://{args.host}:{args.port} (Ctrl-C stops everything)")
+        print(f"seeded {report.pos_rows} POS rows; Dagster UI on http://{args.host}:{port} (Ctrl-C stops everything)")
         dagster = Path(sys.executable).with_name("dagster")
         proc = subprocess.Popen(
-            [str(dagster), "dev", "-w", str(env.project_root / "workspace.yaml"), "-h", args.host, "-p", str(args.port)],
+            [str(dagster), "dev", "-w", str(env.project_root / "workspace.yaml"), "-h", args.host, "-p", str(port)],
             cwd=env.project_root,
             start_new_session=True,  # its webserver, daemon and code servers share this group
         )
@@ -169,15 +214,51 @@ def cmd_dev(args: argparse.Namespace) -> int:
         print("stopped Dagster and the local stack")
 
 
+def _cell(value):
+    """A value as the warehouse returned it: numbers unrounded, dates ISO, NULL as ''."""
+    if value is None:
+        return ""
+    if isinstance(value, (bytes, bytearray)):
+        return value.hex()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def _json_value(value):
+    import decimal
+
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return _cell(value)
+
+
+def format_rows(columns: list[str], rows: list[tuple], fmt: str = "table") -> str:
+    """Query results as a table, CSV or JSON (a list of objects), every value as it is."""
+    if fmt == "csv":
+        import csv
+        import io
+
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([_cell(v) for v in row] for row in rows)
+        return out.getvalue().rstrip("\n")
+    if fmt == "json":
+        import json
+
+        return json.dumps([{c: _json_value(v) for c, v in zip(columns, row)} for row in rows], indent=2)
+    table = tabulate([[_cell(v) for v in row] for row in rows], headers=columns, tablefmt="github", disable_numparse=True)
+    return f"{table}\n({len(rows)} row{'s' if len(rows) != 1 else ''})"
+
+
 def cmd_sql(args: argparse.Namespace) -> int:
     from metricdag.warehouse import run_query
 
     columns, rows = run_query(_env().snowflake, args.query)
-    if columns:
-        print(tabulate(rows, headers=columns, tablefmt="github", floatfmt=".2f"))
-        print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
-    else:
-        print("ok")
+    print(format_rows(columns, rows, args.format) if columns else "ok")
     return 0
 
 
@@ -238,15 +319,17 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--rows", type=int, default=None, help="POS rows per day to seed")
     r.add_argument("--no-seed", action="store_true", help="do not (re)seed sample data first")
     r.add_argument("--keep-stack", action="store_true", help="leave the local stack running afterwards")
+    r.add_argument("--verbose", action="store_true", help="print Dagster's own log (DEBUG) instead of one line per step")
     r.set_defaults(fn=cmd_run)
 
     d = sub.add_parser("dev", help="local stack + sample data + `dagster dev` with every metric's code location")
     d.add_argument("--host", default="127.0.0.1")
-    d.add_argument("--port", type=int, default=3000)
+    d.add_argument("--port", type=int, default=None, help="UI port (default: $DAGSTER_PORT, else 3000)")
     d.set_defaults(fn=cmd_dev)
 
     q = sub.add_parser("sql", help="run a query against the configured Snowflake and print a table")
     q.add_argument("query")
+    q.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output format (default: table)")
     q.set_defaults(fn=cmd_sql)
 
     w = sub.add_parser("workspace", help="write workspace.yaml from metrics/*/ (--check: fail if out of date)")
@@ -256,6 +339,50 @@ def parser() -> argparse.ArgumentParser:
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(sub)
     return p
+
+
+TRACEBACK_ENV = "METRICDAG_TRACEBACK"
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    out: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not e for e in out):
+        out.append(current)
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    return out
+
+
+def _first_line(exc: BaseException) -> str:
+    text = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+    return text or type(exc).__name__
+
+
+def operational_cause(exc: BaseException) -> str | None:
+    """One line for an expected operational error (a service that went away, a storage that
+    broke, a file that vanished); None for a bug, whose traceback is the useful output."""
+    import sqlite3
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from metricdag.retries import is_transient
+
+    try:
+        from snowflake.connector.errors import Error as SnowflakeError
+    except ImportError:  # pragma: no cover - the connector is a dependency
+        SnowflakeError = ()  # noqa: N806
+    chain = _chain(exc)
+    if not (is_transient(exc) or any(isinstance(e, (sqlite3.Error, SQLAlchemyError, SnowflakeError, OSError)) for e in chain)):
+        return None
+    what = _first_line(exc)
+    if isinstance(exc, SQLAlchemyError) or any(isinstance(e, sqlite3.Error) for e in chain):
+        what = f"the Dagster or audit storage failed: {what}"
+    elif isinstance(exc, SnowflakeError):
+        what = f"Snowflake: {what}"
+    deepest = _first_line(chain[-1])
+    if len(chain) > 1 and deepest not in what:
+        what += f" (caused by {type(chain[-1]).__name__}: {deepest})"
+    return what
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -270,6 +397,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        cause = operational_cause(exc)
+        if cause is None or getattr(args, "verbose", False) or os.environ.get(TRACEBACK_ENV):
+            raise
+        print(f"error: {cause}", file=sys.stderr)
+        print(f"(set {TRACEBACK_ENV}=1 for the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -330,3 +330,12 @@ def cached_environment(name: str, root: str) -> Environment:
 def current_environment() -> Environment:
     """The environment for this process, resolved once per (env name, project root)."""
     return cached_environment(environment_name(), str(find_project_root()))
+
+
+def dagster_home(project_root: Path | None = None) -> Path:
+    """The Dagster instance folder every command shares: ``DAGSTER_HOME`` when set, else the
+    project root with its ``dagster.yaml`` (what the Makefile sets), so runs started by
+    ``metricdag run`` show in ``dagster dev``'s UI and reach its run-status sensors."""
+    if home := os.environ.get("DAGSTER_HOME"):
+        return Path(home).resolve()
+    return (project_root or find_project_root()).resolve()

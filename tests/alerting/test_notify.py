@@ -246,3 +246,21 @@ def test_an_episode_from_before_the_outbox_is_still_resolved(sinks, store, monke
     assert resolve_partition("test", "m", "2024-06-10", [("r", ROUTE)], sinks.settings(), store) == [key]
 
     assert [(e["event_action"], e["dedup_key"]) for e in sinks.pd_events()[pd_before:]] == [("resolve", key)]
+
+
+def test_the_email_subject_and_the_pagerduty_summary_say_why(sinks, store, monkeypatch):
+    from email import message_from_bytes, policy
+
+    monkeypatch.setenv("TEST_PD_KEY", "routing-key-1")
+    cause = "m/sourcing/stores has no data for partition 2024-06-14; run: metricdag run --metric m --date 2024-06-14"
+    mail_before, pd_before = len(messages(sinks.mail)), len(sinks.pd_events())
+
+    assert alert_failure(Failure("test", "m", "2024-06-14", "m__clean", "run-2", f"{cause}\nmore detail"),
+                         [("r", ROUTE)], sinks.settings(), store)
+
+    mail = message_from_bytes(messages(sinks.mail)[mail_before].read_bytes(), policy=policy.default)
+    assert " ".join(mail["Subject"].split()) == f"[test] m 2024-06-14 failed at m__clean: {cause}"
+    assert f"cause: {cause}" in mail.get_content()
+    event = sinks.pd_events()[pd_before]
+    assert event["payload"]["summary"] == f"[test] m 2024-06-14 failed at m__clean: {cause}"
+    assert event["payload"]["custom_details"]["reason"].startswith(cause)

@@ -89,8 +89,9 @@ def test_turnover_without_daily_net_sales_for_the_day_fails_clearly(seeded_env):
     ok, summary = materialize_metric(INVENTORY_TURNOVER, seeded_env, day, instance)
 
     assert not ok
-    failed = [r.asset for r in summary if r.status == "failed"]
+    failed = {r.asset: r.status for r in summary if r.status.startswith("failed")}
     assert any("turnover" in step for step in failed), summary
+    assert f"daily_net_sales/review/product_sales_daily has no data for partition {day}" in failed["inventory_turnover__turnover"]
     errors = [
         record.dagster_event.event_specific_data.error.to_string()
         for run in instance.get_runs()

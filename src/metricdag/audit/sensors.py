@@ -11,6 +11,7 @@ from metricdag.alerting.notify import alert_failure, deliver_pending, resolve_pa
 from metricdag.alerting.routes import load_alerting_config, routes_for
 from metricdag.audit.store import audit_store_for
 from metricdag.errors import ConfigError
+from metricdag.failures import step_failures
 from metricdag.settings import Environment
 from metricdag.spec.loader import Metric
 
@@ -18,24 +19,21 @@ PARTITION_TAG = "dagster/partition"
 
 
 def failed_nodes(records: Iterable[dg.EventLogEntry]) -> list[tuple[str, str]]:
-    """(node, reason) per failed step; a failed check is named ``<asset>:<check>`` in the reason."""
+    """(node, reason) per failed step, the reason's first line being the step's root cause
+    (``failures.root_cause``); a failed check is named ``<asset>:<check>`` in the reason."""
+    records = list(records)
     failed_checks: list[str] = []
-    steps: dict[str, str] = {}
     for entry in records:
         event = entry.dagster_event
-        if event is None:
-            continue
-        if event.event_type_value == "ASSET_CHECK_EVALUATION":
+        if event is not None and event.event_type_value == "ASSET_CHECK_EVALUATION":
             data = event.event_specific_data
             if not data.passed:
                 failed_checks.append(f"{data.asset_key.to_user_string()}:{data.check_name}")
-        elif event.event_type_value == "STEP_FAILURE" and event.step_key:
-            error = getattr(event.event_specific_data, "error", None)
-            steps[event.step_key] = error.message.strip() if error is not None else "step failed"
-    checks = f"rejected by review check(s): {', '.join(failed_checks)}\n" if failed_checks else ""
+    steps = step_failures(records)
+    checks = f"rejected by review check(s): {', '.join(failed_checks)}" if failed_checks else ""
     if not steps:
         return [("run", checks or "the run failed before or outside any step")]
-    return [(step, checks + reason) for step, reason in sorted(steps.items())]
+    return [(step, "\n".join(filter(None, [reason, checks]))) for step, reason in sorted(steps.items())]
 
 
 def step_retries(records: Iterable[dg.EventLogEntry]) -> list[str]:
@@ -51,8 +49,38 @@ def _logs(context, run_id: str, *types: dg.DagsterEventType) -> list[dg.EventLog
     return list(context.instance.all_logs(run_id, of_type=set(types)))
 
 
+def sensor_names(metric: str) -> dict[dg.DagsterEventType, str]:
+    """The run-status sensors of a metric, by the run event each one reacts to."""
+    return {
+        dg.DagsterEventType.RUN_START: f"{metric}__run_started",
+        dg.DagsterEventType.RUN_SUCCESS: f"{metric}__run_succeeded",
+        dg.DagsterEventType.RUN_FAILURE: f"{metric}__run_failed",
+    }
+
+
+def evaluate_for_run(defs: dg.Definitions, metric: str, instance: dg.DagsterInstance, run_id: str) -> None:
+    """Run the metric's run-status sensors on one run executed in process (``metricdag run``).
+
+    The daemon's sensors only see runs launched from a code location (an in-process run has no
+    location origin), so without this such a run would have no audit record, no alert and would
+    resolve no episode. The sensors themselves decide what to record and send.
+    """
+    run = instance.get_run_by_id(run_id)
+    for event_type, name in sensor_names(metric).items():
+        records = instance.get_records_for_run(run_id, of_type=event_type).records
+        if run is None or not records:
+            continue
+        context = dg.build_run_status_sensor_context(
+            sensor_name=name, dagster_event=records[-1].event_log_entry.dagster_event, dagster_instance=instance,
+            dagster_run=run,
+        )
+        sensor = defs.resolve_sensor_def(name)
+        sensor(context.for_run_failure() if event_type == dg.DagsterEventType.RUN_FAILURE else context)
+
+
 def run_sensors(metric: Metric, env: Environment, job) -> list[dg.SensorDefinition]:
     name = metric.name
+    names = sensor_names(name)
     metric_routes = list(metric.spec.alert_routes)
     known = load_alerting_config(env.project_root).routes
     unknown = [r for r in metric_routes if r not in known]
@@ -76,14 +104,14 @@ def run_sensors(metric: Metric, env: Environment, job) -> list[dg.SensorDefiniti
             record(run, "retried", detail)
 
     @dg.run_status_sensor(
-        run_status=dg.DagsterRunStatus.STARTED, name=f"{name}__run_started", monitored_jobs=[job],
+        run_status=dg.DagsterRunStatus.STARTED, name=names[dg.DagsterEventType.RUN_START], monitored_jobs=[job],
         default_status=dg.DefaultSensorStatus.RUNNING, description=f"Audits the start of every {name} run.",
     )
     def _started(context: dg.RunStatusSensorContext):
         record(context.dagster_run, "started")
 
     @dg.run_status_sensor(
-        run_status=dg.DagsterRunStatus.SUCCESS, name=f"{name}__run_succeeded", monitored_jobs=[job],
+        run_status=dg.DagsterRunStatus.SUCCESS, name=names[dg.DagsterEventType.RUN_SUCCESS], monitored_jobs=[job],
         default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Audits every successful {name} run and resolves the partition's open alerts.",
     )
@@ -100,7 +128,7 @@ def run_sensors(metric: Metric, env: Environment, job) -> list[dg.SensorDefiniti
                 context.log.info(f"resolved alert {key}")
 
     @dg.run_failure_sensor(
-        name=f"{name}__run_failed", monitored_jobs=[job], default_status=dg.DefaultSensorStatus.RUNNING,
+        name=names[dg.DagsterEventType.RUN_FAILURE], monitored_jobs=[job], default_status=dg.DefaultSensorStatus.RUNNING,
         description=f"Audits every failed {name} run and alerts (email, PagerDuty) once per failure episode.",
     )
     def _failed(context: dg.RunFailureSensorContext):

@@ -13,6 +13,7 @@ deletes a file the first is still loading.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -23,7 +24,7 @@ from filelock import FileLock, Timeout
 from metricdag.catalog.client import CatalogClient
 from metricdag.catalog.models import ObjectStoreCoordinates, SnowflakeCoordinates
 from metricdag.catalog.seed import load_seed_files, seed_catalog
-from metricdag.errors import MetricdagError
+from metricdag.errors import MetricdagError, SpecError
 from metricdag.io.objectstore import join_uri, store_for
 from metricdag.io.parquet import to_parquet_bytes
 from metricdag.localstack import sample_data
@@ -147,9 +148,15 @@ def seed_inventory(env: Environment, client: CatalogClient, days: list[date]) ->
 
 
 def referenced_datasets(env: Environment) -> list[str]:
+    """The datasets of every metric that loads; a broken metric.yaml is skipped with a warning
+    (it fails alone, where it is run or loaded)."""
     names: set[str] = set()
     for folder in discover_metric_folders(env.project_root):
-        spec = load_metric(folder, env.project_root).spec
+        try:
+            spec = load_metric(folder, env.project_root).spec
+        except SpecError as exc:
+            logging.getLogger(__name__).warning("warning: not refreshing the catalog cache for %s:\n%s", folder.name, exc)
+            continue
         names |= {s.dataset for s in spec.sourcing}
         names |= {o.dataset for _, n in spec.nodes() for o in n.outputs}
     return sorted(names)

@@ -176,16 +176,44 @@ def _write_state(env: Environment, services: list[ServiceState]) -> None:
     tmp.replace(path)
 
 
+def service_up(s: ServiceState) -> bool:
+    """The service's process runs and it accepts connections on its port."""
+    return pid_alive(s.pid) and port_in_use(s.host, s.port)
+
+
 def is_running(env: Environment) -> bool:
     services = read_state(env)
-    return bool(services) and all(pid_alive(s.pid) for s in services)
+    return bool(services) and all(service_up(s) for s in services)
+
+
+RESTART_HINT = "metricdag stack down && metricdag stack up"
+
+
+def require_whole_stack(env: Environment) -> bool:
+    """True when the stack runs, False when it is not started at all; a stack that runs only in
+    part is an error naming the services that are down (restarting it here would hide the outage
+    and pull the other services from under whatever is using them)."""
+    services = read_state(env)
+    if not services:
+        return False
+    dead = [s for s in services if not service_up(s)]
+    if not dead:
+        return True
+    if len(dead) == len(services):
+        return False  # left over from a crash: nothing of it runs
+    names = ", ".join(f"{s.name} ({s.host}:{s.port}, log {s.log})" for s in dead)
+    raise StackError(
+        f"the local stack is only partly running: {names} {'is' if len(dead) == 1 else 'are'} down; "
+        f"restart the stack with: {RESTART_HINT}"
+    )
 
 
 def up(env: Environment, timeout_s: float = 90) -> list[ServiceState]:
-    """Start every service, wait for its health check; idempotent when already up."""
-    if is_running(env):
+    """Start every service, wait for its health check; idempotent when already up. A stack that
+    runs only in part is an error (:func:`require_whole_stack`), never restarted silently."""
+    if require_whole_stack(env):
         return read_state(env)
-    down(env)  # clear a half-dead stack from an earlier crash
+    down(env)  # clear the state of a stack that died as a whole (an earlier crash)
     plans = plan(env)
     for p in plans:
         if port_in_use(p.host, p.port):
@@ -236,11 +264,8 @@ def down(env: Environment) -> list[str]:
 
 
 def status(env: Environment) -> list[dict]:
-    rows = []
-    for s in read_state(env):
-        alive = pid_alive(s.pid)
-        rows.append(
-            {"service": s.name, "address": f"{s.host}:{s.port}", "pid": s.pid,
-             "status": "running" if alive and port_in_use(s.host, s.port) else "down", "log": s.log}
-        )
-    return rows
+    return [
+        {"service": s.name, "address": f"{s.host}:{s.port}", "pid": s.pid,
+         "status": "running" if service_up(s) else "down", "log": s.log}
+        for s in read_state(env)
+    ]
