@@ -66,7 +66,8 @@ def test_a_missing_upstream_partition_is_the_failed_rows_cause(seeded_env, proje
 
     assert main(["audit", "--metric", "inventory_turnover", "--date", NO_DATA_DAY]) == 0
     audit = [line.split() for line in capsys.readouterr().out.splitlines() if runs[0].run_id in line]
-    assert [(a[1], a[4]) for a in audit] == [("run", "started"), ("run", "failed")]  # the run is audited
+    assert [(a[1], a[4]) for a in audit if a[1] == "run"] == [("run", "started"), ("run", "failed")]  # the run is audited
+    assert any(a[1] == "open" for a in audit)  # and its failure opened an alert episode
 
 
 def test_a_broken_metric_fails_alone_and_the_others_run(seeded_env, project, capsys):

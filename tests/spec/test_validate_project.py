@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from metricdag.catalog.client import cache_digest
 from metricdag.catalog.models import ResolvedDataset
 from metricdag.catalog.seed import load_seed_files
 from metricdag.cli import main
@@ -141,7 +142,8 @@ def test_a_dataset_only_in_the_catalog_cache_is_known(project, tmp_path, capsys)
     )  # fmt: skip
     cache_file = tmp_path / "local" / "catalog-cache" / "local" / "store_master@1.0.0.json"
     cache_file.parent.mkdir(parents=True)
-    cache_file.write_text(json.dumps({"etag": None, "dataset": cached.model_dump(mode="json", by_alias=True)}))
+    data = cached.model_dump(mode="json", by_alias=True)
+    cache_file.write_text(json.dumps({"etag": None, "digest": cache_digest(None, data), "dataset": data}))
 
     assert validate(capsys, str(path.parent)) == (0, [])
 
