@@ -207,3 +207,20 @@ def test_an_smtp_server_that_hangs_up_is_transient() -> None:
     finally:
         server.close()
     assert is_transient(caught.value)
+
+
+def test_a_transient_error_that_outlasts_its_retries_heads_the_failure_with_its_cause():
+    """The run page shows the cause, not "Exceeded max_retries of 3"."""
+    ATTEMPTS.pop("down", None)
+    result = dg.materialize(
+        [flaky_asset("down", requests.ConnectionError("snowflake.example:443 refused the connection"), failures=99)],
+        raise_on_error=False,
+    )
+
+    assert not result.success
+    assert ATTEMPTS["down"] == 4  # the first attempt and its three retries
+    assert len(step_events(result, "STEP_UP_FOR_RETRY")) == 3
+    [failure] = step_events(result, "STEP_FAILURE")
+    headline = failure.event_specific_data.error.message.splitlines()[0]
+    assert "Exceeded max_retries" not in headline
+    assert "refused the connection" in headline and "after 4 attempts" in headline

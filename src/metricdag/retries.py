@@ -136,7 +136,10 @@ def describe(exc: BaseException) -> str:
 @contextmanager
 def classify_failures(what: str) -> Iterator[None]:
     """Around an asset's compute (or an IO manager's ``load_input``): transient errors pass
-    through (the RetryPolicy retries them), permanent ones fail the step at once with their message."""
+    through (the RetryPolicy retries them), permanent ones fail the step at once with their message.
+
+    A transient error on the step's last attempt fails it with its own message too, so the run
+    page leads with the cause rather than Dagster's "Exceeded max_retries"."""
     import dagster as dg
 
     try:
@@ -144,10 +147,35 @@ def classify_failures(what: str) -> Iterator[None]:
     except (dg.Failure, dg.RetryRequested, dg.DagsterExecutionInterruptedError):
         raise
     except Exception as exc:
-        if is_transient(exc):
+        transient = is_transient(exc)
+        if transient and not _last_attempt():
             raise
+        attempts = f" (transient, still failing after {_attempt_number()} attempts)" if transient else ""
         raise dg.Failure(
-            description=f"{what}: {describe(exc)}",
-            metadata={"error_type": type(exc).__name__, "transient": False},
+            description=f"{what}: {describe(exc)}{attempts}",
+            metadata={"error_type": type(exc).__name__, "transient": transient},
             allow_retries=False,
         ) from exc
+
+
+def _current_op_context():
+    import dagster as dg
+
+    try:
+        return dg.OpExecutionContext.get()
+    except dg.DagsterInvariantViolationError:  # outside a step's compute (e.g. while loading an input)
+        return None
+
+
+def _last_attempt() -> bool:
+    """True on the step's last attempt under its op's RetryPolicy; False when that is unknown."""
+    context = _current_op_context()
+    if context is None:
+        return False
+    policy = context.op_def.retry_policy
+    return policy is not None and context.retry_number >= policy.max_retries
+
+
+def _attempt_number() -> int:
+    context = _current_op_context()
+    return context.retry_number + 1 if context is not None else 1
