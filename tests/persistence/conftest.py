@@ -117,3 +117,16 @@ def stopped_snowflake(
         yield server, env, folder
     finally:
         server.stop()
+
+
+@pytest.fixture
+def objectstore(seeded_env: Environment) -> Path:
+    """The seeded stack's local object-store folder."""
+    path = Path(seeded_env.object_store_uri[len("file://") :])
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def qualified(table_name: str) -> str:
+    """A test table's fully qualified, quoted name in the local Snowflake."""
+    return f'"METRICDAG"."METRICS"."{table_name.upper()}"'

@@ -8,7 +8,6 @@ import sys
 import textwrap
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -18,25 +17,14 @@ from metricdag.persistence import handler as handler_module
 from metricdag.persistence.handler import ensure_table, handler, plan_load
 from metricdag.persistence.request import PartitionBusyError, PersistError, PersistRequest
 from metricdag.retries import is_transient
-from metricdag.settings import Environment
 from metricdag.warehouse import connect, run_query
+from tests.persistence.conftest import qualified
 from tests.persistence.test_handler import DAY1, DAY2, as_rows, event, rows, sales, table, write_parquet  # noqa: F401
 
 pytestmark = pytest.mark.stack
 
 LOADERS = 6
 STORES = {"berlin": 1.0, "paris": 2.0, "rome": 3.0}
-
-
-@pytest.fixture
-def objectstore(seeded_env: Environment) -> Path:
-    path = Path(seeded_env.object_store_uri[len("file://") :])
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def qualified(table_name: str) -> str:
-    return f'"METRICDAG"."METRICS"."{table_name.upper()}"'
 
 
 HOLDER = textwrap.dedent(

@@ -3,8 +3,6 @@ a dropped table or changed values are loaded again, and the audit record says wh
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from metricdag.audit.models import LedgerEntry
@@ -12,22 +10,12 @@ from metricdag.audit.store import audit_store_for
 from metricdag.persistence.handler import PartitionState, handler, ledger_mismatch
 from metricdag.settings import Environment
 from metricdag.warehouse import run_query
+from tests.persistence.conftest import qualified
 from tests.persistence.test_handler import DAY1, as_rows, event, rows, sales, table, write_parquet  # noqa: F401
 
 pytestmark = pytest.mark.stack
 
 STORES = {"berlin": 1.0, "paris": 2.0, "rome": 3.0}
-
-
-@pytest.fixture
-def objectstore(seeded_env: Environment) -> Path:
-    path = Path(seeded_env.object_store_uri[len("file://") :])
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def qualified(table_name: str) -> str:
-    return f'"METRICDAG"."METRICS"."{table_name.upper()}"'
 
 
 def load_records(env: Environment, table_name: str):
