@@ -170,11 +170,12 @@ class Verdict:
     problems: list[str] = field(default_factory=list)
     matched: list[str] = field(default_factory=list)
     """Declared effects that held, one line each."""
+    headline: str = "the change does not match its declaration"
 
     @property
     def message(self) -> str:
         if not self.ok:
-            return "the change does not match its declaration:\n  " + "\n  ".join(self.problems)
+            return f"{self.headline}: " + "\n  ".join(self.problems or ["(no details)"])
         if not self.changed:
             return "no change: the working tree's definition publishes the same rows"
         return "the change matches its declaration:\n  " + "\n  ".join(self.matched)

@@ -132,9 +132,9 @@ def diff_metric(
                         published = new.iloc[0:0]
                     diffs.append(diff_partition(persist.dataset, day, published, new, key, tolerances))
     if failed:
-        problems = [f"partition {r.partition}: the working tree's definition did not get through review: {line}"
-                    for r in failed for line in (r.failures or ["the run failed"])]
-        verdict = Verdict(ok=False, changed=False, problems=problems)
+        problems = [f"partition {r.partition}: {line}" for r in failed for line in (r.failures or ["the run failed"])]
+        verdict = Verdict(ok=False, changed=False, problems=problems,
+                          headline="the working tree's definition did not get through review")
     elif not metric.spec.persist:
         verdict = Verdict(ok=True, changed=False, matched=["the metric persists nothing: nothing to compare"])
     else:

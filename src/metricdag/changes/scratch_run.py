@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
@@ -27,13 +28,14 @@ from metricdag.factory.assets import asset_key
 from metricdag.factory.locks import resolve_lock_tags
 from metricdag.io.io_manager import ParquetIOManager
 from metricdag.io.layout import current_file, partition_prefix
-from metricdag.io.objectstore import ObjectStore, join_uri, store_for
+from metricdag.io.objectstore import ObjectStore, join_uri, local_path, store_for
 from metricdag.io.parquet import from_parquet_bytes
 from metricdag.settings import Environment
 from metricdag.spec.loader import Metric
 from metricdag.spec.models import VarianceCheck
 
 DIFF_TAG = "metricdag/diff"
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the diff prints its own summary
 
 
 def days_between(start: date, end: date) -> list[str]:
@@ -76,6 +78,8 @@ class Scratch:
         store = self.store()
         for obj in store.list(self.base_uri):
             store.delete(obj.uri)
+        if self.base_uri.startswith("file://"):  # and the empty folders left behind
+            shutil.rmtree(local_path(self.base_uri), ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -161,7 +165,8 @@ def run_range(scratch: Scratch, metric: Metric, partitions: list[str], log=print
     for day in partitions:
         log(f"{metric.name} {day}: running the working tree's definition (scratch {scratch.id})")
         result = job.execute_in_process(
-            partition_key=day, instance=instance, raise_on_error=False, tags=tags, asset_selection=reviewed_keys(metric)
+            run_config=QUIET, partition_key=day, instance=instance, raise_on_error=False, tags=tags,
+            asset_selection=reviewed_keys(metric),
         )
         run = PartitionRun(day, result.success, result.run_id, _failures(result))
         if run.success and run.failures:  # a blocking check that failed never lets the run succeed
