@@ -161,3 +161,19 @@ def test_a_change_other_than_declared_fails_with_expected_and_actual(project, tm
     assert diff(days, tmp_path) == 1
     out = capsys.readouterr().out
     assert "net_sales_daily.net_sales_usd: expected a change of +20.00% (tolerance 1.00%), actual +10.00%" in out
+
+
+def test_a_definition_that_fails_exits_1_naming_the_step_and_leaves_no_scratch(project, tmp_path, capsys):
+    root, folder, days = project
+    env = load_environment("local", root)
+    files_before = object_files(env)
+    node = folder / "metric_calculation" / "net_sales" / "src" / "net_sales.py"
+    node.write_text(node.read_text().replace(NET_SALES_LINE, f'{NET_SALES_LINE}\n    raise ValueError("broken on purpose")'))
+    assert diff(days, tmp_path) == 1
+    out = capsys.readouterr().out
+    assert "did not get through review" in out
+    assert f"partition {days[0]}: step diff_probe__net_sales failed" in out and "broken on purpose" in out
+    assert object_files(env) == files_before
+    assert not (Path(env.object_store_uri[len("file://"):]) / "scratch" / "diff").exists() or not any(
+        (Path(env.object_store_uri[len("file://"):]) / "scratch" / "diff").iterdir()
+    )
