@@ -9,6 +9,7 @@ with its committed definition. Then its ``net_sales`` node is changed in the cop
 from __future__ import annotations
 
 import hashlib
+import subprocess
 from pathlib import Path
 
 import dagster as dg
@@ -177,3 +178,29 @@ def test_a_definition_that_fails_exits_1_naming_the_step_and_leaves_no_scratch(p
     assert not (Path(env.object_store_uri[len("file://"):]) / "scratch" / "diff").exists() or not any(
         (Path(env.object_store_uri[len("file://"):]) / "scratch" / "diff").iterdir()
     )
+
+
+def test_the_merge_request_command_diffs_the_metrics_whose_version_changed(project, tmp_path, capsys):
+    root, folder, days = project
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(root), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+                              check=True, capture_output=True, text=True).stdout.strip()
+
+    if not (root / ".git").exists():
+        git("init", "-q")
+        git("add", "-A")
+        git("commit", "-qm", "published definition")
+    base = git("rev-parse", "HEAD")
+    change_net_sales(folder)
+    assert main(["diff", "--changed-since", base, "--list"]) == 0
+    assert capsys.readouterr().out.split() == [METRIC]
+
+    # what the merge-request job runs: publish the base's definition on the local stack, diff the branch
+    code = main(["diff", "--changed-since", base, "--publish-base", "--from", days[0], "--to", days[-1],
+                 "--reports", str(tmp_path)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert f"{METRIC}: version " in out
+    assert f"{METRIC} {days[0]}: publishing the definition of {base} on the local stack" in out
+    assert "net_sales_daily.net_sales_usd: changed" in out

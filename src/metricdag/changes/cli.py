@@ -28,6 +28,10 @@ def register(subparsers) -> None:
     d.add_argument("--days", type=int, default=3, help="partitions when --from is not given (default 3)")
     d.add_argument("--changed-since", metavar="REF",
                    help="diff every metric whose version differs from the one at this git commit (e.g. the MR's base)")
+    d.add_argument("--list", action="store_true", help="with --changed-since: only print the changed metrics' names")
+    d.add_argument("--publish-base", action="store_true",
+                   help="local stack only, with --changed-since: first compute and persist the base commit's "
+                   "definition for the range (what a merge request's pipeline compares with)")
     d.add_argument("--reports", help="reports folder (default: reports/diff)")
     d.set_defaults(fn=cmd_diff)
 
@@ -51,8 +55,14 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
     env = load_environment()
     names = list(args.metrics)
+    if (args.list or args.publish_base) and not args.changed_since:
+        raise MetricdagError("--list and --publish-base go with --changed-since REF")
     if args.changed_since:
         changes = changed_metrics(env.project_root, args.changed_since)
+        if args.list:
+            for c in changes:
+                print(c.metric)
+            return 0
         for c in changes:
             if c.is_new:
                 print(f"{c.metric}: new since {args.changed_since} (version {c.head}): nothing published to compare with")
@@ -68,6 +78,11 @@ def cmd_diff(args: argparse.Namespace) -> int:
         start, end = _range(args, env)
     except argparse.ArgumentTypeError as exc:
         raise MetricdagError(str(exc)) from None
+    if args.publish_base:
+        from metricdag.changes.baseline import publish_base
+        from metricdag.changes.scratch_run import days_between
+
+        publish_base(env, env.project_root, args.changed_since, names, days_between(start, end))
     worst = 0
     for name in names:
         metric = load_metric_named(name, env.project_root)

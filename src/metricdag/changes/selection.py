@@ -53,9 +53,11 @@ def _git(repo: Path, *args: str) -> bytes:
 
 def extract_tree(repo: Path, ref: str, into: Path) -> Path:
     """``metrics/`` and ``pipeline-configs/`` of commit ``ref`` under ``into`` (a project root)."""
-    present = [t for t in TREES if _git(repo, "ls-tree", "--name-only", ref, t).strip()]
+    prefix = _git(repo, "rev-parse", "--show-prefix").decode().strip()  # the project may be a subfolder
+    tree = f"{ref}:{prefix}" if prefix else ref
+    present = [t for t in TREES if _git(repo, "ls-tree", "--name-only", tree, t).strip()]
     if present:
-        data = _git(repo, "archive", "--format=tar", ref, *present)
+        data = _git(repo, "archive", "--format=tar", tree, *present)
         with tarfile.open(fileobj=io.BytesIO(data)) as tar:
             tar.extractall(into, filter="data")
     return into
