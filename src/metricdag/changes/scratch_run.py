@@ -33,6 +33,7 @@ from metricdag.io.parquet import from_parquet_bytes
 from metricdag.settings import Environment
 from metricdag.spec.loader import Metric
 from metricdag.spec.models import VarianceCheck
+from metricdag.testing.scratch import _sigterm_as_exit as sigterm_as_exit  # the node tests' own handling
 
 DIFF_TAG = "metricdag/diff"
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the diff prints its own summary
@@ -79,16 +80,22 @@ class Scratch:
         for obj in store.list(self.base_uri):
             store.delete(obj.uri)
         if self.base_uri.startswith("file://"):  # and the empty folders left behind
-            shutil.rmtree(local_path(self.base_uri), ignore_errors=True)
+            folder = local_path(self.base_uri)
+            shutil.rmtree(folder, ignore_errors=True)
+            for parent in (folder.parent, folder.parent.parent):  # scratch/diff, scratch: when empty
+                with contextlib.suppress(OSError):
+                    parent.rmdir()
 
 
 @contextlib.contextmanager
 def scratch_area(env: Environment, scratch_id: str | None = None) -> Iterator[Scratch]:
+    """A fresh scratch area, removed afterwards: after a pass, a failure, Ctrl-C or SIGTERM."""
     scratch = Scratch(env, scratch_id or new_scratch_id())
-    try:
-        yield scratch
-    finally:
-        scratch.remove()
+    with sigterm_as_exit():
+        try:
+            yield scratch
+        finally:
+            scratch.remove()
 
 
 @dataclass
