@@ -26,6 +26,7 @@ from metricdag.changes.compare import (
     diff_partition,
     evaluate,
     pct,
+    relative_change,
     row_effects,
 )
 from metricdag.changes.published import published_partition
@@ -86,8 +87,7 @@ def summary_table(diffs: list[PartitionDiff]) -> str:
         r = d.result
         for column in r.columns:
             before, after = d.published_sums.get(column), d.new_sums.get(column)
-            rel = None if before is None or after is None else (None if before == 0 and after != 0 else
-                                                                 (0.0 if before == after else (after - before) / abs(before)))
+            rel = None if before is None or after is None else relative_change(before, after)
             rows.append([
                 d.partition, d.dataset, column, len(r.only_in_output), len(r.only_in_baseline), r.mismatches.get(column, 0),
                 "" if before is None else f"{before:.6g}", "" if after is None else f"{after:.6g}",
