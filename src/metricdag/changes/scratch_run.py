@@ -23,6 +23,7 @@ import dagster as dg
 import pandas as pd
 
 from metricdag.catalog.client import CatalogClient
+from metricdag.errors import MetricdagError
 from metricdag.factory import build_metric_definitions, job_name
 from metricdag.factory.assets import asset_key
 from metricdag.factory.locks import resolve_lock_tags
@@ -189,5 +190,5 @@ def reviewed_output(scratch: Scratch, metric: Metric, dataset: str, partition: s
     prefix = scratch.prefix([metric.name, "review", dataset], partition)
     found = current_file(scratch.store(), prefix)
     if found is None:
-        raise FileNotFoundError(f"{metric.name}/review/{dataset} has no scratch data for {partition} under {prefix}")
+        raise MetricdagError(f"{metric.name}/review/{dataset} has no scratch data for {partition} under {prefix}")
     return from_parquet_bytes(scratch.store().get_bytes(found.uri))
