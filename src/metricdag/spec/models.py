@@ -314,6 +314,9 @@ class MetricSpec(Strict):
     metric_calculation: list[NodeSpec] = Field(min_length=1)
     review: list[ReviewSpec] = Field(default_factory=list)
     persist: list[PersistSpec] = Field(default_factory=list)
+    change: "ChangeSpec | None" = Field(
+        default=None, description="the intended effect of a change on the published numbers (checked by metricdag diff)"
+    )
 
     @field_validator("sourcing", mode="before")
     @classmethod
@@ -344,3 +347,88 @@ class MetricSpec(Strict):
     def upstream_metrics(self) -> set[str]:
         """Other metrics whose reviewed outputs this metric reads."""
         return {s.from_metric for s in self.sourcing if s.from_metric}
+
+
+# ---------------------------------------------------------------- change: the declared effect of a change
+
+PERCENT_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)%$")
+
+
+def parse_fraction(value: str | float | int, what: str) -> float:
+    """``"+10%"`` -> 0.10, ``"-2.5%"`` -> -0.025; a bare number is already a fraction (0.1 = 10%)."""
+    if isinstance(value, bool):
+        raise ValueError(f"{what} {value!r} must be a percentage like '+10%' or a fraction like 0.1")
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value).strip()
+    if not PERCENT_RE.fullmatch(text):
+        raise ValueError(f"{what} {value!r} must be a percentage like '+10%' or '-2.5%', or a fraction like 0.1")
+    return float(text[:-1]) / 100
+
+
+class ExpectedEffect(Strict):
+    """The expected relative change of a column's total over the diffed range."""
+
+    rel: str | float = Field(description="relative change of the column's sum, e.g. '+10%' (or 0.1)")
+    tolerance: str | float = Field(default="1%", description="allowed distance from rel, e.g. '1%' (or 0.01)")
+
+    @field_validator("rel")
+    @classmethod
+    def _rel(cls, v: str | float) -> str | float:
+        parse_fraction(v, "rel")
+        return v
+
+    @field_validator("tolerance")
+    @classmethod
+    def _tolerance(cls, v: str | float) -> str | float:
+        if parse_fraction(v, "tolerance") < 0:
+            raise ValueError(f"tolerance {v!r} must not be negative")
+        return v
+
+    @property
+    def rel_fraction(self) -> float:
+        return parse_fraction(self.rel, "rel")
+
+    @property
+    def tolerance_fraction(self) -> float:
+        return parse_fraction(self.tolerance, "tolerance")
+
+
+ChangeColumn = Annotated[
+    str,
+    Field(
+        pattern=r"^([a-z][a-z0-9_]{0,62}\.)?[A-Za-z_][A-Za-z0-9_$]*$",
+        description="a column of a persisted dataset: 'column', or 'dataset.column' when several have it",
+    ),
+]
+
+
+class ChangeSpec(Strict):
+    """What a change of this metric's definition is meant to do to its published numbers.
+
+    ``metricdag diff`` runs the working tree's definition and compares it with the published rows:
+    every column in ``expect`` must move by ``rel`` (its total over the range, within ``tolerance``),
+    and every other column, ``unchanged`` or not mentioned at all, must stay equal (within the node
+    test's tolerance). Not part of the metric version: it describes a change, it does not make one.
+    """
+
+    description: str = Field(default="", description="why the numbers change (shown in the diff report)")
+    expect: dict[ChangeColumn, ExpectedEffect] = Field(default_factory=dict)
+    unchanged: list[ChangeColumn] = Field(default_factory=list)
+    rows: Literal["unchanged", "may_change"] = Field(
+        default="unchanged", description="may_change: rows may be added or removed (by key)"
+    )
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> "ChangeSpec":
+        both = sorted(set(self.expect) & set(self.unchanged))
+        if both:
+            raise ValueError(f"column(s) {', '.join(both)} are both expected to change and unchanged")
+        return self
+
+    @property
+    def declares_change(self) -> bool:
+        return bool(self.expect) or self.rows == "may_change"
+
+
+MetricSpec.model_rebuild()

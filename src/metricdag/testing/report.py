@@ -24,6 +24,14 @@ class NodeReport:
     """Set when the test could not compare (bad snapshot, node failure): nothing was diffed."""
     snapshots: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    title: str = "node test"
+    """What was tested, as the report's heading says it (``metricdag diff`` writes ``diff``)."""
+    suite: str = "node-tests"
+    """The JUnit suite's prefix: ``<suite>.<metric>.<node>``."""
+    summary: str = ""
+    """Text shown after the heading (e.g. a table of changes per partition and column)."""
+    accepted: frozenset[str] = frozenset()
+    """Datasets whose differences were expected (a declared change): shown as CHANGED, not failed."""
 
     @property
     def label(self) -> str:
@@ -31,12 +39,17 @@ class NodeReport:
 
     @property
     def passed(self) -> bool:
-        return self.error is None and all(d.passed for d in self.diffs)
+        return self.error is None and all(d.passed or d.dataset in self.accepted for d in self.diffs)
+
+    def verdict(self, d: DiffResult) -> str:
+        if d.passed:
+            return "PASS"
+        return "CHANGED" if d.dataset in self.accepted else "FAIL"
 
 
-def summary_line(d: DiffResult) -> str:
+def summary_line(d: DiffResult, verdict: str | None = None) -> str:
     return (
-        f"{d.dataset}: {'PASS' if d.passed else 'FAIL'}  match score {d.match_score:.4f}  "
+        f"{d.dataset}: {verdict or ('PASS' if d.passed else 'FAIL')}  match score {d.match_score:.4f}  "
         f"({d.baseline_rows} baseline rows, {d.output_rows} output rows; {len(d.only_in_baseline)} only in baseline, "
         f"{len(d.only_in_output)} only in output, {d.changed_rows} changed, "
         f"{len(d.duplicates_in_baseline)} duplicate key(s) in baseline, {len(d.duplicates_in_output)} in output)"
@@ -62,8 +75,8 @@ def _sections(d: DiffResult) -> list[tuple[str, pd.DataFrame]]:
     ]
 
 
-def diff_text(d: DiffResult) -> str:
-    lines = [summary_line(d)]
+def diff_text(d: DiffResult, verdict: str | None = None) -> str:
+    lines = [summary_line(d, verdict)]
     mismatched = {c: n for c, n in d.mismatches.items() if n}
     if mismatched:
         lines.append("mismatches per column: " + ", ".join(f"{c}={n}" for c, n in mismatched.items()))
@@ -74,35 +87,40 @@ def diff_text(d: DiffResult) -> str:
 
 
 def render_text(report: NodeReport) -> str:
-    head = f"node test {report.label}: {'PASSED' if report.passed else 'FAILED'} in {report.seconds:.1f}s"
+    head = f"{report.title} {report.label}: {'PASSED' if report.passed else 'FAILED'} in {report.seconds:.1f}s"
     parts = [head]
+    if report.summary:
+        parts.append(report.summary.rstrip("\n"))
     if report.snapshots:
         parts.append("snapshots: " + ", ".join(report.snapshots))
     if report.error:
         parts.append(f"error: {report.error}")
-    parts += [diff_text(d) for d in report.diffs]
+    parts += [diff_text(d, report.verdict(d)) for d in report.diffs]
     return "\n\n".join(parts) + "\n"
 
 
 def render_junit(report: NodeReport) -> str:
     cases = max(1, len(report.diffs))
-    failures = sum(not d.passed for d in report.diffs)
+    failures = sum(report.verdict(d) == "FAIL" for d in report.diffs)
     suite = ET.Element(
         "testsuite",
-        name=f"node-tests.{report.metric}.{report.node}",
+        name=f"{report.suite}.{report.metric}.{report.node}",
         tests=str(cases),
         failures=str(failures),
         errors=str(1 if report.error else 0),
         time=f"{report.seconds:.3f}",
     )
-    classname = f"node-tests.{report.metric}.{report.node}"
+    classname = f"{report.suite}.{report.metric}.{report.node}"
     if report.error:
-        case = ET.SubElement(suite, "testcase", classname=classname, name="snapshot test", time=f"{report.seconds:.3f}")
+        name = "snapshot test" if report.suite == "node-tests" else report.title
+        case = ET.SubElement(suite, "testcase", classname=classname, name=name, time=f"{report.seconds:.3f}")
         ET.SubElement(case, "error", message=report.error.splitlines()[0][:500]).text = report.error
     for d in report.diffs:
         case = ET.SubElement(suite, "testcase", classname=classname, name=d.dataset, time="0")
-        if not d.passed:
+        if report.verdict(d) == "FAIL":
             ET.SubElement(case, "failure", message=summary_line(d)).text = diff_text(d)
+        elif not d.passed:  # a declared change: passes, with what changed
+            ET.SubElement(case, "system-out").text = diff_text(d, report.verdict(d))
     root = ET.Element("testsuites", tests=suite.get("tests"), failures=suite.get("failures"), errors=suite.get("errors"))
     root.append(suite)
     ET.indent(root)
@@ -131,12 +149,14 @@ def render_html(report: NodeReport) -> str:
         f"<h1>{html.escape(report.label)}: <span class='{status}'>{status}</span></h1>",
         f"<p>{report.seconds:.1f}s; snapshots: {html.escape(', '.join(report.snapshots))}</p>",
     ]
+    if report.summary:
+        parts.append(f"<pre>{html.escape(report.summary)}</pre>")
     if report.error:
         parts.append(f"<pre class='FAIL'>{html.escape(report.error)}</pre>")
     for d in report.diffs:
-        verdict = "PASS" if d.passed else "FAIL"
+        verdict = report.verdict(d)
         parts.append(f"<h2>{html.escape(d.dataset)}: <span class='{verdict}'>{verdict}</span></h2>")
-        parts.append(f"<p>{html.escape(summary_line(d))}</p>")
+        parts.append(f"<p>{html.escape(summary_line(d, verdict))}</p>")
         parts.append(_html_table(pd.DataFrame({"column": list(d.mismatches), "mismatches": list(d.mismatches.values())})))
         for title, frame in _sections(d):
             if not frame.empty:
