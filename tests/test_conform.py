@@ -230,3 +230,20 @@ def test_without_a_key_or_finite_duplicates_and_inf_are_left_alone():
 
 def test_a_key_column_missing_from_the_schema_is_named():
     assert "key column(s) region are not in the catalog schema" in _refused(net_sales(["S001"]), key=["region"])
+
+
+def test_a_column_the_catalog_marks_finite_false_may_hold_inf():
+    """"unless the catalog schema says otherwise": a ratio column may be infinite by contract."""
+    schema = DatasetSchema(
+        columns=[Column(name="store_id", type="string"), Column(name="ratio", type="float64", finite=False),
+                 Column(name="amount", type="float64")],
+        key=["store_id"],
+    )
+    frame = pd.DataFrame({"store_id": ["S001", "S002"], "ratio": [1.5, float("inf")], "amount": [1.0, 2.0]})
+
+    out = conform(frame, schema, "ratios", role="output", key=schema.key, finite=True)
+
+    assert out["ratio"].tolist() == [1.5, float("inf")]
+    frame.loc[1, "amount"] = float("-inf")
+    with pytest.raises(SchemaMismatchError, match="column 'amount': 1 infinite value"):
+        conform(frame, schema, "ratios", role="output", key=schema.key, finite=True)

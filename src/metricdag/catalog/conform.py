@@ -112,9 +112,10 @@ def check_key(frame: pd.DataFrame, key: Sequence[str], what: str) -> None:
 
 
 def check_finite(frame: pd.DataFrame, schema: DatasetSchema, key: Sequence[str], what: str) -> None:
-    """No ``inf`` or ``-inf`` in a float column; the error names the column and an example row."""
+    """No ``inf`` or ``-inf`` in a float column (unless its catalog schema says ``finite: false``);
+    the error names the column and an example row."""
     for col in schema.columns:
-        if col.type not in ("float64", "decimal"):
+        if col.type not in ("float64", "decimal") or not col.finite:
             continue
         infinite = np.isinf(frame[col.name].to_numpy(dtype="float64", na_value=np.nan))
         if infinite.any():

@@ -12,7 +12,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 ENV_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
@@ -44,7 +44,18 @@ class Column(_Strict):
     name: str = Field(max_length=255)
     type: ColumnType
     nullable: bool = True
+    finite: bool = Field(
+        default=True, description="float64/decimal columns: a node output holding inf or -inf is refused (false allows it)"
+    )
     description: Text = Field(default="", max_length=2000)
+
+    @model_serializer(mode="wrap")
+    def _omit_default_finite(self, handler):
+        """``finite`` appears only where it says otherwise, so the schema JSON keeps the spec's shape."""
+        data = handler(self)
+        if self.finite:
+            data.pop("finite", None)
+        return data
 
     @field_validator("name")
     @classmethod
