@@ -151,6 +151,27 @@ def copy_to_history(target: TableRef, partition_column: str, value: date) -> Sta
     )
 
 
+def parse_table(qualified: str) -> TableRef:
+    """``"DB"."SCHEMA"."TABLE"`` (as :attr:`TableRef.sql` writes it, e.g. in the audit store) back
+    to a :class:`TableRef` (each part validated again)."""
+    parts = qualified.split(".")
+    if len(parts) != 3 or not all(len(p) > 2 and p.startswith('"') and p.endswith('"') for p in parts):
+        raise MetricdagError(f"not a qualified table name: {qualified!r} (expected \"DB\".\"SCHEMA\".\"TABLE\")")
+    database, schema, table = (p[1:-1] for p in parts)
+    return TableRef(database, schema, table)
+
+
+def select_published(target: TableRef, partition_column: str, value: date, run_id: str, *, history: bool) -> Statement:
+    """The rows run ``run_id`` published into the partition: from ``<TABLE>__HISTORY`` (every
+    load), or from the table itself (only while it still holds them)."""
+    source = history_table(target) if history else target
+    return Statement(
+        f"SELECT * FROM {source.sql} WHERE {quote_identifier(partition_column, 'partition column')} = ? "
+        f"AND {quote_identifier(RUN_ID_COLUMN)} = ?",
+        (value, run_id),
+    )
+
+
 # ------------------------------------------------------------------------------------- DML
 
 
