@@ -46,7 +46,7 @@ def explain(capsys, *argv: str) -> dict:
 
 def test_a_restated_fx_rate_is_named_as_the_cause_with_the_stores_it_moved(seeded_env, capsys):
     env = seeded_env
-    day = sample_days(env)[0].isoformat()  # a day no other test publishes
+    day = sample_days(env)[3].isoformat()  # other tests only fail this day before publishing
     instance = dg.DagsterInstance.ephemeral()
     version = metric_version(load_metric(METRIC, PROJECT_ROOT)).version
 
@@ -98,7 +98,7 @@ def test_a_restated_fx_rate_is_named_as_the_cause_with_the_stores_it_moved(seede
     assert net["delta"] > 0 and abs(sum(t["share"] for t in net["top"]) - 1) < 1e-3
     assert report["value_changes"]["keys"] == ["business_date", "store_id"]
     top = net["top"][0]
-    assert top["after"] == pytest.approx(top["before"] * 1.30 / 1.268, rel=1e-6)
+    assert top["after"] == pytest.approx(top["before"] * 1.30 / 1.268, abs=0.011)  # the node rounds to cents
 
     one = sorted(gbp)[0]
     keyed = explain(capsys, "--date", day, "--compare-to", first, "--key", f"store_id={one}")
@@ -113,7 +113,7 @@ def test_a_restated_fx_rate_is_named_as_the_cause_with_the_stores_it_moved(seede
     by_version = explain(capsys, "--date", day, "--compare-to", version)  # this date's latest under that version
     assert by_version["compared_to"]["run_id"] == second and by_version["changes"] == []
 
-    next_day = sample_days(env)[1].isoformat()
+    next_day = sample_days(env)[2].isoformat()
     ok, summary = materialize_metric(METRIC, env, next_day, instance)
     assert ok, summary
     across = explain(capsys, "--date", next_day, "--compare-to", day)
