@@ -40,6 +40,15 @@ def frame(day: str, values: dict[str, float], run_id: str = "r1") -> pd.DataFram
                          "_LOADED_AT": datetime(2026, 1, 1, 7, 0)})
 
 
+def test_inputs_are_the_sourced_datasets_and_other_locked_versions_are_outputs():
+    before = pub(run_id="r1", inputs={"fx_rates": "1.1.0", "pos_transactions": "1.0.0", "net_sales_daily": "1.0.0"})
+    after = pub(run_id="r2", inputs={"fx_rates": "1.1.0", "pos_transactions": "1.0.0", "net_sales_daily": "2.0.0"})
+    report = build_report([before, after], "daily_net_sales", "net_sales_daily", "2024-06-03", compare_to="r1")
+    assert report["inputs"] == {"fx_rates": "1.1.0", "pos_transactions": "1.0.0"}
+    assert report["output_versions"] == {"net_sales_daily": "2.0.0"}
+    assert report["changes"] == [{"what": "output_version", "name": "net_sales_daily", "before": "1.0.0", "after": "2.0.0"}]
+
+
 def test_a_changed_node_is_named_and_nothing_else():
     before = pub(run_id="r1", version="v1")
     after = pub(run_id="r2", version="v2", nodes={"net_sales": "n2", "clean": "c1"})

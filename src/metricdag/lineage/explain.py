@@ -105,8 +105,19 @@ def pick_compare_to(publications: Sequence[Publication], current: Publication, c
 # ------------------------------------------------------------------------------ explaining
 
 
+def split_versions(pub: Publication) -> tuple[dict[str, str], dict[str, str]]:
+    """``(inputs, other datasets)``: the run's lock covers every catalog dataset of the metric;
+    its inputs are the sourced ones (those with a row count), the rest are its own outputs."""
+    versions = dict(sorted(pub.catalog_versions.items()))
+    if not pub.input_rows:
+        return versions, {}
+    inputs = {k: v for k, v in versions.items() if k in pub.input_rows}
+    return inputs, {k: v for k, v in versions.items() if k not in inputs}
+
+
 def explanation(pub: Publication) -> dict[str, Any]:
     """Everything recorded about one publication, as plain JSON values."""
+    inputs, outputs = split_versions(pub)
     return {
         "metric": pub.metric,
         "dataset": pub.dataset,
@@ -119,7 +130,8 @@ def explanation(pub: Publication) -> dict[str, Any]:
         "status": pub.status,
         "loaded_at": pub.loaded_at.isoformat() if hasattr(pub.loaded_at, "isoformat") else str(pub.loaded_at),
         "rows": pub.rows,
-        "inputs": dict(sorted(pub.catalog_versions.items())),
+        "inputs": inputs,
+        "output_versions": outputs,
         "input_rows": dict(sorted(pub.input_rows.items())),
         "review": list(pub.review_results),
     }
@@ -135,10 +147,12 @@ def lineage_changes(current: Publication, other: Publication) -> list[dict[str, 
     changes = []
     if current.metric_version != other.metric_version:
         changes.append(_changed("metric_version", current.metric, other.metric_version, current.metric_version))
+    (inputs_after, outputs_after), (inputs_before, outputs_before) = split_versions(current), split_versions(other)
     for what, after, before in (
         ("node", current.node_versions, other.node_versions),
-        ("input", current.catalog_versions, other.catalog_versions),
+        ("input", inputs_after, inputs_before),
         ("input_rows", current.input_rows, other.input_rows),
+        ("output_version", outputs_after, outputs_before),
     ):
         for name in sorted(set(after) | set(before)):
             if after.get(name) != before.get(name):
