@@ -16,10 +16,11 @@ from metricdag.io.objectstore import join_uri, store_for
 from metricdag.localstack import sample_data
 from metricdag.localstack.seed import catalog_client, sample_days
 from metricdag.runner import materialize_metric
+from metricdag.settings import load_environment
 from metricdag.spec.loader import load_metric
 from metricdag.versioning import metric_version
 from metricdag.warehouse import run_query
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, copy_project
 
 pytestmark = pytest.mark.stack
 
@@ -120,3 +121,36 @@ def test_a_restated_fx_rate_is_named_as_the_cause_with_the_stores_it_moved(seede
     assert across["compared_to"]["partition"] == day
     assert across["value_changes"]["keys"] == ["store_id"]  # two dates: the partition column is not a join key
     assert across["value_changes"]["measures"]["net_sales_usd"]["changed_keys"] > 0
+
+
+def test_a_changed_node_is_named_as_the_cause_and_only_its_column_moves(seeded_env, tmp_path, capsys):
+    env = seeded_env
+    day = sample_days(env)[3].isoformat()
+    instance = dg.DagsterInstance.ephemeral()
+    ok, summary = materialize_metric(METRIC, env, day, instance)
+    assert ok, summary
+    baseline = last_run_id(instance)
+
+    project = copy_project(tmp_path, ["daily_net_sales"])
+    node = project / "metrics" / "daily_net_sales" / "metric_calculation" / "net_sales" / "src" / "net_sales.py"
+    code = node.read_text()
+    old = 'daily["gross_sales_usd"] - daily["discounts_usd"] - daily["returns_usd"]'
+    assert old in code
+    node.write_text(code.replace(old, 'daily["gross_sales_usd"] - daily["discounts_usd"]'))  # returns forgotten
+    changed = project / "metrics" / "daily_net_sales"
+    ok, summary = materialize_metric(changed, load_environment("local", project), day, instance)
+    assert ok, summary
+
+    report = explain(capsys, "--date", day, "--compare-to", baseline)
+    causes = {(c["what"], c["name"]) for c in report["changes"]}
+    assert ("node", "net_sales") in causes and ("metric_version", "daily_net_sales") in causes
+    assert not {what for what, _ in causes} & {"input", "input_rows"}, report["changes"]
+    assert report["metric_version"] == metric_version(load_metric(changed, project)).version
+    measures = report["value_changes"]["measures"]
+    assert measures["net_sales_usd"]["changed_keys"] > 0 and measures["net_sales_usd"]["delta"] > 0
+    assert all(measures[m]["changed_keys"] == 0 for m in ("gross_sales_usd", "discounts_usd", "returns_usd"))
+    _, returns = run_query(env.snowflake, "SELECT store_id, returns_usd FROM METRICS.NET_SALES_DAILY WHERE business_date = ?",
+                           (day,))
+    by_store = {store: float(value) for store, value in returns}
+    for t in measures["net_sales_usd"]["top"]:  # each store's change is exactly the returns the node forgot
+        assert t["delta"] == pytest.approx(by_store[t["key"]["store_id"]], abs=0.011)
