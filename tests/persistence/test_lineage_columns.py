@@ -97,3 +97,11 @@ def test_a_file_with_a_reserved_metadata_column_is_refused(env, objectstore_dir,
     _, exists = run_query(env.snowflake, "SELECT COUNT(*) FROM METRICDAG.INFORMATION_SCHEMA.TABLES WHERE TABLE_NAME = ?",
                           (table.upper(),))
     assert exists == [(0,)]
+
+
+def test_a_load_that_is_not_a_metrics_keeps_no_history(env, objectstore_dir, table):
+    handler(event(table, write_parquet(objectstore_dir, sales(DAY, {"rome": 4.0})), DAY))  # e.g. raw data, no metric
+    assert [(s, v) for s, v, _, _ in metadata(env, table)] == [("rome", None)]
+    _, exists = run_query(env.snowflake, "SELECT COUNT(*) FROM METRICDAG.INFORMATION_SCHEMA.TABLES WHERE TABLE_NAME = ?",
+                          (table.upper() + "__HISTORY",))
+    assert exists == [(0,)]

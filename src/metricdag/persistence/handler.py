@@ -13,7 +13,7 @@ Steps, each a small function below:
    table (row count and fingerprint) and stop if it agrees; otherwise DELETE the partition, COPY
    the file, stamp its rows with the metadata columns (``_METRIC_VERSION``, ``_RUN_ID``,
    ``_LOADED_AT``), check that COPY loaded every Parquet row and that the partition now holds
-   exactly that many rows, append them to ``<TABLE>__HISTORY``, fingerprint them, COMMIT; on any
+   exactly that many rows, append them to ``<TABLE>__HISTORY`` (a metric's load), fingerprint them, COMMIT; on any
    failure ROLLBACK, so the previous rows stay in place, and raise :class:`PersistError`;
 5. record the load (audit record, ledger entry and, for a metric's load, the publication record
    with its lineage) in the audit store.
@@ -193,10 +193,10 @@ class LoadPlan:
     table_exists: sql.Statement
     create_table: sql.Statement
     add_metadata: Callable[[set[str]], tuple[sql.Statement, ...]]  # for a table from before them
-    history_exists: sql.Statement
+    history_exists: sql.Statement | None  # None: no history (a load that is not a metric's, e.g. raw data)
     create_history: sql.Statement
     set_metadata: sql.Statement
-    to_history: sql.Statement
+    to_history: sql.Statement | None
     loaded_at: datetime
     locks: tuple[sql.Statement, ...]  # the lock table and this partition's row, IF NOT EXISTS
     take_lock: sql.Statement
@@ -225,13 +225,13 @@ def plan_load(
         table_exists=sql.table_exists(target),
         create_table=sql.create_table(target, schema, metadata=True),
         add_metadata=functools.partial(sql.add_metadata_columns, target),
-        history_exists=sql.table_exists(sql.history_table(target)),
+        history_exists=sql.table_exists(sql.history_table(target)) if request.metric else None,
         create_history=sql.create_history_table(target),
         set_metadata=sql.set_load_metadata(
             target, request.partition_column, value,
             metric_version=request.metric_version, run_id=request.run_id, loaded_at=loaded_at,
         ),
-        to_history=sql.copy_to_history(target, request.partition_column, value),
+        to_history=sql.copy_to_history(target, request.partition_column, value) if request.metric else None,
         loaded_at=loaded_at,
         locks=(sql.create_lock_table(target), sql.insert_lock_row(target, value)),
         take_lock=sql.take_lock(target, value, request.run_id),
@@ -267,10 +267,11 @@ def ensure_table(cursor: Any, plan: LoadPlan) -> bool:
         execute(cursor, plan.table_columns.sql, plan.table_columns.params)
         for statement in plan.add_metadata({str(name).upper() for (name,) in cursor.fetchall()}):
             execute(cursor, statement.sql, statement.params)
-    execute(cursor, plan.history_exists.sql, plan.history_exists.params)
-    (history,) = cursor.fetchone()
-    if not history:
-        execute(cursor, plan.create_history.sql, plan.create_history.params)
+    if plan.history_exists is not None:
+        execute(cursor, plan.history_exists.sql, plan.history_exists.params)
+        (history,) = cursor.fetchone()
+        if not history:
+            execute(cursor, plan.create_history.sql, plan.create_history.params)
     for statement in plan.locks:
         execute(cursor, statement.sql, statement.params)
     return not existing
@@ -363,7 +364,8 @@ def replace_partition(
             copied=copied,
             partition_count=int(partition_count),
         )
-        execute(cursor, plan.to_history.sql, plan.to_history.params)
+        if plan.to_history is not None:
+            execute(cursor, plan.to_history.sql, plan.to_history.params)
         state = partition_state(cursor, plan, columns)
         execute(cursor, "COMMIT")
         return LoadOutcome("loaded" if reason is None else "reloaded", rows_loaded, state.fingerprint, reason)
