@@ -105,3 +105,23 @@ def test_a_load_that_is_not_a_metrics_keeps_no_history(env, objectstore_dir, tab
     _, exists = run_query(env.snowflake, "SELECT COUNT(*) FROM METRICDAG.INFORMATION_SCHEMA.TABLES WHERE TABLE_NAME = ?",
                           (table.upper() + "__HISTORY",))
     assert exists == [(0,)]
+
+
+def test_only_missing_metadata_columns_are_added_and_table_names_round_trip():
+    from metricdag.persistence import sql
+
+    target = sql.TableRef("metricdag", "metrics", "net_sales_daily")
+    assert [s.sql for s in sql.add_metadata_columns(target, {"STORE", "_METRIC_VERSION"})] == [
+        'ALTER TABLE "METRICDAG"."METRICS"."NET_SALES_DAILY" ADD COLUMN IF NOT EXISTS "_RUN_ID" VARCHAR',
+        'ALTER TABLE "METRICDAG"."METRICS"."NET_SALES_DAILY" ADD COLUMN IF NOT EXISTS "_LOADED_AT" TIMESTAMP_NTZ',
+    ]
+    assert sql.add_metadata_columns(target, {"_METRIC_VERSION", "_RUN_ID", "_LOADED_AT"}) == ()
+    assert sql.parse_table(target.sql) == sql.TableRef("METRICDAG", "METRICS", "NET_SALES_DAILY")
+    assert sql.history_table(target).sql == '"METRICDAG"."METRICS"."NET_SALES_DAILY__HISTORY"'
+    for bad in ('"A"."B"', '"A"."B"."C; DROP TABLE X"', "A.B.C"):
+        try:
+            sql.parse_table(bad)
+        except Exception as exc:
+            assert "table" in str(exc).lower()
+        else:
+            raise AssertionError(f"{bad!r} was accepted")

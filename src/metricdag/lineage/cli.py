@@ -30,6 +30,7 @@ def register(subparsers) -> None:
 
 def default_dataset(metric: str, publications: list) -> str:
     """The metric's first persist target (its folder's metric.yaml), else its first one published."""
+    from metricdag.errors import MetricdagError
     from metricdag.settings import find_project_root
     from metricdag.spec.loader import load_metric_named
 
@@ -37,7 +38,7 @@ def default_dataset(metric: str, publications: list) -> str:
         persist = load_metric_named(metric, find_project_root()).spec.persist
         if persist:
             return persist[0].dataset
-    except Exception:  # a metric removed since: explain what was published
+    except (MetricdagError, OSError):  # a metric removed or broken since: explain what was published
         pass
     if not publications:
         raise ExplainError(f"{metric}: nothing published in the audit store; run: metricdag run --metric {metric}")
