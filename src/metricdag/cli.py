@@ -285,6 +285,7 @@ def cmd_workspace(args: argparse.Namespace) -> int:
 COMMAND_MODULES: tuple[str, ...] = (
     "metricdag.events.cli", "metricdag.audit.cli", "metricdag.testing.cli", "metricdag.review.cli", "metricdag.versioning.cli",
     "metricdag.changes.cli",
+    "metricdag.lineage.cli",
 )
 
 

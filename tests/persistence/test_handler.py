@@ -110,7 +110,8 @@ def test_loads_a_partition_and_the_table_holds_exactly_its_rows(env, objectstore
         "WHERE table_name = ? ORDER BY ordinal_position",
         (table.upper(),),
     )
-    assert columns == [("SALES_DATE", "DATE"), ("STORE", "TEXT"), ("NET_SALES", "FLOAT"), ("UNITS", "NUMBER")]
+    assert columns == [("SALES_DATE", "DATE"), ("STORE", "TEXT"), ("NET_SALES", "FLOAT"), ("UNITS", "NUMBER"),
+                       ("_METRIC_VERSION", "TEXT"), ("_RUN_ID", "TEXT"), ("_LOADED_AT", "TIMESTAMP_NTZ")]
 
 
 def test_rerunning_a_partition_with_a_new_file_leaves_exactly_one_copy(env, objectstore_dir, table):

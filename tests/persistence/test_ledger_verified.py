@@ -89,7 +89,7 @@ def test_a_value_changed_by_hand_is_put_back(seeded_env, objectstore, table):
 def test_extra_rows_in_the_partition_are_replaced(seeded_env, objectstore, table):
     frame = sales(DAY1, STORES)
     handler(event(table, write_parquet(objectstore, frame), DAY1))
-    run_query(seeded_env.snowflake, f"INSERT INTO {qualified(table)} VALUES (?, 'oslo', 4.0, 4)", (DAY1,))
+    run_query(seeded_env.snowflake, f'INSERT INTO {qualified(table)} ("SALES_DATE", "STORE", "NET_SALES", "UNITS") VALUES (?, \'oslo\', 4.0, 4)', (DAY1,))
 
     again = handler(event(table, write_parquet(objectstore, frame), DAY1))
 

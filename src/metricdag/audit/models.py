@@ -102,3 +102,31 @@ class AlertDelivery(Base):
     __table_args__ = (
         UniqueConstraint("dedup_key", "episode_opened_at", "action", "channel", "route", name="uq_alert_delivery"),
     )
+
+
+class PublicationRecord(Base):
+    """What one run published into one partition of one table, and what produced it: the
+    metric version, node code versions, the catalog version and row count of every input and
+    the review results (``metricdag explain`` reads these). ``rows_run_id`` is the run whose rows
+    the table holds (the run itself, or for ``already_loaded`` the run that loaded that content)."""
+
+    __tablename__ = "audit_publications"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    environment: Mapped[str] = mapped_column(String(64))
+    metric: Mapped[str] = mapped_column(String(128), index=True)
+    dataset: Mapped[str] = mapped_column(String(128))
+    table: Mapped[str] = mapped_column(String(512))
+    partition_column: Mapped[str] = mapped_column(String(255))
+    partition: Mapped[str] = mapped_column(String(32), index=True)
+    key_columns: Mapped[list] = mapped_column(JSON, default=list)
+    run_id: Mapped[str] = mapped_column(String(64), index=True)
+    rows_run_id: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))  # loaded | already_loaded | reloaded
+    metric_version: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    node_versions: Mapped[dict] = mapped_column(JSON, default=dict)
+    catalog_versions: Mapped[dict] = mapped_column(JSON, default=dict)
+    input_rows: Mapped[dict] = mapped_column(JSON, default=dict)
+    review_results: Mapped[list] = mapped_column(JSON, default=list)
+    rows: Mapped[int] = mapped_column(Integer)
+    checksum: Mapped[str] = mapped_column(String(80))
+    loaded_at: Mapped[datetime] = mapped_column(DateTime)  # _LOADED_AT of the rows

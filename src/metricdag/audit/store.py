@@ -10,7 +10,15 @@ from sqlalchemy import Engine, create_engine, inspect, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from metricdag.audit.models import AlertDelivery, Base, Incident, LedgerEntry, LoadRecord, RunRecord
+from metricdag.audit.models import (
+    AlertDelivery,
+    Base,
+    Incident,
+    LedgerEntry,
+    LoadRecord,
+    PublicationRecord,
+    RunRecord,
+)
 from metricdag.settings import Environment
 
 RUN_STATUSES = ("started", "succeeded", "failed", "retried")
@@ -36,6 +44,20 @@ class AuditRow:
     status: str
     run_id: str
     detail: str
+
+
+@dataclass(frozen=True)
+class Publication:
+    """The lineage of one load (recorded with it as a :class:`PublicationRecord`)."""
+
+    partition_column: str
+    key_columns: list[str]
+    metric_version: str | None
+    node_versions: dict[str, str]
+    input_rows: dict[str, int]
+    review_results: list[dict]
+    loaded_at: datetime
+    rows_run_id: str
 
 
 @dataclass(frozen=True)
@@ -105,10 +127,11 @@ class AuditStore:
     def record_load(
         self, *, environment: str, metric: str | None, dataset: str, table: str, partition: str, rows: int,
         checksum: str, run_id: str, status: str = "loaded", catalog_versions: dict[str, str] | None = None,
-        fingerprint: str | None = None, detail: str | None = None,
+        fingerprint: str | None = None, detail: str | None = None, publication: Publication | None = None,
     ) -> None:
         """An audit record of a load; a ``loaded`` or ``reloaded`` one also becomes the partition's
-        ledger entry, with the ``fingerprint`` of the rows as they were after the load."""
+        ledger entry, with the ``fingerprint`` of the rows as they were after the load. With a
+        ``publication`` (a metric's load) its lineage is recorded in the same transaction."""
         now = _now()
         with self.session() as s, s.begin():
             s.add(LoadRecord(
@@ -121,6 +144,31 @@ class AuditStore:
                     environment=environment, table=table, partition=partition, checksum=checksum,
                     rows=rows, fingerprint=fingerprint, run_id=run_id, loaded_at=now,
                 ))
+            if publication is not None and metric:
+                p = publication
+                s.add(PublicationRecord(
+                    environment=environment, metric=metric, dataset=dataset, table=table,
+                    partition_column=p.partition_column, partition=partition, key_columns=list(p.key_columns),
+                    run_id=run_id, rows_run_id=p.rows_run_id, status=status, metric_version=p.metric_version,
+                    node_versions=dict(p.node_versions), catalog_versions=dict(catalog_versions or {}),
+                    input_rows=dict(p.input_rows), review_results=list(p.review_results), rows=rows,
+                    checksum=checksum, loaded_at=p.loaded_at,
+                ))
+
+    def publications(
+        self, environment: str, metric: str, *, dataset: str | None = None, partition: str | None = None,
+        run_id: str | None = None, metric_version: str | None = None,
+    ) -> list[PublicationRecord]:
+        """Publication records of ``metric``, oldest first, optionally narrowed."""
+        query = select(PublicationRecord).where(
+            PublicationRecord.environment == environment, PublicationRecord.metric == metric
+        )
+        for column, value in ((PublicationRecord.dataset, dataset), (PublicationRecord.partition, partition),
+                              (PublicationRecord.run_id, run_id), (PublicationRecord.metric_version, metric_version)):
+            if value is not None:
+                query = query.where(column == value)
+        with self.session() as s:
+            return list(s.scalars(query.order_by(PublicationRecord.id)))
 
     def last_load(self, environment: str, table: str, partition: str) -> LedgerEntry | None:
         """The ledger entry of the file content the partition holds now (None: never loaded)."""

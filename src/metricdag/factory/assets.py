@@ -27,6 +27,7 @@ from metricdag.factory.locks import resolve_locked, run_chain, run_locks
 from metricdag.factory.naming import asset_description, group_name
 from metricdag.io.io_manager import ParquetIOManager
 from metricdag.io.objectstore import store_for
+from metricdag.lineage.collect import run_facts
 from metricdag.nodes.context import NodeContext
 from metricdag.nodes.runner import node_code_version as node_sources_version
 from metricdag.nodes.runner import run_node
@@ -50,6 +51,7 @@ from metricdag.spec.models import (
     SourcingSpec,
     VarianceCheck,
 )
+from metricdag.versioning import MetricVersion, metric_version
 
 LAYERS = ("sourcing", "preprocessing", "metric_calculation", "review", "persisted")
 
@@ -69,6 +71,26 @@ def owners(metric: Metric) -> list[str]:
 
 def tags(metric: Metric, layer: str) -> dict[str, str]:
     return {"metric": metric.name, "layer": layer}
+
+
+METRIC_VERSION_KEY = "metricdag/metric_version"
+_VERSIONS: dict[int, tuple[Metric, MetricVersion]] = {}
+
+
+def version_of(metric: Metric) -> MetricVersion:
+    """The metric's version, computed once per loaded metric (every asset of it carries it)."""
+    hit = _VERSIONS.get(id(metric))
+    if hit is None or hit[0] is not metric:
+        if len(_VERSIONS) >= 64:
+            _VERSIONS.clear()
+        hit = _VERSIONS[id(metric)] = (metric, metric_version(metric))
+    return hit[1]
+
+
+def version_metadata(metric: Metric) -> dict[str, str]:
+    """Asset metadata naming the metric version (`metricdag version METRIC` shows its parts).
+    Metadata rather than a tag: it changes with every definition change, tags are for selection."""
+    return {METRIC_VERSION_KEY: version_of(metric).version}
 
 
 def source_kind(cached: ResolvedDataset | None) -> set[str]:
@@ -131,6 +153,7 @@ def sourcing_asset(
         tags=tags(metric, "sourcing"),
         kinds=source_kind(cached) or None,
         retry_policy=retry_policy(metric, None),
+        metadata=version_metadata(metric),
     )
     def _source(
         context: dg.AssetExecutionContext,
@@ -195,7 +218,8 @@ def node_asset(metric: Metric, layer: str, node: NodeSpec, partitions: dg.Partit
                 + (f": {node.description}" if node.description else "."),
             ),
             code_version=node_code_version(metric, node),
-            metadata={"node": node.name, "entrypoint": node.entrypoint, "key_columns": out.key},
+            metadata={"node": node.name, "entrypoint": node.entrypoint, "key_columns": out.key,
+                      **version_metadata(metric)},
         )
         for out in node.outputs
     }
@@ -348,6 +372,8 @@ def review_asset(metric: Metric, dataset: str, partitions: dg.PartitionsDefiniti
         owners=owners(metric),
         tags=tags(metric, "review"),
         kinds={"parquet"},
+        code_version=version_of(metric).version,  # a changed gating check or node: unsynced
+        metadata=version_metadata(metric),
     )
     def _accepted(data: pd.DataFrame) -> pd.DataFrame:
         return data
@@ -374,13 +400,21 @@ def persist_asset(metric: Metric, persist: PersistSpec, partitions: dg.Partition
         kinds={"snowflake"},
         required_resource_keys={"io_manager", "persister"},
         retry_policy=retry_policy(metric, None),
+        code_version=version_of(metric).version,  # any definition change: unsynced in the UI
+        metadata=version_metadata(metric),
     )
     def _persist(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         persister: PersisterResource = context.resources.persister
         started = time.perf_counter()
+        version = version_of(metric)
         with classify_failures(f"persisting {persist.dataset!r} into {persist.table}"):
             # exactly the review file this run wrote (or the run it re-executes), never a newer one
-            uri = context.resources.io_manager.run_location(source, context.partition_key, run_chain(context))
+            chain = run_chain(context)
+            uri = context.resources.io_manager.run_location(source, context.partition_key, chain)
+            facts = run_facts(  # what this run read and how the review judged it, for the lineage record
+                context.instance, chain, {s.dataset: node_input_key(metric, s.dataset) for s in metric.spec.sourcing},
+                dataset_key(metric, persist.dataset), context.partition_key,
+            )
             result = persister.persist(
                 PersistRequest(
                     environment=persister.environment,
@@ -395,6 +429,10 @@ def persist_asset(metric: Metric, persist: PersistSpec, partitions: dg.Partition
                     run_id=context.run.run_id,
                     metric=metric.name,
                     catalog_versions=run_locks(context),  # for the audit record of this load
+                    metric_version=version.version,
+                    node_versions=version.node_versions(),
+                    input_rows=facts.input_rows,
+                    review_results=facts.review_results,
                 )
             )
         return dg.MaterializeResult(
@@ -404,6 +442,7 @@ def persist_asset(metric: Metric, persist: PersistSpec, partitions: dg.Partition
                 "rows_loaded": result.rows_loaded,
                 "source_uri": dg.MetadataValue.path(result.source_uri),
                 "checksum": result.checksum,
+                METRIC_VERSION_KEY: version.version,
                 "persister_seconds": round(time.perf_counter() - started, 3),
                 "dagster/row_count": result.rows_loaded,
             }

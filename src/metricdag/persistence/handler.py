@@ -11,9 +11,12 @@ Steps, each a small function below:
    ``METRICDAG_LOAD_LOCKS``), so concurrent loads of one partition run one after the other;
    when the ledger says the partition already holds this file content, check that against the
    table (row count and fingerprint) and stop if it agrees; otherwise DELETE the partition, COPY
-   the file, check that COPY loaded every Parquet row and that the partition now holds exactly
-   that many rows, fingerprint them, COMMIT; on any failure ROLLBACK, so the previous rows stay
-   in place, and raise :class:`PersistError`.
+   the file, stamp its rows with the metadata columns (``_METRIC_VERSION``, ``_RUN_ID``,
+   ``_LOADED_AT``), check that COPY loaded every Parquet row and that the partition now holds
+   exactly that many rows, append them to ``<TABLE>__HISTORY`` (a metric's load), fingerprint them, COMMIT; on any
+   failure ROLLBACK, so the previous rows stay in place, and raise :class:`PersistError`;
+5. record the load (audit record, ledger entry and, for a metric's load, the publication record
+   with its lineage) in the audit store.
 
 Re-running for the same partition leaves exactly one copy (delete + load). Each run attempt
 must write a uniquely named file: Snowflake skips files it has loaded before (``LOAD_SKIPPED``),
@@ -34,12 +37,12 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from metricdag.audit.store import AuditStore, audit_store_for
+from metricdag.audit.store import AuditStore, Publication, audit_store_for
 from metricdag.errors import MetricdagError
 from metricdag.io.objectstore import sha256_hex, store_for
 from metricdag.persistence import sql
@@ -189,6 +192,12 @@ class LoadPlan:
     setup: tuple[sql.Statement, ...]  # database and schema, IF NOT EXISTS
     table_exists: sql.Statement
     create_table: sql.Statement
+    add_metadata: Callable[[set[str]], tuple[sql.Statement, ...]]  # for a table from before them
+    history_exists: sql.Statement | None  # None: no history (a load that is not a metric's, e.g. raw data)
+    create_history: sql.Statement
+    set_metadata: sql.Statement
+    to_history: sql.Statement | None
+    loaded_at: datetime
     locks: tuple[sql.Statement, ...]  # the lock table and this partition's row, IF NOT EXISTS
     take_lock: sql.Statement
     delete: sql.Statement
@@ -200,17 +209,30 @@ class LoadPlan:
     file_columns: tuple[str, ...]
 
 
-def plan_load(request: PersistRequest, schema: pa.Schema, env: Environment) -> LoadPlan:
-    """Every statement of the load, built (and validated) before a connection is opened."""
+def plan_load(
+    request: PersistRequest, schema: pa.Schema, env: Environment, loaded_at: datetime | None = None
+) -> LoadPlan:
+    """Every statement of the load, built (and validated) before a connection is opened.
+    ``loaded_at`` (UTC, default now) is what the rows' ``_LOADED_AT`` says."""
     target = sql.TableRef(request.database, request.schema_name, request.table)
     source = sql.copy_source(request.source_uri, env.snowflake.stage, env.object_store_uri)
     value = request.partition_value
+    loaded_at = loaded_at or datetime.now(timezone.utc).replace(tzinfo=None)
     return LoadPlan(
         target=target,
         partition=f"{request.partition_column.upper()}={value.isoformat()}",
         setup=(sql.create_database(target), sql.create_schema(target)),
         table_exists=sql.table_exists(target),
-        create_table=sql.create_table(target, schema),
+        create_table=sql.create_table(target, schema, metadata=True),
+        add_metadata=functools.partial(sql.add_metadata_columns, target),
+        history_exists=sql.table_exists(sql.history_table(target)) if request.metric else None,
+        create_history=sql.create_history_table(target),
+        set_metadata=sql.set_load_metadata(
+            target, request.partition_column, value,
+            metric_version=request.metric_version, run_id=request.run_id, loaded_at=loaded_at,
+        ),
+        to_history=sql.copy_to_history(target, request.partition_column, value) if request.metric else None,
+        loaded_at=loaded_at,
         locks=(sql.create_lock_table(target), sql.insert_lock_row(target, value)),
         take_lock=sql.take_lock(target, value, request.run_id),
         delete=sql.delete_partition(target, request.partition_column, value),
@@ -227,8 +249,9 @@ def plan_load(request: PersistRequest, schema: pa.Schema, env: Environment) -> L
 
 
 def ensure_table(cursor: Any, plan: LoadPlan) -> bool:
-    """Create the database, schema and table when missing, and the partition's load-lock row;
-    True when the table was created.
+    """Create the database, schema and table when missing (a table from before the metadata
+    columns gains them), its history table, and the partition's load-lock row; True when the
+    table was created.
 
     The table is created only after checking it is missing, not with a blind
     ``CREATE TABLE IF NOT EXISTS``: fakesnow treats that statement on an existing table as a new
@@ -240,6 +263,15 @@ def ensure_table(cursor: Any, plan: LoadPlan) -> bool:
     (existing,) = cursor.fetchone()
     if not existing:
         execute(cursor, plan.create_table.sql, plan.create_table.params)
+    else:
+        execute(cursor, plan.table_columns.sql, plan.table_columns.params)
+        for statement in plan.add_metadata({str(name).upper() for (name,) in cursor.fetchall()}):
+            execute(cursor, statement.sql, statement.params)
+    if plan.history_exists is not None:
+        execute(cursor, plan.history_exists.sql, plan.history_exists.params)
+        (history,) = cursor.fetchone()
+        if not history:
+            execute(cursor, plan.create_history.sql, plan.create_history.params)
     for statement in plan.locks:
         execute(cursor, statement.sql, statement.params)
     return not existing
@@ -322,6 +354,7 @@ def replace_partition(
         execute(cursor, plan.delete.sql, plan.delete.params)
         execute(cursor, copy.sql, copy.params)
         copied = parse_copy_result([d.name for d in cursor.description or []], cursor.fetchall())
+        execute(cursor, plan.set_metadata.sql, plan.set_metadata.params)
         execute(cursor, plan.count.sql, plan.count.params)
         (partition_count,) = cursor.fetchone()
         rows_loaded = verify_load(
@@ -331,6 +364,8 @@ def replace_partition(
             copied=copied,
             partition_count=int(partition_count),
         )
+        if plan.to_history is not None:
+            execute(cursor, plan.to_history.sql, plan.to_history.params)
         state = partition_state(cursor, plan, columns)
         execute(cursor, "COMMIT")
         return LoadOutcome("loaded" if reason is None else "reloaded", rows_loaded, state.fingerprint, reason)
@@ -463,12 +498,13 @@ def handler(event: dict, context: Any = None) -> dict:
     if outcome.status == "already_loaded":
         log.info("%s partition %s already holds %s (run %s), as the table confirms: skipped",
                  plan.target.sql, plan.partition, facts.checksum, ledger.run_id if ledger else "?")
-        record_load(store, env, request, result, outcome.fingerprint)
+        record_load(store, env, request, result, outcome.fingerprint, ledger.run_id if ledger else None,
+                    ledger.loaded_at if ledger else plan.loaded_at)
         return result.model_dump(mode="json")
     if outcome.reason:
         log.warning("%s partition %s reloaded: %s", plan.target.sql, plan.partition, outcome.reason)
     log.info("loaded %d rows into %s partition %s", outcome.rows, plan.target.sql, plan.partition)
-    record_load(store, env, request, result, outcome.fingerprint)
+    record_load(store, env, request, result, outcome.fingerprint, request.run_id, plan.loaded_at)
     publish(env, request, result)
     return result.model_dump(mode="json")
 
@@ -496,20 +532,39 @@ def ledger_entry(
     return last if last is not None and last.checksum == facts.checksum else None
 
 
+def publication(request: PersistRequest, rows_run_id: str, loaded_at: datetime) -> Publication:
+    """The lineage of a load as the audit store records it."""
+    return Publication(
+        partition_column=request.partition_column.upper(),
+        key_columns=[k.upper() for k in request.key_columns],
+        metric_version=request.metric_version,
+        node_versions=dict(request.node_versions),
+        input_rows=dict(request.input_rows),
+        review_results=[r.model_dump(mode="json") for r in request.review_results],
+        loaded_at=loaded_at,
+        rows_run_id=rows_run_id,
+    )
+
+
 def record_load(
     store: AuditStore | None, env: Environment, request: PersistRequest, result: PersistResult,
-    fingerprint: str | None = None,
+    fingerprint: str | None = None, rows_run_id: str | None = None, loaded_at: datetime | None = None,
 ) -> None:
-    """The audit record (and, for a load, the ledger entry). A failure here fails the call: the
-    load is then retried (delete + copy is idempotent) rather than left unrecorded."""
+    """The audit record (and, for a load, the ledger entry; for a metric's load, the publication
+    record: ``rows_run_id`` loaded the rows the table holds, at ``loaded_at``). A failure here
+    fails the call: the load is then retried (delete + copy is idempotent) rather than left unrecorded."""
     if store is None:
         return
+    lineage = None
+    if request.metric:
+        lineage = publication(request, rows_run_id or request.run_id,
+                              loaded_at or datetime.now(timezone.utc).replace(tzinfo=None))
     try:
         store.record_load(
             environment=env.name, metric=request.metric, dataset=request.dataset, table=result.table,
             partition=result.partition.isoformat(), rows=result.rows_loaded, checksum=result.checksum,
             run_id=request.run_id, status=result.status, catalog_versions=request.catalog_versions,
-            fingerprint=fingerprint, detail=result.reason,
+            fingerprint=fingerprint, detail=result.reason, publication=lineage,
         )
     except Exception as exc:
         raise PersistError(

@@ -34,6 +34,17 @@ class PartitionBusyError(TransientPersistError, TimeoutError):
     Transient: the next attempt finds the partition free."""
 
 
+class ReviewResult(BaseModel):
+    """One review check's evaluation of the persisted dataset in the run that publishes it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    check: str
+    passed: bool
+    severity: str = Field(description="ERROR (blocking) or WARN")
+    description: str | None = None
+
+
 class PersistRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True)
 
@@ -50,6 +61,14 @@ class PersistRequest(BaseModel):
     metric: str | None = Field(default=None, description="the metric whose run loads it, for audit")
     catalog_versions: dict[str, str] = Field(
         default_factory=dict, description="the run's version lock (dataset -> version), for audit"
+    )
+    # lineage: what produced the rows, stamped on them (metric version) and kept in the audit
+    # store's publication record (all of it), so `metricdag explain` can answer for any partition
+    metric_version: str | None = Field(default=None, description="metricdag.versioning.metric_version of the run")
+    node_versions: dict[str, str] = Field(default_factory=dict, description="node -> code version")
+    input_rows: dict[str, int] = Field(default_factory=dict, description="sourced dataset -> rows the run read")
+    review_results: list[ReviewResult] = Field(
+        default_factory=list, description="the review checks of this dataset in the run (and its parents)"
     )
 
     @field_validator("database", "schema_name", "table", "partition_column")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from metricdag.errors import MetricdagError
@@ -23,6 +23,16 @@ _PATH = re.compile(r"[A-Za-z0-9._=+~/-]*")
 _BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 COPY_OPTIONS = "FILE_FORMAT=(TYPE=PARQUET) MATCH_BY_COLUMN_NAME=CASE_INSENSITIVE"
+
+# Every persisted table carries, per row, which metric version and which run loaded it and when
+# (set by the load transaction right after COPY). Not in the Parquet file, so not in fingerprints.
+METRIC_VERSION_COLUMN, RUN_ID_COLUMN, LOADED_AT_COLUMN = "_METRIC_VERSION", "_RUN_ID", "_LOADED_AT"
+METADATA_COLUMNS: tuple[tuple[str, str], ...] = (
+    (METRIC_VERSION_COLUMN, "VARCHAR"),
+    (RUN_ID_COLUMN, "VARCHAR"),
+    (LOADED_AT_COLUMN, "TIMESTAMP_NTZ"),
+)
+HISTORY_SUFFIX = "__HISTORY"  # <TABLE>__HISTORY: every partition as each load left it (append-only)
 
 
 @dataclass(frozen=True)
@@ -85,8 +95,9 @@ def table_columns(target: TableRef) -> Statement:
     )
 
 
-def create_table(target: TableRef, schema: pa.Schema) -> Statement:
-    """``CREATE TABLE IF NOT EXISTS`` with one column per Parquet field (types via ``snowflake_type``)."""
+def create_table(target: TableRef, schema: pa.Schema, *, metadata: bool = False) -> Statement:
+    """``CREATE TABLE IF NOT EXISTS`` with one column per Parquet field (types via ``snowflake_type``);
+    ``metadata``: followed by the :data:`METADATA_COLUMNS` (a persisted table)."""
     columns = snowflake_columns(schema)
     if not columns:
         raise MetricdagError(f"cannot create {target.sql}: the Parquet schema has no columns")
@@ -99,8 +110,66 @@ def create_table(target: TableRef, schema: pa.Schema) -> Statement:
                 "Snowflake column (names are case-insensitive)"
             )
         seen[upper] = field.name
+        if metadata and upper in {name for name, _ in METADATA_COLUMNS}:
+            raise MetricdagError(
+                f"cannot load into {target.sql}: the file has a column {field.name!r}, a name the persister "
+                "reserves for its metadata columns (" + ", ".join(n for n, _ in METADATA_COLUMNS) + ")"
+            )
+    if metadata:
+        columns = columns + [(quote_identifier(name, "column"), type_) for name, type_ in METADATA_COLUMNS]
     body = ", ".join(f"{name} {type_}" for name, type_ in columns)
     return Statement(f"CREATE TABLE IF NOT EXISTS {target.sql} ({body})")
+
+
+def add_metadata_columns(target: TableRef, existing: set[str]) -> tuple[Statement, ...]:
+    """``ALTER TABLE ... ADD COLUMN`` for each metadata column a table from before them lacks
+    (``existing``: the table's column names, upper case). Older rows keep NULL there."""
+    return tuple(
+        Statement(f"ALTER TABLE {target.sql} ADD COLUMN IF NOT EXISTS {quote_identifier(name, 'column')} {type_}")
+        for name, type_ in METADATA_COLUMNS
+        if name not in existing
+    )
+
+
+def history_table(target: TableRef) -> TableRef:
+    """``<TABLE>__HISTORY`` next to ``target``: what each load published, kept after the
+    partition is replaced (what ``metricdag explain --compare-to`` reads for an earlier run)."""
+    return TableRef(target.database, target.schema, target.table + HISTORY_SUFFIX)
+
+
+def create_history_table(target: TableRef) -> Statement:
+    """The history table with exactly ``target``'s columns (run only when it is missing)."""
+    return Statement(f"CREATE TABLE {history_table(target).sql} AS SELECT * FROM {target.sql} WHERE 1 = 0")
+
+
+def copy_to_history(target: TableRef, partition_column: str, value: date) -> Statement:
+    """Append the partition as it stands (inside the load transaction, after COPY)."""
+    return Statement(
+        f"INSERT INTO {history_table(target).sql} SELECT * FROM {target.sql} "
+        f"WHERE {quote_identifier(partition_column, 'partition column')} = ?",
+        (value,),
+    )
+
+
+def parse_table(qualified: str) -> TableRef:
+    """``"DB"."SCHEMA"."TABLE"`` (as :attr:`TableRef.sql` writes it, e.g. in the audit store) back
+    to a :class:`TableRef` (each part validated again)."""
+    parts = qualified.split(".")
+    if len(parts) != 3 or not all(len(p) > 2 and p.startswith('"') and p.endswith('"') for p in parts):
+        raise MetricdagError(f"not a qualified table name: {qualified!r} (expected \"DB\".\"SCHEMA\".\"TABLE\")")
+    database, schema, table = (p[1:-1] for p in parts)
+    return TableRef(database, schema, table)
+
+
+def select_published(target: TableRef, partition_column: str, value: date, run_id: str, *, history: bool) -> Statement:
+    """The rows run ``run_id`` published into the partition: from ``<TABLE>__HISTORY`` (every
+    load), or from the table itself (only while it still holds them)."""
+    source = history_table(target) if history else target
+    return Statement(
+        f"SELECT * FROM {source.sql} WHERE {quote_identifier(partition_column, 'partition column')} = ? "
+        f"AND {quote_identifier(RUN_ID_COLUMN)} = ?",
+        (value, run_id),
+    )
 
 
 # ------------------------------------------------------------------------------------- DML
@@ -109,6 +178,17 @@ def create_table(target: TableRef, schema: pa.Schema) -> Statement:
 def delete_partition(target: TableRef, partition_column: str, value: date) -> Statement:
     return Statement(
         f"DELETE FROM {target.sql} WHERE {quote_identifier(partition_column, 'partition column')} = ?", (value,)
+    )
+
+
+def set_load_metadata(
+    target: TableRef, partition_column: str, value: date, *, metric_version: str | None, run_id: str, loaded_at: datetime
+) -> Statement:
+    """Stamp the partition's rows (just copied) with the metric version, run id and load time."""
+    return Statement(
+        f"UPDATE {target.sql} SET {quote_identifier(METRIC_VERSION_COLUMN)} = ?, {quote_identifier(RUN_ID_COLUMN)} = ?, "
+        f"{quote_identifier(LOADED_AT_COLUMN)} = ? WHERE {quote_identifier(partition_column, 'partition column')} = ?",
+        (metric_version, run_id, loaded_at, value),
     )
 
 
