@@ -90,6 +90,13 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
+def unknown_name(kind: str, name: str, known: Iterable[str], label: str, where: str = "") -> str:
+    """``unknown <kind> 'name'<where> (<label>: a, b); did you mean 'x'?`` — one wording for every
+    reference to something that does not exist."""
+    names = sorted(set(known))
+    return f"unknown {kind} {name!r}{where} ({label}: {', '.join(names) or 'none'})" + did_you_mean(name, names)
+
+
 def load_model_text(model: type[M], text: str, path: Path | str, extra: dict | None = None) -> M:
     return load_model_text_and_tree(model, text, path, extra)[0]
 

@@ -47,12 +47,10 @@ def load_alerting_config(project_root: Path) -> AlertingConfig:
 def route_problems(config: AlertingConfig, tree: Any, path: Path | str, metrics: Collection[str]) -> list[Problem]:
     """``default_routes`` and ``metrics:`` entries naming a route that is not defined, and
     ``metrics:`` keys naming no metric, each at its line (``routes_for`` would skip them)."""
-    from metricdag.yamlio import did_you_mean, line_of
-
-    known = sorted(config.routes)
+    from metricdag.yamlio import line_of, unknown_name
 
     def unknown_route(name: str) -> str:
-        return f"unknown alert route {name!r} (routes: {', '.join(known) or 'none'})" + did_you_mean(name, known)
+        return unknown_name("alert route", name, config.routes, "routes")
 
     problems = [
         Problem(str(path), line_of(tree, ("default_routes", k)), "default_routes: " + unknown_route(name))
@@ -65,8 +63,7 @@ def route_problems(config: AlertingConfig, tree: Any, path: Path | str, metrics:
                 Problem(
                     str(path),
                     line_of(tree, ("metrics", metric)),
-                    f"metrics: unknown metric {metric!r} (metrics: {', '.join(sorted(metrics)) or 'none'})"
-                    + did_you_mean(metric, metrics),
+                    "metrics: " + unknown_name("metric", metric, metrics, "metrics"),
                 )
             )
         for k, name in enumerate(names):

@@ -102,7 +102,7 @@ def target_problems(
     names and own sourced datasets (None when the metric does not load: its own problems say why).
     ``persisted``: the datasets some metric persists, the only ones a ``dataset_published`` event
     names (its ``dataset:`` filter must be one of them)."""
-    from metricdag.yamlio import did_you_mean, line_of
+    from metricdag.yamlio import did_you_mean, line_of, unknown_name
 
     problems = []
     for event_type, targets in config.events.items():
@@ -124,10 +124,7 @@ def target_problems(
                 )
             if target.metric not in selectable:
                 loc: tuple = ("events", event_type, k, "metric")
-                message = (
-                    f"event {event_type!r}: unknown metric {target.metric!r} "
-                    f"(metrics: {', '.join(sorted(selectable)) or 'none'})" + did_you_mean(target.metric, selectable)
-                )
+                message = f"event {event_type!r}: " + unknown_name("metric", target.metric, selectable, "metrics")
             else:
                 names = selectable[target.metric]
                 if names is None or target.select in names:

@@ -11,8 +11,10 @@ name them, as pure data (``path:line: message``). Local files only: no network c
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from metricdag.errors import MetricdagError, Problem, SpecError
 from metricdag.spec.catalog_index import CatalogIndex, load_catalog_index
@@ -74,7 +76,6 @@ def config_problems(project_root: Path, metric_folders: list[Path]) -> list[Prob
     """Problems of events.yaml and alerting.yaml, given the project's metric folders."""
     from metricdag.alerting.routes import ALERTING_FILE, AlertingConfig, route_problems
     from metricdag.events.models import EVENTS_FILE, EventsConfig, target_problems
-    from metricdag.yamlio import load_model_and_tree
 
     selectable: dict[str, set[str] | None] = {}
     persisted: set[str] | None = set()
@@ -89,21 +90,23 @@ def config_problems(project_root: Path, metric_folders: list[Path]) -> list[Prob
             if spec is None
             else {n.name for _, n in spec.nodes()} | {s.dataset for s in spec.sourcing if not s.from_metric}
         )
-    problems: list[Problem] = []
-    events_path = project_root / EVENTS_FILE
-    if events_path.is_file():
-        try:
-            events, tree = load_model_and_tree(EventsConfig, events_path)
-        except SpecError as exc:
-            problems.extend(exc.problems)
-        else:
-            problems.extend(target_problems(events, tree, events_path, selectable, persisted))
-    alerting_path = project_root / ALERTING_FILE
-    if alerting_path.is_file():
-        try:
-            alerting, tree = load_model_and_tree(AlertingConfig, alerting_path)
-        except SpecError as exc:
-            problems.extend(exc.problems)
-        else:
-            problems.extend(route_problems(alerting, tree, alerting_path, set(selectable)))
-    return problems
+    return _file_problems(
+        project_root / EVENTS_FILE, EventsConfig,
+        lambda events, tree, path: target_problems(events, tree, path, selectable, persisted),
+    ) + _file_problems(
+        project_root / ALERTING_FILE, AlertingConfig,
+        lambda alerting, tree, path: route_problems(alerting, tree, path, set(selectable)),
+    )
+
+
+def _file_problems(path: Path, model: type, check: Callable[[Any, Any, Path], list[Problem]]) -> list[Problem]:
+    """A config file's own problems (it does not load) or those ``check`` finds in it; none when it is absent."""
+    from metricdag.yamlio import load_model_and_tree
+
+    if not path.is_file():
+        return []
+    try:
+        config, tree = load_model_and_tree(model, path)
+    except SpecError as exc:
+        return list(exc.problems)
+    return check(config, tree, path)

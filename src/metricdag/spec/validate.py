@@ -10,7 +10,7 @@ from typing import Any
 from metricdag.errors import Problem
 from metricdag.spec.catalog_index import CatalogIndex
 from metricdag.spec.models import SOURCE_SUFFIX, MetricSpec, NodeSpec
-from metricdag.yamlio import did_you_mean, line_of
+from metricdag.yamlio import did_you_mean, line_of, unknown_name
 
 
 def node_graph(spec: MetricSpec) -> dict[str, set[str]]:
@@ -184,8 +184,7 @@ def alert_route_problems(spec: MetricSpec, tree: Any, path: Path, routes: Iterab
                 Problem(
                     str(path),
                     line_of(tree, ("alert_routes", k)),
-                    f"unknown alert route {name!r}: not a route in {routes_file} (routes: {', '.join(known) or 'none'})"
-                    + did_you_mean(name, known),
+                    unknown_name("alert route", name, known, "routes", where=f": not a route in {routes_file}"),
                 )
             )
     return problems
