@@ -203,6 +203,7 @@ def cmd_workspace(args: argparse.Namespace) -> int:
 # parsers whose `fn(args) -> int` runs the command.
 COMMAND_MODULES: tuple[str, ...] = (
     "metricdag.events.cli", "metricdag.audit.cli", "metricdag.testing.cli", "metricdag.review.cli", "metricdag.versioning.cli",
+    "metricdag.backfill.cli",
 )
 
 

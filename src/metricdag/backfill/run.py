@@ -1,0 +1,161 @@
+"""Run a backfill: every partition of a range, oldest first, then publish (or not) at once.
+
+``staging`` mode (the default): each partition's run carries the run tag
+:data:`~metricdag.persistence.publish.STAGING_TAG`, so its persist steps load into
+``<SCHEMA>__STAGING_<id>``; production is not touched while the range computes. When every
+partition passed every blocking review check, the range of each persisted table is published
+in one transaction (:func:`metricdag.persistence.publish.publish_range`); otherwise nothing is
+published. The staging schema is dropped afterwards either way (``keep_staging`` keeps it).
+
+``in-place`` mode: the day-by-day path (each partition's run loads production itself), for
+ranges too large for one transaction.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Literal
+
+import dagster as dg
+
+from metricdag.audit.store import audit_store_for
+from metricdag.backfill.causes import failure_causes
+from metricdag.catalog.client import CatalogClient
+from metricdag.factory.locks import resolve_lock_tags
+from metricdag.persistence.publish import (
+    STAGING_TAG,
+    PublishTarget,
+    TablePublished,
+    drop_staging,
+    publish_range,
+    staging_schema,
+)
+from metricdag.persistence.sql import TableRef
+from metricdag.runner import SummaryRow, execute_metric
+from metricdag.settings import Environment
+from metricdag.spec.loader import Metric, load_metric
+
+PublishMode = Literal["staging", "in-place"]
+BACKFILL_TAG = "metricdag.backfill"  # every run of one backfill carries its id
+
+
+@dataclass(frozen=True)
+class PartitionOutcome:
+    day: date
+    ok: bool
+    run_id: str
+    causes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class BackfillResult:
+    metric: str
+    backfill_id: str
+    mode: PublishMode
+    partitions: list[PartitionOutcome] = field(default_factory=list)
+    summary: list[SummaryRow] = field(default_factory=list)
+    published: list[TablePublished] = field(default_factory=list)
+    publish_error: str | None = None
+    staging_schemas: list[str] = field(default_factory=list)
+    staging_kept: bool = False
+
+    @property
+    def failed(self) -> list[PartitionOutcome]:
+        return [p for p in self.partitions if not p.ok]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and self.publish_error is None
+
+
+def new_backfill_id() -> str:
+    return uuid.uuid4().hex[:10].upper()
+
+
+def publish_targets(metric: Metric, database: str, backfill_id: str) -> list[PublishTarget]:
+    return [
+        PublishTarget(
+            dataset=p.dataset,
+            production=TableRef(database, p.schema_name, p.table_name),
+            staging=TableRef(database, staging_schema(p.schema_name, backfill_id), p.table_name),
+            partition_column=p.partition_column,
+        )
+        for p in metric.spec.persist
+    ]
+
+
+def run_backfill(
+    folder: Path,
+    env: Environment,
+    days: list[date],
+    instance: dg.DagsterInstance,
+    *,
+    mode: PublishMode = "staging",
+    keep_staging: bool = False,
+    backfill_id: str | None = None,
+    on_start: Callable[[date], None] | None = None,
+    on_done: Callable[[PartitionOutcome], None] | None = None,
+) -> BackfillResult:
+    """Compute ``days`` (oldest first) through every layer; in staging mode publish them at once
+    when every one passed. Never raises for a failed partition: the result names it and why."""
+    metric = load_metric(folder, env.project_root)
+    backfill_id = backfill_id or new_backfill_id()
+    result = BackfillResult(metric.name, backfill_id, mode)
+    # one version lock for the whole range: every partition reads the same input versions
+    tags = resolve_lock_tags(CatalogClient.for_environment(env), metric.spec.catalog_datasets())
+    tags[BACKFILL_TAG] = backfill_id
+    if mode == "staging":
+        tags[STAGING_TAG] = backfill_id
+    targets = publish_targets(metric, env.snowflake.database, backfill_id)
+    result.staging_schemas = sorted({t.staging.schema for t in targets}) if mode == "staging" else []
+    try:
+        for day in sorted(days):
+            if on_start:
+                on_start(day)
+            ok, rows, run_id = execute_metric(folder, env, day.isoformat(), instance, tags)
+            outcome = PartitionOutcome(day, ok, run_id, [] if ok else failure_causes(instance, run_id) or ["the run failed"])
+            result.partitions.append(outcome)
+            result.summary += rows
+            if on_done:
+                on_done(outcome)
+        if mode == "staging" and not result.failed and targets:
+            try:
+                result.published = publish_range(env.snowflake, targets, days, backfill_id)
+            except Exception as exc:  # rolled back: production is as it was
+                result.publish_error = str(exc)
+            else:
+                record_published(env, metric, result, tags)
+    finally:
+        if mode == "staging" and targets:
+            if keep_staging and not result.ok:
+                result.staging_kept = True
+            else:
+                drop_staging(env.snowflake, env.snowflake.database, result.staging_schemas)
+    return result
+
+
+def record_published(env: Environment, metric: Metric, result: BackfillResult, tags: dict[str, str]) -> None:
+    """Each published partition in the audit store; a changed one also becomes the production
+    partition's ledger entry (the staged file's checksum, the fingerprint production holds now),
+    so the next daily load of identical content is recognised as already loaded."""
+    from metricdag.factory.locks import locks_in
+
+    store = audit_store_for(env)
+    if store is None:
+        return
+    versions = locks_in(tags)
+    for table in result.published:
+        for part in table.partitions:
+            staged = store.last_load(env.name, table.staging, part.day.isoformat())
+            detail = f"backfill {result.backfill_id}: published from {table.staging}"
+            store.record_load(
+                environment=env.name, metric=metric.name, dataset=table.dataset, table=table.table,
+                partition=part.day.isoformat(), rows=part.rows, checksum=staged.checksum if staged else "",
+                run_id=staged.run_id if staged else result.backfill_id,
+                status="loaded" if part.changed and staged else "already_loaded", catalog_versions=versions,
+                fingerprint=part.fingerprint, detail=detail if part.changed else detail + " (unchanged)",
+            )
