@@ -23,6 +23,12 @@ from metricdag.settings import Environment, current_environment
 from metricdag.spec.loader import Metric, load_metric
 
 
+# A backfill launched from the UI runs one partition per run through
+# the normal day-by-day path (assets read ``context.partition_key``: one day per run); the CLI's
+# ``metricdag backfill`` adds the staging-then-publish path over the same job.
+BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
+
+
 def job_name(metric: str) -> str:
     return f"{metric}__daily"
 
@@ -77,6 +83,7 @@ def definitions_for(metric: Metric, env: Environment) -> dg.Definitions:
     reviewed = sorted({r.dataset for r in spec.review})
     assets += [review_asset(metric, dataset, partitions) for dataset in reviewed]
     assets += [persist_asset(metric, p, partitions) for p in spec.persist]
+    assets = [a.with_attributes(backfill_policy=BACKFILL_POLICY) for a in assets]
     checks = [check for review in spec.review for check in review_checks(metric, review, partitions)]
 
     job = dg.define_asset_job(

@@ -17,6 +17,7 @@ Table creation happens before the transaction, because Snowflake commits implici
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 STAGING_TAG = "metricdag.staging"
 """Run tag: the persist step loads into ``<SCHEMA>__STAGING_<value>`` instead of ``<SCHEMA>``."""
 STAGING_MARK = "__STAGING_"
+_STAGING_ID = re.compile(r"[A-Za-z0-9_]{1,64}")
 # metadata columns that differ on every load although the data is the same: not compared
 VOLATILE_COLUMNS = frozenset({"_RUN_ID", "_LOADED_AT"})
 
@@ -41,8 +43,9 @@ class PublishError(MetricdagError):
 
 
 def staging_schema(schema: str, staging_id: str) -> str:
-    """``<SCHEMA>__STAGING_<ID>``, a plain identifier (the id is validated too)."""
-    validate_identifier(staging_id, "staging id")
+    """``<SCHEMA>__STAGING_<ID>``, a plain identifier; the id is letters, digits and ``_``."""
+    if not isinstance(staging_id, str) or not _STAGING_ID.fullmatch(staging_id):
+        raise MetricdagError(f"invalid staging id {str(staging_id)[:80]!r}: use 1 to 64 letters, digits or '_'")
     return validate_identifier(f"{schema}{STAGING_MARK}{staging_id}".upper(), "staging schema")
 
 
