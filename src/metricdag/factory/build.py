@@ -93,12 +93,19 @@ def definitions_for(metric: Metric, env: Environment) -> dg.Definitions:
         tags={"metric": metric.name},
     )
     schedule = daily_schedule(metric, job)
+    jobs, sensors = [job], metric_sensors(metric, env, job, assets)
+    if spec.on_change is not None:
+        from metricdag.backfill.on_change import on_change_job, on_change_sensor
+        from metricdag.versioning import metric_version
+
+        jobs.append(on_change_job(metric, env))
+        sensors.append(on_change_sensor(metric, env, jobs[-1], metric_version(metric).version))
     return dg.Definitions(
         assets=[*upstream, *assets],
         asset_checks=checks,
-        jobs=[job],
+        jobs=jobs,
         schedules=[schedule],
-        sensors=metric_sensors(metric, env, job, assets),
+        sensors=sensors,
         resources=resources_for(env),
     )
 
