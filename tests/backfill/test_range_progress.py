@@ -56,3 +56,25 @@ def test_the_report_names_each_failed_partition_and_its_cause():
     assert "1 of 2 partition(s) failed; nothing was published, production is unchanged" in text
     assert "dropped staging schema(s): METRICS__STAGING_B1" in text
     assert not result.ok
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_the_progress_bar_shows_done_total_failed_and_eta(terminal):
+    import io
+
+    from rich.console import Console
+
+    from metricdag.backfill.progress import ProgressBar
+
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=terminal, width=120)
+    with ProgressBar(Tally(total=3), "backfill m", console=console) as bar:
+        for day, ok in (("2024-06-01", True), ("2024-06-02", False), ("2024-06-03", True)):
+            bar.start(day)
+            bar.advance(day, ok)
+    text = out.getvalue()
+    assert bar.tally.done == 3 and bar.tally.failed == 1
+    if terminal:
+        assert "3/3" in text and "1 failed" in text and "ETA" in text
+    else:
+        assert "2/3 partitions, 1 failed, elapsed 00:00, ETA 00:00  2024-06-02 FAILED" in text

@@ -46,12 +46,12 @@ def line(tally: Tally, current: str = "") -> str:
 class ProgressBar:
     """A rich progress bar on a terminal; on other outputs one plain line per partition."""
 
-    def __init__(self, tally: Tally, label: str) -> None:
+    def __init__(self, tally: Tally, label: str, console=None) -> None:
         from rich.console import Console
 
         self.tally = tally
         self.label = label
-        self.console = Console(stderr=True)
+        self.console = console or Console(stderr=True)
         self._progress = None
         self._task = None
 
