@@ -82,6 +82,24 @@ def test_the_same_backfill_again_changes_no_row(probe, cli):
     assert "7 partition(s) published in one transaction" in out
 
 
+def test_a_daily_run_after_the_backfill_finds_its_rows_already_loaded(probe):
+    """The publish wrote the production partitions' ledger entries: the normal path's next load of
+    the same content is skipped as already loaded (the table agrees), and changes no row."""
+    from sqlalchemy import select
+
+    from metricdag.audit.models import LoadRecord
+
+    env, _, folder, days = probe
+    before = table_rows(env, TABLE)
+    job = build_metric_definitions(folder, env).resolve_job_def(job_name(METRIC))
+    assert job.execute_in_process(partition_key=days[-1].isoformat(), instance=dg.DagsterInstance.ephemeral()).success
+    with audit_store_for(env).session() as s:
+        last = s.scalars(select(LoadRecord).where(LoadRecord.table == QUALIFIED,
+                         LoadRecord.partition == days[-1].isoformat()).order_by(LoadRecord.id.desc())).first()
+    assert last.status == "already_loaded"
+    assert table_rows(env, TABLE) == before
+
+
 def test_a_review_failure_on_one_day_leaves_production_unchanged(probe, cli):
     env, _, folder, days = probe
     before = table_rows(env, TABLE)

@@ -34,9 +34,9 @@ def last_published_day(env: Environment, metric: Metric) -> date | None:
     store = audit_store_for(env)
     if store is None or not metric.spec.persist:
         return None
-    from metricdag.backfill.run import publish_targets
+    from metricdag.persistence.sql import TableRef
 
-    tables = [t.production.sql for t in publish_targets(metric, env.snowflake.database, "X")]
+    tables = [TableRef(env.snowflake.database, p.schema_name, p.table_name).sql for p in metric.spec.persist]
     with store.session() as s:
         newest = s.scalar(
             select(func.max(LoadRecord.partition)).where(

@@ -140,8 +140,9 @@ def run_backfill(
 
 def record_published(env: Environment, metric: Metric, result: BackfillResult, tags: dict[str, str]) -> None:
     """Each published partition in the audit store; a changed one also becomes the production
-    partition's ledger entry (the staged file's checksum, the fingerprint production holds now),
-    so the next daily load of identical content is recognised as already loaded."""
+    partition's ledger entry: the staged file's checksum and the fingerprint the persister took of
+    the staged rows, which production now holds column for column (copied by name), so the next
+    daily load of identical content is recognised as already loaded."""
     from metricdag.factory.locks import locks_in
 
     store = audit_store_for(env)
@@ -157,5 +158,6 @@ def record_published(env: Environment, metric: Metric, result: BackfillResult, t
                 partition=part.day.isoformat(), rows=part.rows, checksum=staged.checksum if staged else "",
                 run_id=staged.run_id if staged else result.backfill_id,
                 status="loaded" if part.changed and staged else "already_loaded", catalog_versions=versions,
-                fingerprint=part.fingerprint, detail=detail if part.changed else detail + " (unchanged)",
+                fingerprint=staged.fingerprint if staged else None,
+                detail=detail if part.changed else detail + " (unchanged)",
             )
