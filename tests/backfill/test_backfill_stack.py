@@ -62,6 +62,10 @@ def test_seven_days_are_staged_then_published_at_once(probe):
     (table,) = result.published
     assert table.table == QUALIFIED and len(table.changed) == 7
     assert staging_schemas(env) == []  # dropped after publishing
+    # consumers hear of each published day once, from the publish (the staging loads announce nothing)
+    announced = published_events(env)
+    assert sorted(e["partition"] for e in announced if e["table"] == QUALIFIED) == [d.isoformat() for d in days]
+    assert not [e for e in announced if "__STAGING_" in e["table"]]
     # the audit store records each published partition as the production partition's load
     store = audit_store_for(env)
     for day in days:
@@ -79,6 +83,7 @@ def test_the_same_backfill_again_changes_no_row(probe, cli):
     assert code == 0, out
     assert table_rows(env, TABLE) == before  # every column, metadata columns included
     assert f"published {QUALIFIED}: 7 partition(s), 0 changed, 7 already identical" in out
+    assert len([e for e in published_events(env) if e["table"] == QUALIFIED]) == 7  # nothing changed: no event
     assert "7 partition(s) published in one transaction" in out
 
 
@@ -168,3 +173,13 @@ def table_rows_cols(env, table: str, columns: str) -> list[tuple]:
 
     _, rows = run_query(env.snowflake, f"SELECT {columns} FROM {table} ORDER BY business_date, store_id")
     return [tuple(r) for r in rows]
+
+
+def published_events(env) -> list[dict]:
+    """The payloads of every ``dataset_published`` event in the local inbox about a backfill_probe table."""
+    import json
+    from pathlib import Path
+
+    events = [json.loads(p.read_text()) for p in sorted(Path(env.path(env.events.inbox_dir)).glob("*.json"))]
+    return [e["payload"] for e in events
+            if e["type"] == "dataset_published" and "BACKFILL_PROBE_DAILY" in e["payload"].get("table", "")]

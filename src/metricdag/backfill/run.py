@@ -13,6 +13,7 @@ ranges too large for one transaction.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ from metricdag.persistence.sql import TableRef
 from metricdag.runner import SummaryRow, execute_metric
 from metricdag.settings import Environment
 from metricdag.spec.loader import Metric, load_metric
+
+log = logging.getLogger(__name__)
 
 PublishMode = Literal["staging", "in-place"]
 BACKFILL_TAG = "metricdag.backfill"  # every run of one backfill carries its id
@@ -129,6 +132,7 @@ def run_backfill(
                 result.publish_error = str(exc)
             else:
                 record_published(env, metric, result, tags)
+                announce_published(env, metric, result)
     finally:
         if mode == "staging" and targets:
             if keep_staging and not result.ok:
@@ -161,3 +165,23 @@ def record_published(env: Environment, metric: Metric, result: BackfillResult, t
                 fingerprint=staged.fingerprint if staged else None,
                 detail=detail if part.changed else detail + " (unchanged)",
             )
+
+
+def announce_published(env: Environment, metric: Metric, result: BackfillResult) -> None:
+    """``dataset_published`` for each partition the publish changed (the persister emits nothing for
+    a staging load), so metrics that consume the dataset recompute those days; an event source
+    that is down is a warning, never a failed backfill."""
+    if env.events is None:
+        return
+    from metricdag.events.models import DATASET_PUBLISHED
+    from metricdag.events.sources import emit
+
+    for table in result.published:
+        for part in table.changed:
+            payload = {"dataset": table.dataset, "table": table.table, "partition": part.day.isoformat(),
+                       "date": part.day.isoformat(), "rows": part.rows, "run_id": result.backfill_id,
+                       "metric": metric.name, "backfill": result.backfill_id}
+            try:
+                emit(env, DATASET_PUBLISHED, payload)
+            except Exception as exc:
+                log.warning("could not emit %s for %s %s: %s", DATASET_PUBLISHED, table.table, part.day, exc)
