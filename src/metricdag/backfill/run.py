@@ -26,6 +26,7 @@ import dagster as dg
 from metricdag.audit.store import audit_store_for
 from metricdag.backfill.causes import failure_causes
 from metricdag.catalog.client import CatalogClient
+from metricdag.errors import MetricdagError
 from metricdag.factory.locks import resolve_lock_tags
 from metricdag.persistence.publish import (
     STAGING_TAG,
@@ -128,7 +129,7 @@ def run_backfill(
         if mode == "staging" and not result.failed and targets:
             try:
                 result.published = publish_range(env.snowflake, targets, days, backfill_id)
-            except Exception as exc:  # rolled back: production is as it was
+            except MetricdagError as exc:  # rolled back: production is as it was
                 result.publish_error = str(exc)
             else:
                 record_published(env, metric, result, tags)
@@ -138,7 +139,11 @@ def run_backfill(
             if keep_staging and not result.ok:
                 result.staging_kept = True
             else:
-                drop_staging(env.snowflake, env.snowflake.database, result.staging_schemas)
+                try:
+                    drop_staging(env.snowflake, env.snowflake.database, result.staging_schemas)
+                except MetricdagError as exc:  # the outcome stands; the schema is left to drop by hand
+                    log.warning("could not drop staging schema(s) %s: %s", ", ".join(result.staging_schemas), exc)
+                    result.staging_kept = True
     return result
 
 
