@@ -72,18 +72,8 @@ def summarize(instance: dg.DagsterInstance, run_id: str, metric: str, partition:
 
 def materialize_metric(
     folder: Path, env: Environment, partition: str, instance: dg.DagsterInstance,
-    extra_tags: Mapping[str, str] | None = None,
+    extra_tags: Mapping[str, str] | None = None,  # beside the version lock (a backfill's staging tag)
 ) -> tuple[bool, list[SummaryRow]]:
-    """``extra_tags`` go on the run beside the version lock (a backfill's staging tag)."""
-    success, rows, _ = execute_metric(folder, env, partition, instance, extra_tags)
-    return success, rows
-
-
-def execute_metric(
-    folder: Path, env: Environment, partition: str, instance: dg.DagsterInstance,
-    extra_tags: Mapping[str, str] | None = None,
-) -> tuple[bool, list[SummaryRow], str]:
-    """:func:`materialize_metric`, also returning the run id (to read its event log)."""
     defs = build_metric_definitions(folder, env)
     metric = folder.name
     job = defs.resolve_job_def(job_name(metric))
@@ -91,7 +81,7 @@ def execute_metric(
     tags = resolve_lock_tags(client, load_metric(folder, env.project_root).spec.catalog_datasets())
     tags.update(extra_tags or {})
     result = job.execute_in_process(partition_key=partition, instance=instance, raise_on_error=False, tags=tags)
-    return result.success, summarize(instance, result.run_id, metric, partition), result.run_id
+    return result.success, summarize(instance, result.run_id, metric, partition)
 
 
 def run_order(upstreams: Mapping[str, set[str]]) -> list[str]:

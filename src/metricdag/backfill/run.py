@@ -37,7 +37,7 @@ from metricdag.persistence.publish import (
     staging_schema,
 )
 from metricdag.persistence.sql import TableRef
-from metricdag.runner import SummaryRow, execute_metric
+from metricdag.runner import SummaryRow, materialize_metric
 from metricdag.settings import Environment
 from metricdag.spec.loader import Metric, load_metric
 
@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 
 PublishMode = Literal["staging", "in-place"]
 BACKFILL_TAG = "metricdag.backfill"  # every run of one backfill carries its id
+PARTITION_TAG = "dagster/partition"
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,14 @@ def publish_targets(metric: Metric, database: str, backfill_id: str) -> list[Pub
     ]
 
 
+def partition_run_id(instance: dg.DagsterInstance, backfill_id: str, day: date) -> str:
+    """The id of the (latest) run of ``day`` in this backfill."""
+    runs = instance.get_run_records(
+        filters=dg.RunsFilter(tags={BACKFILL_TAG: backfill_id, PARTITION_TAG: day.isoformat()}), limit=1
+    )
+    return runs[0].dagster_run.run_id if runs else ""
+
+
 def run_backfill(
     folder: Path,
     env: Environment,
@@ -120,8 +129,10 @@ def run_backfill(
         for day in sorted(days):
             if on_start:
                 on_start(day)
-            ok, rows, run_id = execute_metric(folder, env, day.isoformat(), instance, tags)
-            outcome = PartitionOutcome(day, ok, run_id, [] if ok else failure_causes(instance, run_id) or ["the run failed"])
+            ok, rows = materialize_metric(folder, env, day.isoformat(), instance, tags)
+            run_id = partition_run_id(instance, backfill_id, day)
+            causes = [] if ok else (failure_causes(instance, run_id) if run_id else []) or ["the run failed"]
+            outcome = PartitionOutcome(day, ok, run_id, causes)
             result.partitions.append(outcome)
             result.summary += rows
             if on_done:
