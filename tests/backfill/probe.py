@@ -25,6 +25,8 @@ _spec.loader.exec_module(_real)
 
 def run(inputs, context):
     control = json.loads(Path(__file__).with_name("control.json").read_text())
+    if context.partition_date.isoformat() == control.get("raise_on"):
+        raise ValueError(f"no net sales today ({context.partition_date})")
     frame = _real.run(inputs, context)["net_sales_daily"].copy()
     for column in ("gross_sales_usd", "net_sales_usd"):
         frame[column] = frame[column] * control["factor"]
@@ -95,9 +97,9 @@ def make_project(tmp: Path, table: str) -> tuple[Path, Path]:
     return project, folder
 
 
-def steer(folder: Path, factor: float = 1.0, empty_on: str | None = None) -> None:
+def steer(folder: Path, factor: float = 1.0, empty_on: str | None = None, raise_on: str | None = None) -> None:
     (folder / "metric_calculation" / "net_sales" / "src" / "control.json").write_text(
-        json.dumps({"factor": factor, "empty_on": empty_on})
+        json.dumps({"factor": factor, "empty_on": empty_on, "raise_on": raise_on})
     )
 
 

@@ -131,6 +131,20 @@ def test_a_review_failure_on_one_day_leaves_production_unchanged(probe, cli):
         steer(folder)
 
 
+def test_a_failing_step_is_named_with_its_error(probe):
+    env, _, folder, days = probe
+    before = table_rows(env, TABLE)
+    steer(folder, factor=1.2, raise_on=days[1].isoformat())
+    try:
+        result = run_backfill(folder, env, days[:2], dg.DagsterInstance.ephemeral())
+    finally:
+        steer(folder)
+    (failed,) = result.failed
+    assert failed.day == days[1]
+    assert failed.causes == [f"step {METRIC}__net_sales failed: ValueError: no net sales today ({days[1]})"]
+    assert not result.published and table_rows(env, TABLE) == before and staging_schemas(env) == []
+
+
 def test_in_place_mode_loads_day_by_day(probe, cli):
     env, _, folder, days = probe
     before = set(table_rows(env, TABLE))
