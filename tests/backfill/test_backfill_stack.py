@@ -49,9 +49,10 @@ def test_seven_days_are_staged_then_published_at_once(probe):
     env, _, folder, days = probe
     assert len(days) == 7
     production_while_staging = []
+    instance = dg.DagsterInstance.ephemeral()
 
     result = run_backfill(
-        folder, env, days, dg.DagsterInstance.ephemeral(),
+        folder, env, days, instance,
         on_done=lambda outcome: production_while_staging.append(days_in(env, TABLE)),
     )
 
@@ -62,6 +63,10 @@ def test_seven_days_are_staged_then_published_at_once(probe):
     (table,) = result.published
     assert table.table == QUALIFIED and len(table.changed) == 7
     assert staging_schemas(env) == []  # dropped after publishing
+    # the persisted asset's latest materialization names the production table, not the staging one
+    latest = instance.get_latest_materialization_event(dg.AssetKey([METRIC, "persisted", "net_sales_daily"]))
+    assert latest.asset_materialization.partition == days[-1].isoformat()
+    assert latest.asset_materialization.metadata["table"].value == QUALIFIED
     # consumers hear of each published day once, from the publish (the staging loads announce nothing)
     announced = published_events(env)
     assert sorted(e["partition"] for e in announced if e["table"] == QUALIFIED) == [d.isoformat() for d in days]

@@ -145,6 +145,7 @@ def run_backfill(
             else:
                 record_published(env, metric, result, tags)
                 announce_published(env, metric, result)
+                report_materializations(instance, metric, result)
     finally:
         if mode == "staging" and targets:
             if keep_staging and not result.ok:
@@ -201,3 +202,20 @@ def announce_published(env: Environment, metric: Metric, result: BackfillResult)
                 emit(env, DATASET_PUBLISHED, payload)
             except Exception as exc:
                 log.warning("could not emit %s for %s %s: %s", DATASET_PUBLISHED, table.table, part.day, exc)
+
+
+def report_materializations(instance: dg.DagsterInstance, metric: Metric, result: BackfillResult) -> None:
+    """A materialization of each published partition of the persisted assets, naming the production
+    table: the staging runs' own materializations name the staging table, and the asset's latest
+    materialization should say where its rows are now."""
+    from metricdag.factory.assets import asset_key
+
+    for table in result.published:
+        for part in table.partitions:
+            instance.report_runless_asset_event(dg.AssetMaterialization(
+                asset_key=asset_key(metric.name, "persisted", table.dataset),
+                partition=part.day.isoformat(),
+                description=f"published by backfill {result.backfill_id} from {table.staging}",
+                metadata={"table": table.table, "rows_loaded": part.rows, "dagster/row_count": part.rows,
+                          "backfill_id": result.backfill_id, "changed": part.changed},
+            ))
