@@ -286,6 +286,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "metricdag.events.cli", "metricdag.audit.cli", "metricdag.testing.cli", "metricdag.review.cli", "metricdag.versioning.cli",
     "metricdag.changes.cli",
     "metricdag.lineage.cli",
+    "metricdag.backfill.cli",
 )
 
 

@@ -111,6 +111,7 @@ def progress_printer(write: Callable[[str], None] | None = None) -> Callable[[dg
 
 def materialize_metric(
     folder: Path, env: Environment, partition: str, instance: dg.DagsterInstance, *,
+    extra_tags: Mapping[str, str] | None = None,  # beside the version lock (a backfill's staging tag)
     verbose: bool = True, on_event: Callable[[dg.EventLogEntry], None] | None = None,
 ) -> tuple[bool, list[SummaryRow]]:
     """Run every layer of one metric for ``partition`` in process. ``verbose=False`` silences
@@ -120,6 +121,7 @@ def materialize_metric(
     job = defs.resolve_job_def(job_name(metric))
     client = CatalogClient.for_environment(env)  # authenticated: the catalog needs a bearer token
     tags = resolve_lock_tags(client, load_metric(folder, env.project_root).spec.catalog_datasets())
+    tags.update(extra_tags or {})
     run_id = str(uuid.uuid4())
     if on_event is not None:
         instance.add_event_listener(run_id, on_event)

@@ -31,6 +31,7 @@ from metricdag.lineage.collect import run_facts
 from metricdag.nodes.context import NodeContext
 from metricdag.nodes.runner import node_code_version as node_sources_version
 from metricdag.nodes.runner import run_node
+from metricdag.persistence.publish import STAGING_TAG, staging_schema
 from metricdag.persistence.request import PersistRequest
 from metricdag.resources import CatalogResource, LegendResource, ObjectStoreResource, PersisterResource
 from metricdag.retries import classify_failures
@@ -420,7 +421,7 @@ def persist_asset(metric: Metric, persist: PersistSpec, partitions: dg.Partition
                     environment=persister.environment,
                     dataset=persist.dataset,
                     database=persister.database,
-                    schema=persist.schema_name,
+                    schema=persist_schema(persist, context.run.tags),
                     table=persist.table_name,
                     source_uri=uri,
                     partition_column=persist.partition_column,
@@ -449,6 +450,12 @@ def persist_asset(metric: Metric, persist: PersistSpec, partitions: dg.Partition
         )
 
     return _persist
+
+
+def persist_schema(persist: PersistSpec, run_tags) -> str:
+    """The target schema: production, or a backfill's staging schema when the run is tagged."""
+    staging = run_tags.get(STAGING_TAG)
+    return staging_schema(persist.schema_name, staging) if staging else persist.schema_name
 
 
 def _outputs(metric: Metric):

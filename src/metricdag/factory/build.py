@@ -23,6 +23,12 @@ from metricdag.settings import Environment, current_environment
 from metricdag.spec.loader import Metric, load_metric
 
 
+# A backfill launched from the UI runs one partition per run through
+# the normal day-by-day path (assets read ``context.partition_key``: one day per run); the CLI's
+# ``metricdag backfill`` adds the staging-then-publish path over the same job.
+BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
+
+
 def job_name(metric: str) -> str:
     return f"{metric}__daily"
 
@@ -77,6 +83,7 @@ def definitions_for(metric: Metric, env: Environment) -> dg.Definitions:
     reviewed = sorted({r.dataset for r in spec.review})
     assets += [review_asset(metric, dataset, partitions) for dataset in reviewed]
     assets += [persist_asset(metric, p, partitions) for p in spec.persist]
+    assets = [a.with_attributes(backfill_policy=BACKFILL_POLICY) for a in assets]
     checks = [check for review in spec.review for check in review_checks(metric, review, partitions)]
 
     job = dg.define_asset_job(
@@ -86,12 +93,19 @@ def definitions_for(metric: Metric, env: Environment) -> dg.Definitions:
         tags={"metric": metric.name},
     )
     schedule = daily_schedule(metric, job)
+    jobs, sensors = [job], metric_sensors(metric, env, job, assets)
+    if spec.on_change is not None:
+        from metricdag.backfill.on_change import on_change_job, on_change_sensor
+        from metricdag.versioning import metric_version
+
+        jobs.append(on_change_job(metric, env))
+        sensors.append(on_change_sensor(metric, env, jobs[-1], metric_version(metric).version))
     return dg.Definitions(
         assets=[*upstream, *assets],
         asset_checks=checks,
-        jobs=[job],
+        jobs=jobs,
         schedules=[schedule],
-        sensors=metric_sensors(metric, env, job, assets),
+        sensors=sensors,
         resources=resources_for(env),
     )
 

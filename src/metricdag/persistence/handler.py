@@ -574,8 +574,11 @@ def record_load(
 
 
 def publish(env: Environment, request: PersistRequest, result: PersistResult) -> None:
-    """Emit ``dataset_published``; a source that is down is a warning, never a failed load."""
-    if env.events is None:
+    """Emit ``dataset_published``; a source that is down is a warning, never a failed load.
+    A load into a backfill's staging schema publishes nothing (the backfill's publish does)."""
+    from metricdag.persistence.publish import is_staging_schema
+
+    if env.events is None or is_staging_schema(request.schema_name):
         return
     from metricdag.events.models import DATASET_PUBLISHED
     from metricdag.events.sources import emit

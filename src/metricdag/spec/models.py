@@ -299,6 +299,14 @@ class PersistSpec(Strict):
         return self.table.split(".")[1]
 
 
+class OnChange(Strict):
+    """What happens when the metric's version changes: its recent history is recomputed."""
+
+    backfill_days: int = Field(
+        ge=1, le=366, description="backfill this many days, up to the last published one, through staging"
+    )
+
+
 class MetricSpec(Strict):
     name: Name
     owner: str = Field(min_length=3, description="team or person to contact, e.g. an e-mail address")
@@ -317,6 +325,7 @@ class MetricSpec(Strict):
     change: "ChangeSpec | None" = Field(
         default=None, description="the intended effect of a change on the published numbers (checked by metricdag diff)"
     )
+    on_change: OnChange | None = Field(default=None, description="recompute recent history when the version changes")
 
     @field_validator("sourcing", mode="before")
     @classmethod

@@ -1,0 +1,1 @@
+"""``metricdag backfill``: recompute a range of partitions into staging, gate, publish at once."""
