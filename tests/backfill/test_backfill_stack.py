@@ -16,6 +16,7 @@ from metricdag.factory import build_metric_definitions, job_name
 from metricdag.localstack.seed import sample_days
 from metricdag.persistence.publish import drop_staging
 from metricdag.settings import load_environment
+from metricdag.warehouse import run_query
 from tests.backfill.probe import METRIC, days_in, make_project, staging_schemas, steer, table_rows
 
 pytestmark = pytest.mark.stack
@@ -76,6 +77,12 @@ def test_seven_days_are_staged_then_published_at_once(probe):
     for day in days:
         entry = store.last_load(env.name, QUALIFIED, day.isoformat())
         assert entry is not None and entry.rows == days_in(env, TABLE)[day.isoformat()]
+    # explain sees the production partition as the backfill published it, never the staging load
+    (publication,) = store.publications(env.name, METRIC, partition=days[-1].isoformat())
+    assert publication.table == QUALIFIED and publication.metric_version
+    assert publication.rows_run_id == result.partitions[-1].run_id
+    history = run_query(env.snowflake, f"select count(*) from {QUALIFIED[:-1]}__HISTORY\"")[1]
+    assert history[0][0] == sum(days_in(env, TABLE).values())  # kept for explain --compare-to
 
 
 def test_the_same_backfill_again_changes_no_row(probe, cli):
@@ -146,7 +153,7 @@ def test_a_failing_step_is_named_with_its_error(probe):
         steer(folder)
     (failed,) = result.failed
     assert failed.day == days[1]
-    assert failed.causes == [f"step {METRIC}__net_sales failed: ValueError: no net sales today ({days[1]})"]
+    assert failed.causes == [f"step {METRIC}__net_sales failed: node 'net_sales': ValueError: no net sales today ({days[1]})"]
     assert not result.published and table_rows(env, TABLE) == before and staging_schemas(env) == []
 
 

@@ -157,18 +157,24 @@ class AuditStore:
 
     def publications(
         self, environment: str, metric: str, *, dataset: str | None = None, partition: str | None = None,
-        run_id: str | None = None, metric_version: str | None = None,
+        run_id: str | None = None, metric_version: str | None = None, table: str | None = None,
     ) -> list[PublicationRecord]:
-        """Publication records of ``metric``, oldest first, optionally narrowed."""
+        """Publication records of ``metric``, oldest first, optionally narrowed. Without ``table``,
+        loads into a backfill's staging schema are left out: they were never published."""
+        from metricdag.persistence.publish import is_staging_schema
+        from metricdag.persistence.sql import parse_table
+
         query = select(PublicationRecord).where(
             PublicationRecord.environment == environment, PublicationRecord.metric == metric
         )
         for column, value in ((PublicationRecord.dataset, dataset), (PublicationRecord.partition, partition),
-                              (PublicationRecord.run_id, run_id), (PublicationRecord.metric_version, metric_version)):
+                              (PublicationRecord.run_id, run_id), (PublicationRecord.metric_version, metric_version),
+                              (PublicationRecord.table, table)):
             if value is not None:
                 query = query.where(column == value)
         with self.session() as s:
-            return list(s.scalars(query.order_by(PublicationRecord.id)))
+            records = list(s.scalars(query.order_by(PublicationRecord.id)))
+        return records if table is not None else [r for r in records if not is_staging_schema(parse_table(r.table).schema)]
 
     def last_load(self, environment: str, table: str, partition: str) -> LedgerEntry | None:
         """The ledger entry of the file content the partition holds now (None: never loaded)."""

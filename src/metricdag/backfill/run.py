@@ -23,7 +23,7 @@ from typing import Literal
 
 import dagster as dg
 
-from metricdag.audit.store import audit_store_for
+from metricdag.audit.store import AuditStore, Publication, audit_store_for
 from metricdag.backfill.causes import failure_causes
 from metricdag.catalog.client import CatalogClient
 from metricdag.errors import MetricdagError
@@ -174,6 +174,7 @@ def record_published(env: Environment, metric: Metric, result: BackfillResult, t
         for part in table.partitions:
             staged = store.last_load(env.name, table.staging, part.day.isoformat())
             detail = f"backfill {result.backfill_id}: published from {table.staging}"
+            lineage = staged_publication(store, env.name, metric.name, table, part.day.isoformat())
             store.record_load(
                 environment=env.name, metric=metric.name, dataset=table.dataset, table=table.table,
                 partition=part.day.isoformat(), rows=part.rows, checksum=staged.checksum if staged else "",
@@ -181,7 +182,24 @@ def record_published(env: Environment, metric: Metric, result: BackfillResult, t
                 status="loaded" if part.changed and staged else "already_loaded", catalog_versions=versions,
                 fingerprint=staged.fingerprint if staged else None,
                 detail=detail if part.changed else detail + " (unchanged)",
+                publication=lineage if part.changed else None,
             )
+
+
+def staged_publication(
+    store: AuditStore, environment: str, metric: str, table: TablePublished, partition: str
+) -> Publication | None:
+    """The lineage the staging load recorded, now the production partition's (its rows were copied
+    column for column, metadata columns included)."""
+    records = store.publications(environment, metric, dataset=table.dataset, partition=partition, table=table.staging)
+    if not records:
+        return None
+    r = records[-1]
+    return Publication(
+        partition_column=r.partition_column, key_columns=list(r.key_columns), metric_version=r.metric_version,
+        node_versions=dict(r.node_versions), input_rows=dict(r.input_rows), review_results=list(r.review_results),
+        loaded_at=r.loaded_at, rows_run_id=r.rows_run_id,
+    )
 
 
 def announce_published(env: Environment, metric: Metric, result: BackfillResult) -> None:

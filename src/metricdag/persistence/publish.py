@@ -181,6 +181,8 @@ def prepare(cursor: Any, target: PublishTarget, days: Sequence[date]) -> list[st
     if missing:
         log.warning("%s has no column(s) %s of %s: they are not published", target.production.sql,
                     ", ".join(missing), target.staging.sql)
+    if not _columns(cursor, sql.history_table(target.production)):
+        execute(cursor, *_sp(sql.create_history_table(target.production)))
     execute(cursor, *_sp(sql.create_lock_table(target.production)))
     for day in days:
         execute(cursor, *_sp(sql.insert_lock_row(target.production, day)))
@@ -202,6 +204,8 @@ def publish_table(cursor: Any, target: PublishTarget, days: Sequence[date], colu
     if changed:
         execute(cursor, *_sp(delete_partitions(target.production, target.partition_column, changed)))
         execute(cursor, *_sp(insert_from(target.production, target.staging, target.partition_column, changed, columns)))
+        for day in changed:  # as a daily load does: what the partition now holds, kept after it is replaced
+            execute(cursor, *_sp(sql.copy_to_history(target.production, target.partition_column, day)))
     after = _fingerprints(cursor, target.production, target.partition_column, days, compared)
     for day in days:
         if after.get(day, (0, None)) != staged.get(day, (0, None)):
