@@ -102,9 +102,11 @@ def cmd_suggest(args: argparse.Namespace) -> int:
     store = store_for(env.object_store_uri, env.object_store.s3_endpoint_url, env.object_store.s3_region)
     reviews = {r.dataset: r for r in metric.spec.review}
     entries = []
-    for _, node in metric.spec.nodes():
+    for layer, node in metric.spec.nodes():
         for out in node.outputs:
             reviewed = out.dataset in reviews
+            if not reviewed and layer != "metric_calculation":
+                continue  # an intermediate dataset: suggested only once it is reviewed
             # accepted partitions of a reviewed output; the stored ones of an output not reviewed yet
             path = list((asset_key(metric.name, "review", out.dataset) if reviewed else dataset_key(metric, out.dataset)).path)
             days = stored_days(store, env.object_store_uri, env.name, path)[-args.last:]

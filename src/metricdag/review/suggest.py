@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Sequence
 
 from metricdag.review.profile import DatasetProfile
 
 MARGIN = 0.5  # bounds are widened by half the observed span on each side
-MAX_ACCEPTED_VALUES = 20  # text columns with at most this many distinct values get accepted_values
+MAX_ACCEPTED_VALUES = 10  # text columns with at most this many distinct values get accepted_values
 MIN_DAYS_FOR_VALUES = 2  # a list of values seen on one day only is too little to go on
 
 
@@ -73,8 +74,17 @@ def suggested_checks(prof: DatasetProfile, key: Sequence[str], margin: float = M
     return checks
 
 
+PLAIN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n"}
+
+
 def _yaml_value(value: object) -> str:
-    return json.dumps(value)  # a JSON scalar or list is valid YAML (flow style)
+    """A YAML flow value: plain identifiers as they are, anything else as JSON (valid YAML)."""
+    if isinstance(value, list):
+        return "[" + ", ".join(_yaml_value(v) for v in value) + "]"
+    if isinstance(value, str) and PLAIN.fullmatch(value) and value.lower() not in YAML_WORDS:
+        return value
+    return json.dumps(value)
 
 
 def render_check(fields: dict, comment: str = "", indent: str = "      ") -> list[str]:
