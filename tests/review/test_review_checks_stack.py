@@ -183,3 +183,35 @@ def test_the_anomaly_check_fires_on_the_outlier_day(probe_runs):
     assert [n for n, ev in evaluations.items() if not ev.passed] == ["anomaly"]
     assert REVIEW not in materialized(result) and PERSISTED not in materialized(result)
     assert persisted_days(env) == {d.isoformat() for n, d in enumerate(days) if n not in (2, 5)}
+
+
+
+def test_unique_without_a_declared_key_uses_the_catalog_key(seeded_env, tmp_path):
+    """The output declares no key: the unique check resolves the catalog schema's key (the
+    version the run is locked to) and checks that one."""
+    name = "unique_probe"
+    project = copy_project(tmp_path, ["daily_net_sales"])
+    folder = project / "metrics" / name
+    shutil.move(project / "metrics" / "daily_net_sales", folder)
+    text = (folder / "metric.yaml").read_text()
+    for old, new in [
+        ("name: daily_net_sales", f"name: {name}"),
+        ("table: METRICS.NET_SALES_DAILY", "table: METRICS.UNIQUE_PROBE_DAILY"),
+        ("      - dataset: net_sales_daily\n        key: [business_date, store_id]\n", "      - dataset: net_sales_daily\n"),
+        ("      - type: variance ", "      - type: unique\n      - type: variance "),
+    ]:
+        assert old in text, old
+        text = text.replace(old, new)
+    (folder / "metric.yaml").write_text(text)
+    env = load_environment("local", project)
+    job = build_metric_definitions(folder, env).resolve_job_def(job_name(name))
+    selection = [dg.AssetKey([name, *key.path[1:]]) for key in SELECTION]
+
+    result = job.execute_in_process(partition_key=sample_days(env)[0].isoformat(), instance=dg.DagsterInstance.ephemeral(),
+                                    raise_on_error=False, asset_selection=selection)
+
+    checks = {e.event_specific_data.check_name: e.event_specific_data
+              for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
+    assert result.success and checks["unique"].passed
+    assert checks["unique"].description == "no duplicate (business_date, store_id) in 18 row(s)"
+    assert f"{name}/review/net_sales_daily" in materialized(result)

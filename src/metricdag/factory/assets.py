@@ -303,7 +303,9 @@ def _asset_check(
         if isinstance(check, (VarianceCheck, AnomalyCheck)):
             return _variance_check(target, name, check, partitions, dataset, accepted)
         if isinstance(check, SchemaCheck):
-            return _schema_check(target, name, check, partitions, dataset, metric)
+            return _catalog_check(target, name, check, partitions, dataset, metric)
+        if isinstance(check, UniqueCheck) and not check.columns and not key:
+            return _catalog_check(target, name, check, partitions, dataset, metric)  # the catalog schema's key
         return _data_check(target, name, check, partitions, dataset, key)
 
 
@@ -338,15 +340,16 @@ def _data_check(
     return _check
 
 
-def _schema_check(
+def _catalog_check(
     target: dg.AssetKey,
     name: str,
-    check: SchemaCheck,
+    check: SchemaCheck | UniqueCheck,
     partitions: dg.PartitionsDefinition,
     dataset: str,
     metric: Metric,
 ) -> dg.AssetChecksDefinition:
-    """The day's data against the catalog schema of the version the run is locked to."""
+    """A check that needs the dataset's catalog schema at the version the run is locked to: a
+    schema check, or a unique check on the catalog's key (the output declares none)."""
 
     @dg.asset_check(
         asset=target,
@@ -356,8 +359,10 @@ def _schema_check(
         description=check_description(check),
     )
     def _check(context: dg.AssetCheckExecutionContext, catalog: CatalogResource, data: pd.DataFrame) -> dg.AssetCheckResult:
-        with classify_failures(f"schema check of {dataset!r}"):
+        with classify_failures(f"{check.type} check of {dataset!r}"):
             resolved = resolve_locked(context, catalog.client(), dataset, metric.name, metric.spec.catalog_datasets())
+        if isinstance(check, UniqueCheck):
+            return _result(data_outcome(data, check, dataset, resolved.schema_.key), check)
         return _result(schema_check(data, resolved.schema_, resolved.version), check)
 
     return _check
