@@ -178,6 +178,9 @@ def test_every_new_check_type_loads(tmp_path):
          ["max (2) is below min (10)"]),
         ("      - type: anomaly\n        measure: sum:net_usd  # offending\n", ["anomaly check", "unknown column 'net_usd'"]),
         ("      - type: sql\n        query: DROP TABLE x  # offending\n", ["query must be a SELECT"]),
+        ("      - type: sql\n        query: SELECT * FROM net_sales_daily WHERE unit_sold < 0  # offending\n",
+         ["sql check on 'net_sales_daily'", '"unit_sold" not found']),
+        ("      - type: sql\n        query: SELECT * FROM net_sales  # offending\n", ["sql check", "net_sales does not exist"]),
     ],
 )
 def test_new_check_mistakes_name_their_line(tmp_path, check, words):

@@ -53,6 +53,7 @@ def backtest(
     read_checked: PartitionReader,
     read_accepted: PartitionReader,
     dataset: str,
+    key: Sequence[str] = (),
 ) -> list[BacktestRow]:
     """Every named check on every day (oldest first); a day without data gets one row per check saying so."""
     rows: list[BacktestRow] = []
@@ -62,7 +63,7 @@ def backtest(
             if data is None:
                 rows.append(BacktestRow(day, name, None, None, "no data for this partition"))
                 continue
-            value, outcome = evaluate(data, check, day, read_accepted, dataset)
+            value, outcome = evaluate(data, check, day, read_accepted, dataset, key)
             rows.append(BacktestRow(day, name, None if math.isnan(value) else value, not outcome.passed, outcome.description))
     return rows
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -273,6 +273,27 @@ def sql_check(data: pd.DataFrame, check: SqlCheck, dataset: str) -> CheckOutcome
                      else f"the query returned {count} offending row(s), e.g. {_examples(offending)}"),
         metadata={"offending_rows": count, "rows": len(data)},
     )
+
+
+EMPTY_DTYPES = {"string": "object", "int64": "int64", "float64": "float64", "decimal": "float64", "bool": "bool",
+                "date": "datetime64[ns]", "timestamp": "datetime64[ns]"}
+
+
+def sql_problem(query: str, dataset: str, columns: Mapping[str, str]) -> str | None:
+    """Why ``query`` cannot run over ``dataset`` with these catalog columns (column -> type), e.g.
+    an unknown column; None when it runs (over no rows: nothing is read)."""
+    import duckdb
+
+    empty = pd.DataFrame({name: pd.Series(dtype=EMPTY_DTYPES.get(kind, "object")) for name, kind in columns.items()})
+    connection = duckdb.connect(":memory:")
+    try:
+        connection.register(dataset, empty)
+        connection.execute(query).fetchall()
+    except duckdb.Error as exc:
+        return str(exc).splitlines()[0]
+    finally:
+        connection.close()
+    return None
 
 
 MAD_SCALE = 1.4826  # MAD -> standard deviation of a normal distribution

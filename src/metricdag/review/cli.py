@@ -70,6 +70,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             partition_reader(store, env.object_store_uri, env.name, checked),
             partition_reader(store, env.object_store_uri, env.name, accepted),
             review.dataset,
+            next((o.key for _, n in metric.spec.nodes() for o in n.outputs if o.dataset == review.dataset), []),
         )
         print(f"{'/'.join(checked)}: {args.last} partition(s) ending {end}")
         print(tabulate(

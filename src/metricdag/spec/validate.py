@@ -211,6 +211,12 @@ def measure_problems(
         if known is None:
             continue
         for j, check in enumerate(review.checks):
+            if check.type == "sql":
+                from metricdag.review.checks import sql_problem  # DuckDB, in memory over no rows
+
+                if message := sql_problem(check.query, review.dataset, known):
+                    problems.append(Problem(str(path), line_of(tree, ("review", i, "checks", j, "query")),
+                                            f"sql check on {review.dataset!r}: {message}"))
             for loc, column, numeric in _check_columns(check):
                 line = line_of(tree, ("review", i, "checks", j, *loc))
                 if column not in known:
