@@ -215,3 +215,29 @@ def test_unique_without_a_declared_key_uses_the_catalog_key(seeded_env, tmp_path
     assert result.success and checks["unique"].passed
     assert checks["unique"].description == "no duplicate (business_date, store_id) in 18 row(s)"
     assert f"{name}/review/net_sales_daily" in materialized(result)
+
+
+def test_a_check_that_cannot_run_fails_its_step_at_once_naming_check_and_dataset(seeded_env, tmp_path):
+    """A query that is valid over no rows (what validate runs) but fails on the day's data."""
+    name = "sql_probe"
+    project = copy_project(tmp_path, ["daily_net_sales"])
+    folder = project / "metrics" / name
+    shutil.move(project / "metrics" / "daily_net_sales", folder)
+    query = "      - type: sql\n        query: SELECT * FROM net_sales_daily WHERE CAST(store_id AS INTEGER) > 0\n"
+    text = (folder / "metric.yaml").read_text()
+    for old, new in [("name: daily_net_sales", f"name: {name}"), ("table: METRICS.NET_SALES_DAILY", "table: METRICS.SQL_PROBE_DAILY"),
+                     ("      - type: variance ", query + "      - type: variance ")]:
+        text = text.replace(old, new)
+    (folder / "metric.yaml").write_text(text)
+    env = load_environment("local", project)
+    job = build_metric_definitions(folder, env).resolve_job_def(job_name(name))
+
+    result = job.execute_in_process(partition_key=sample_days(env)[0].isoformat(), instance=dg.DagsterInstance.ephemeral(),
+                                    raise_on_error=False, asset_selection=[dg.AssetKey([name, *k.path[1:]]) for k in SELECTION])
+
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    message = failure.event_specific_data.error.message
+    assert "check 'sql' of 'net_sales_daily': CheckDataError: sql check on 'net_sales_daily': the query failed" in message
+    assert "Traceback" not in failure.event_specific_data.error.message
+    assert f"{name}/review/net_sales_daily" not in materialized(result)

@@ -335,7 +335,9 @@ def _data_check(
         description=check_description(check),
     )
     def _check(data: pd.DataFrame) -> dg.AssetCheckResult:
-        return _result(data_outcome(data, check, dataset, key), check)
+        with classify_failures(f"check {name!r} of {dataset!r}"):
+            outcome = data_outcome(data, check, dataset, key)
+        return _result(outcome, check)
 
     return _check
 
@@ -361,9 +363,11 @@ def _catalog_check(
     def _check(context: dg.AssetCheckExecutionContext, catalog: CatalogResource, data: pd.DataFrame) -> dg.AssetCheckResult:
         with classify_failures(f"{check.type} check of {dataset!r}"):
             resolved = resolve_locked(context, catalog.client(), dataset, metric.name, metric.spec.catalog_datasets())
-        if isinstance(check, UniqueCheck):
-            return _result(data_outcome(data, check, dataset, resolved.schema_.key), check)
-        return _result(schema_check(data, resolved.schema_, resolved.version), check)
+            if isinstance(check, UniqueCheck):
+                outcome = data_outcome(data, check, dataset, resolved.schema_.key)
+            else:
+                outcome = schema_check(data, resolved.schema_, resolved.version)
+        return _result(outcome, check)
 
     return _check
 
@@ -396,8 +400,9 @@ def _variance_check(
             store_for(io.base_uri, io.s3_endpoint_url, io.s3_region), io.base_uri, io.environment, list(accepted.path)
         )
         day = partition_date(context)
-        history = accepted_history(read, day, check.window, check.measure, dataset)
-        value = measure(data, check.measure, dataset)
+        with classify_failures(f"check {name!r} of {dataset!r}"):
+            history = accepted_history(read, day, check.window, check.measure, dataset)
+            value = measure(data, check.measure, dataset)
         if isinstance(check, AnomalyCheck):
             outcome = anomaly(value, day, [(p.day, p.value) for p in history], check)
         else:
