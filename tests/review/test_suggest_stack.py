@@ -62,6 +62,10 @@ def test_suggested_checks_validate_and_pass_on_the_sample(seeded_env, tmp_path, 
     assert "no stored partitions of suggest_probe/review/basket_stats_daily: its current checks are kept" in block
     for check in ("record_count", "schema", "not_null", "unique", "range", "accepted_values"):
         assert f"- type: {check}" in block, check
+    net_sales = block.split("- dataset: net_sales_daily")[1].split("- dataset:")[0]
+    assert re.search(r"- type: daily_minimum +# kept from metric.yaml\n        measure: \"sum:net_sales_usd\"", net_sales)
+    assert re.search(r"- type: variance +# kept from metric.yaml", net_sales)
+    assert net_sales.count("- type: record_count") == 1  # the suggested one replaces the declared one
     text = path.read_text()
     path.write_text(re.sub(r"(?ms)^review:\n.*?(?=^persist:)", lambda _: block + "\n", text))
     assert main(["validate", str(folder)]) == 0, capsys.readouterr().err
@@ -71,3 +75,4 @@ def test_suggested_checks_validate_and_pass_on_the_sample(seeded_env, tmp_path, 
         failed = {name: ev.description for name, ev in checks.items() if not ev.passed}
         assert result.success and not failed, (day, failed)
         assert sum(1 for name in checks if name.startswith("range")) >= 5  # one per numeric column
+        assert {"variance", "daily_minimum", "schema", "unique", "not_null"} <= set(checks)

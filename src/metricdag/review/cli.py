@@ -117,7 +117,12 @@ def cmd_suggest(args: argparse.Namespace) -> int:
                 prof = profile(out.dataset, frames, out.key)
                 layer = "accepted" if reviewed else "stored (not reviewed yet)"
                 note = f"suggested from {len(frames)} {layer} partition(s) of {'/'.join(path)}, {prof.first} to {prof.last}"
-                entries.append((out.dataset, suggested_checks(prof, out.key), note))
+                checks = suggested_checks(prof, out.key)
+                if reviewed:  # checks a profile cannot suggest (measures, history, queries) stay as they are
+                    suggested = {fields["type"] for fields, _ in checks}
+                    checks += [(c.model_dump(exclude_none=True), "kept from metric.yaml")
+                               for c in reviews[out.dataset].checks if c.type not in suggested]
+                entries.append((out.dataset, checks, note))
             elif reviewed:
                 current = [(c.model_dump(exclude_none=True), "") for c in reviews[out.dataset].checks]
                 entries.append((out.dataset, current, f"no stored partitions of {'/'.join(path)}: its current checks are kept"))
