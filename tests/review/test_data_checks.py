@@ -96,6 +96,10 @@ def test_accepted_values_lists_the_unexpected_ones():
     numbers = pd.DataFrame({"n": [1, 2, 2]})
     assert accepted_values(numbers, AcceptedValuesCheck(type="accepted_values", column="n", values=[1, 2.0])).passed
     assert not accepted_values(numbers, AcceptedValuesCheck(type="accepted_values", column="n", values=[1])).passed
+    flags = pd.DataFrame({"f": [True, True, None]}, dtype="boolean")
+    assert accepted_values(flags, AcceptedValuesCheck(type="accepted_values", column="f", values=[True])).passed
+    assert not accepted_values(pd.DataFrame({"f": [True, False]}), AcceptedValuesCheck(type="accepted_values", column="f", values=[True])).passed
+    assert not accepted_values(pd.DataFrame({"f": [1, 1]}), AcceptedValuesCheck(type="accepted_values", column="f", values=[True])).passed
 
 
 def test_daily_minimum_with_a_max_bounds_both_ways():

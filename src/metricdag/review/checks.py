@@ -175,8 +175,11 @@ def unique(data: pd.DataFrame, check: UniqueCheck, key: Sequence[str], dataset: 
 
 
 def _same(value: object, accepted: object) -> bool:
+    """A data value equals an accepted one: booleans only to booleans, numbers by value, the rest as text."""
+    if hasattr(value, "item"):  # a numpy scalar (what a column holds) -> the Python value
+        value = value.item()
     if isinstance(accepted, bool) or isinstance(value, bool):
-        return value is accepted or (isinstance(value, bool) and isinstance(accepted, bool) and value == accepted)
+        return isinstance(value, bool) and isinstance(accepted, bool) and value == accepted
     if isinstance(accepted, (int, float)) and not isinstance(value, str):
         try:
             return float(value) == float(accepted)  # type: ignore[arg-type]
@@ -205,7 +208,7 @@ def accepted_values(data: pd.DataFrame, check: AcceptedValuesCheck, dataset: str
     )
 
 
-def _column_type(series: pd.Series) -> str:
+def column_type(series: pd.Series) -> str:
     """The catalog type a column's data has (what :func:`metricdag.catalog.conform.conform` produces)."""
     dtype = series.dtype
     if pd.api.types.is_bool_dtype(dtype):
@@ -234,11 +237,11 @@ def schema_check(data: pd.DataFrame, schema: DatasetSchema, version: str | None 
             drifts.append(f"{name}: missing (catalog: {schema.column(name).type})")
     for name in actual:
         if name not in expected:
-            drifts.append(f"{name}: not in the catalog schema (data: {_column_type(data[name])})")
+            drifts.append(f"{name}: not in the catalog schema (data: {column_type(data[name])})")
     for column in schema.columns:
         if column.name not in actual:
             continue
-        found = _column_type(data[column.name])
+        found = column_type(data[column.name])
         if found != "empty" and found != column.type and found not in COMPATIBLE.get(column.type, set()):
             drifts.append(f"{column.name}: type {found}, catalog says {column.type}")
     if not drifts and [n for n in actual if n in expected] != expected:

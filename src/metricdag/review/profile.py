@@ -9,7 +9,7 @@ from datetime import date
 
 import pandas as pd
 
-from metricdag.review.checks import _column_type
+from metricdag.review.checks import column_type
 
 DISTINCT_KEPT = 50  # distinct values remembered per text column (beyond that: only the count)
 
@@ -57,7 +57,7 @@ def profile(dataset: str, frames: Mapping[date, pd.DataFrame], key: list[str] | 
     columns = []
     for name in data.columns:
         series = data[name]
-        kind = _column_type(series)
+        kind = column_type(series)
         per_day = [frames[d][name].isna().mean() * 100 for d in days if name in frames[d] and len(frames[d])]
         distinct_values = series.dropna().unique()
         numeric = kind in ("int64", "float64", "decimal") and not series.dropna().empty
