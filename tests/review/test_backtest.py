@@ -43,3 +43,23 @@ def test_a_day_accepted_back_then_is_part_of_later_baselines():
 
     last = rows[-1]
     assert last.partition == DAYS[5] and "of 4 accepted day(s)" in last.detail
+
+
+def test_new_check_types_are_backtested_too():
+    from metricdag.spec.models import AnomalyCheck, RangeCheck, UniqueCheck
+
+    frames = {d: pd.DataFrame({"k": ["a", "b"], "net": [v / 2, v / 2]}) for d, v in TOTALS.items()}
+    frames[DAYS[1]] = pd.DataFrame({"k": ["a", "a"], "net": [-1.0, 105.0]})
+    read = lambda d: frames.get(d)  # noqa: E731
+    checks = [
+        ("range", RangeCheck(type="range", column="net", min=0)),
+        ("unique", UniqueCheck(type="unique")),
+        ("anomaly", AnomalyCheck(type="anomaly", measure="sum:net", window=7, min_history=2)),
+    ]
+    rows = backtest(checks, DAYS, read, read, "d", key=["k"])
+
+    fired = {(r.partition, r.check): r.would_fire for r in rows}
+    assert [fired[(d, "range")] for d in DAYS] == [False, True, False, False, None, False]
+    assert [fired[(d, "unique")] for d in DAYS] == [False, True, False, False, None, False]
+    assert fired[(DAYS[3], "anomaly")] is True  # 500 against 100, 104, 98
+    assert fired[(DAYS[5], "anomaly")] is False  # the median and MAD are not pulled by the 500 in its history

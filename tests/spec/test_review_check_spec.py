@@ -129,3 +129,71 @@ def test_without_catalog_entries_columns_are_left_to_run_time(tmp_path):
     path.write_text(path.read_text().replace("measure: sum:net_sales_usd\n        window", "measure: sum:nope\n        window"))
 
     assert load_metric(folder, project_root=tmp_path).name == "daily_net_sales"
+
+
+NEW_CHECKS = """      - type: range
+        column: net_sales_usd
+        min: 0
+      - type: not_null
+        columns: [store_id, region]
+      - type: unique
+      - type: accepted_values
+        column: region
+        values: [north, south, east, west]
+      - type: schema
+      - type: sql
+        query: SELECT * FROM net_sales_daily WHERE units_sold < 0
+      - type: anomaly
+        measure: sum:net_sales_usd
+        sensitivity: 4
+"""
+
+
+def test_every_new_check_type_loads(tmp_path):
+    folder = copy_example(tmp_path)
+    shutil.copytree(REPO / "pipeline-configs" / "catalog", tmp_path / "pipeline-configs" / "catalog")
+    path = folder / "metric.yaml"
+    path.write_text(path.read_text().replace(VARIANCE, NEW_CHECKS + VARIANCE, 1))
+
+    checks = next(r for r in load_metric(folder, project_root=tmp_path).spec.review if r.dataset == "net_sales_daily").checks
+
+    assert [c.type for c in checks][2:-1] == ["range", "not_null", "unique", "accepted_values", "schema", "sql", "anomaly"]
+
+
+@pytest.mark.parametrize(
+    ("check", "words"),
+    [
+        ("      - type: range\n        column: net_sales_eur  # offending\n        min: 0\n",
+         ["range check on 'net_sales_daily': unknown column 'net_sales_eur'", "net_sales_usd"]),
+        ("      - type: range\n        column: region  # offending\n        max: 3\n", ["column 'region' is string, not numeric"]),
+        ("      - type: range  # offending\n        column: net_sales_usd\n        min: 5\n        max: 1\n", ["max (1) is below min (5)"]),
+        ("      - type: range\n        column: net_sales_usd\n        min: lots  # offending\n", ["min", "number"]),
+        ("      - type: not_null\n        columns:\n          - store_id\n          - regio  # offending\n",
+         ["not_null check", "unknown column 'regio'", "region"]),
+        ("      - type: unique\n        columns: [store]  # offending\n", ["unique check", "unknown column 'store'"]),
+        ("      - type: accepted_values\n        column: regn  # offending\n        values: [north]\n",
+         ["accepted_values check", "unknown column 'regn'"]),
+        ("      - type: not_null\n        columns: [store_id]\n        max_null_pct: 120  # offending\n", ["max_null_pct", "100"]),
+        ("      - type: daily_minimum  # offending\n        measure: row_count\n        min: 10\n        max: 2\n",
+         ["max (2) is below min (10)"]),
+        ("      - type: anomaly\n        measure: sum:net_usd  # offending\n", ["anomaly check", "unknown column 'net_usd'"]),
+        ("      - type: sql\n        query: DROP TABLE x  # offending\n", ["query must be a SELECT"]),
+        ("      - type: sql\n        query: SELECT * FROM net_sales_daily WHERE unit_sold < 0  # offending\n",
+         ["sql check on 'net_sales_daily'", '"unit_sold" not found']),
+        ("      - type: sql\n        query: SELECT * FROM net_sales  # offending\n", ["sql check", "net_sales does not exist"]),
+    ],
+)
+def test_new_check_mistakes_name_their_line(tmp_path, check, words):
+    folder = copy_example(tmp_path)
+    shutil.copytree(REPO / "pipeline-configs" / "catalog", tmp_path / "pipeline-configs" / "catalog")
+    path = folder / "metric.yaml"
+    path.write_text(path.read_text().replace(VARIANCE, check + VARIANCE, 1))
+    line = next(n for n, t in enumerate(path.read_text().splitlines(), 1) if "# offending" in t)
+
+    with pytest.raises(SpecError) as info:
+        load_metric(folder, project_root=tmp_path)
+
+    first = str(info.value).splitlines()[0]
+    assert first.startswith(f"{path.resolve()}:{line}: "), str(info.value)
+    for word in words:
+        assert word in first, (word, first)

@@ -35,7 +35,7 @@ from metricdag.persistence.publish import STAGING_TAG, staging_schema
 from metricdag.persistence.request import PersistRequest
 from metricdag.resources import CatalogResource, LegendResource, ObjectStoreResource, PersisterResource
 from metricdag.retries import classify_failures
-from metricdag.review.checks import CheckOutcome, check_names, daily_minimum, record_count, variance
+from metricdag.review.checks import AnyCheck, CheckOutcome, anomaly, check_names, data_outcome, schema_check, variance
 from metricdag.review.history import accepted_history, partition_reader
 from metricdag.review.measures import measure
 from metricdag.sourcing.errors import SourceError
@@ -44,12 +44,19 @@ from metricdag.sourcing.object_store import read_object_store
 from metricdag.sourcing.snowflake import partition_query, read_snowflake
 from metricdag.spec.loader import Metric
 from metricdag.spec.models import (
+    AcceptedValuesCheck,
+    AnomalyCheck,
     DailyMinimumCheck,
     NodeSpec,
+    NotNullCheck,
     PersistSpec,
+    RangeCheck,
     RecordCountCheck,
     ReviewSpec,
+    SchemaCheck,
     SourcingSpec,
+    SqlCheck,
+    UniqueCheck,
     VarianceCheck,
 )
 from metricdag.versioning import MetricVersion, metric_version
@@ -261,21 +268,45 @@ def node_asset(metric: Metric, layer: str, node: NodeSpec, partitions: dg.Partit
 def review_checks(metric: Metric, review: ReviewSpec, partitions: dg.PartitionsDefinition) -> list[dg.AssetChecksDefinition]:
     target = dataset_key(metric, review.dataset)
     accepted = asset_key(metric.name, "review", review.dataset)
+    key = next((o.key for o in _outputs(metric) if o.dataset == review.dataset), [])
     return [
-        _asset_check(target, name, check, partitions, review.dataset, accepted)
+        _asset_check(target, name, check, partitions, review.dataset, accepted, metric, key)
         for name, check in check_names(review)
     ]
 
 
-def check_description(check: RecordCountCheck | DailyMinimumCheck | VarianceCheck) -> str:
+def _bounds(low: float | None, high: float | None) -> str:
+    return " and ".join(p for p in (None if low is None else f"at least {low:g}", None if high is None else f"at most {high:g}") if p)
+
+
+def check_description(check: AnyCheck) -> str:
     if isinstance(check, RecordCountCheck):
         what = f"Row count between {check.min} and {check.max if check.max is not None else 'no maximum'}"
     elif isinstance(check, DailyMinimumCheck):
-        what = f"{check.measure} at least {check.min:g} per day"
-    else:
+        what = f"{check.measure} {_bounds(check.min, check.max)} per day"
+    elif isinstance(check, VarianceCheck):
         what = (
             f"{check.measure} within {check.max_deviation_pct:g}% of its average over the previous {check.window} "
             f"accepted days, once {check.min_history} are available"
+        )
+    elif isinstance(check, RangeCheck):
+        what = f"Every {check.column} {_bounds(check.min, check.max)}"
+    elif isinstance(check, NotNullCheck):
+        allowed = "no null" if check.max_null_pct == 0 else f"at most {check.max_null_pct:g}% null"
+        what = f"{', '.join(check.columns)}: {allowed}"
+    elif isinstance(check, UniqueCheck):
+        what = f"No duplicate ({', '.join(check.columns)})" if check.columns else "No duplicate key"
+    elif isinstance(check, AcceptedValuesCheck):
+        what = f"{check.column} is one of {', '.join(map(str, check.values))}"
+    elif isinstance(check, SchemaCheck):
+        what = "Columns and types equal the catalog schema"
+    elif isinstance(check, SqlCheck):
+        what = f"No row returned by: {check.query.strip()}"
+    else:
+        season = ", by day of week" if check.seasonality == "day_of_week" else ""
+        what = (
+            f"{check.measure} within a robust z-score of {check.sensitivity:g} of the previous {check.window} accepted "
+            f"days{season}, once {check.min_history} are available"
         )
     return f"{what} ({check.severity}{', blocks downstream' if check.severity == 'error' else ''})"
 
@@ -283,21 +314,27 @@ def check_description(check: RecordCountCheck | DailyMinimumCheck | VarianceChec
 def _asset_check(
     target: dg.AssetKey,
     name: str,
-    check: RecordCountCheck | DailyMinimumCheck | VarianceCheck,
+    check: AnyCheck,
     partitions: dg.PartitionsDefinition,
     dataset: str,
     accepted: dg.AssetKey,
+    metric: Metric,
+    key: list[str],
 ) -> dg.AssetChecksDefinition:
     with warnings.catch_warnings():
         # A partitioned check (preview in 1.13) is what lets the check read the run's partition
         # instead of every partition; this one known use is quieted here, nothing else.
         warnings.filterwarnings("ignore", category=dg.PreviewWarning, message=".*partitions_def.*AssetCheckSpec.*")
-        if isinstance(check, VarianceCheck):
+        if isinstance(check, (VarianceCheck, AnomalyCheck)):
             return _variance_check(target, name, check, partitions, dataset, accepted)
-        return _data_check(target, name, check, partitions, dataset)
+        if isinstance(check, SchemaCheck):
+            return _catalog_check(target, name, check, partitions, dataset, metric)
+        if isinstance(check, UniqueCheck) and not check.columns and not key:
+            return _catalog_check(target, name, check, partitions, dataset, metric)  # the catalog schema's key
+        return _data_check(target, name, check, partitions, dataset, key)
 
 
-def _result(outcome: CheckOutcome, check: RecordCountCheck | DailyMinimumCheck | VarianceCheck) -> dg.AssetCheckResult:
+def _result(outcome: CheckOutcome, check: AnyCheck) -> dg.AssetCheckResult:
     severity = dg.AssetCheckSeverity.ERROR if check.severity == "error" else dg.AssetCheckSeverity.WARN
     metadata = {k: ("none" if v is None else v) for k, v in outcome.metadata.items()}
     return dg.AssetCheckResult(
@@ -308,9 +345,10 @@ def _result(outcome: CheckOutcome, check: RecordCountCheck | DailyMinimumCheck |
 def _data_check(
     target: dg.AssetKey,
     name: str,
-    check: RecordCountCheck | DailyMinimumCheck,
+    check: RecordCountCheck | DailyMinimumCheck | RangeCheck | NotNullCheck | UniqueCheck | AcceptedValuesCheck | SqlCheck,
     partitions: dg.PartitionsDefinition,
     dataset: str,
+    key: list[str],
 ) -> dg.AssetChecksDefinition:
     """A check that needs only the day's data."""
 
@@ -322,9 +360,39 @@ def _data_check(
         description=check_description(check),
     )
     def _check(data: pd.DataFrame) -> dg.AssetCheckResult:
-        if isinstance(check, RecordCountCheck):
-            return _result(record_count(data, check), check)
-        return _result(daily_minimum(data, check, dataset), check)
+        with classify_failures(f"check {name!r} of {dataset!r}"):
+            outcome = data_outcome(data, check, dataset, key)
+        return _result(outcome, check)
+
+    return _check
+
+
+def _catalog_check(
+    target: dg.AssetKey,
+    name: str,
+    check: SchemaCheck | UniqueCheck,
+    partitions: dg.PartitionsDefinition,
+    dataset: str,
+    metric: Metric,
+) -> dg.AssetChecksDefinition:
+    """A check that needs the dataset's catalog schema at the version the run is locked to: a
+    schema check, or a unique check on the catalog's key (the output declares none)."""
+
+    @dg.asset_check(
+        asset=target,
+        name=name,
+        blocking=check.severity == "error",
+        partitions_def=partitions,
+        description=check_description(check),
+    )
+    def _check(context: dg.AssetCheckExecutionContext, catalog: CatalogResource, data: pd.DataFrame) -> dg.AssetCheckResult:
+        with classify_failures(f"{check.type} check of {dataset!r}"):
+            resolved = resolve_locked(context, catalog.client(), dataset, metric.name, metric.spec.catalog_datasets())
+            if isinstance(check, UniqueCheck):
+                outcome = data_outcome(data, check, dataset, resolved.schema_.key)
+            else:
+                outcome = schema_check(data, resolved.schema_, resolved.version)
+        return _result(outcome, check)
 
     return _check
 
@@ -332,12 +400,13 @@ def _data_check(
 def _variance_check(
     target: dg.AssetKey,
     name: str,
-    check: VarianceCheck,
+    check: VarianceCheck | AnomalyCheck,
     partitions: dg.PartitionsDefinition,
     dataset: str,
     accepted: dg.AssetKey,
 ) -> dg.AssetChecksDefinition:
-    """The day's measure against its average over the previous accepted days (the review layer)."""
+    """The day's measure against the previous accepted days (the review layer): its average
+    (variance) or its seasonally adjusted median and spread (anomaly)."""
 
     @dg.asset_check(
         asset=target,
@@ -355,8 +424,14 @@ def _variance_check(
         read = partition_reader(
             store_for(io.base_uri, io.s3_endpoint_url, io.s3_region), io.base_uri, io.environment, list(accepted.path)
         )
-        history = accepted_history(read, partition_date(context), check.window, check.measure, dataset)
-        outcome = variance(measure(data, check.measure, dataset), [p.value for p in history], check)
+        day = partition_date(context)
+        with classify_failures(f"check {name!r} of {dataset!r}"):
+            history = accepted_history(read, day, check.window, check.measure, dataset)
+            value = measure(data, check.measure, dataset)
+        if isinstance(check, AnomalyCheck):
+            outcome = anomaly(value, day, [(p.day, p.value) for p in history], check)
+        else:
+            outcome = variance(value, [p.value for p in history], check)
         days = ", ".join(p.day.isoformat() for p in history) or "none"
         return _result(CheckOutcome(outcome.passed, outcome.description, {**outcome.metadata, "history_partitions": days}), check)
 

@@ -14,10 +14,10 @@ from datetime import date
 
 import pandas as pd
 
-from metricdag.review.checks import AnyCheck, CheckOutcome, daily_minimum, record_count, variance
+from metricdag.review.checks import AnyCheck, CheckOutcome, anomaly, data_outcome, variance
 from metricdag.review.history import PartitionReader, accepted_history
 from metricdag.review.measures import measure
-from metricdag.spec.models import DailyMinimumCheck, RecordCountCheck
+from metricdag.spec.models import AnomalyCheck, DailyMinimumCheck, SchemaCheck, VarianceCheck
 
 
 @dataclass(frozen=True)
@@ -29,16 +29,22 @@ class BacktestRow:
     detail: str
 
 
-def evaluate(data: pd.DataFrame, check: AnyCheck, day: date, read_accepted: PartitionReader, dataset: str) -> tuple[float, CheckOutcome]:
-    """One check on one day's data: the measured value and the outcome."""
-    if isinstance(check, RecordCountCheck):
-        return float(len(data)), record_count(data, check)
-    if isinstance(check, DailyMinimumCheck):
-        outcome = daily_minimum(data, check, dataset)
-        return measure(data, check.measure, dataset), outcome
-    history = accepted_history(read_accepted, day, check.window, check.measure, dataset)
-    value = measure(data, check.measure, dataset)
-    return value, variance(value, [p.value for p in history], check)
+def evaluate(
+    data: pd.DataFrame, check: AnyCheck, day: date, read_accepted: PartitionReader, dataset: str, key: Sequence[str] = ()
+) -> tuple[float, CheckOutcome]:
+    """One check on one day's data: the measured value (the row count for checks without a
+    measure) and the outcome. A schema check needs the run's catalog lock: not backtested."""
+    if isinstance(check, (VarianceCheck, AnomalyCheck)):
+        history = accepted_history(read_accepted, day, check.window, check.measure, dataset)
+        value = measure(data, check.measure, dataset)
+        if isinstance(check, AnomalyCheck):
+            return value, anomaly(value, day, [(p.day, p.value) for p in history], check)
+        return value, variance(value, [p.value for p in history], check)
+    if isinstance(check, SchemaCheck):
+        return float(len(data)), CheckOutcome(True, "schema checks compare with the run's locked catalog version: not backtested")
+    outcome = data_outcome(data, check, dataset, key)
+    value = measure(data, check.measure, dataset) if isinstance(check, DailyMinimumCheck) else float(len(data))
+    return value, outcome
 
 
 def backtest(
@@ -47,6 +53,7 @@ def backtest(
     read_checked: PartitionReader,
     read_accepted: PartitionReader,
     dataset: str,
+    key: Sequence[str] = (),
 ) -> list[BacktestRow]:
     """Every named check on every day (oldest first); a day without data gets one row per check saying so."""
     rows: list[BacktestRow] = []
@@ -56,7 +63,7 @@ def backtest(
             if data is None:
                 rows.append(BacktestRow(day, name, None, None, "no data for this partition"))
                 continue
-            value, outcome = evaluate(data, check, day, read_accepted, dataset)
+            value, outcome = evaluate(data, check, day, read_accepted, dataset, key)
             rows.append(BacktestRow(day, name, None if math.isnan(value) else value, not outcome.passed, outcome.description))
     return rows
 

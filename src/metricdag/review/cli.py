@@ -24,6 +24,13 @@ def register(subparsers) -> None:
     b.add_argument("--last", type=int, default=30, help="how many partitions, ending with --end (default 30)")
     b.add_argument("--end", type=date.fromisoformat, help="last partition (default: the newest one stored)")
     b.set_defaults(fn=cmd_backtest)
+    s = actions.add_parser(
+        "suggest",
+        help="profile the accepted partitions of each output and print a review: block of suggested checks",
+    )
+    s.add_argument("metric", help="metric name (a folder under metrics/)")
+    s.add_argument("--last", type=int, default=30, help="how many of the newest stored partitions to profile (default 30)")
+    s.set_defaults(fn=cmd_suggest)
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
@@ -63,6 +70,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             partition_reader(store, env.object_store_uri, env.name, checked),
             partition_reader(store, env.object_store_uri, env.name, accepted),
             review.dataset,
+            next((o.key for _, n in metric.spec.nodes() for o in n.outputs if o.dataset == review.dataset), []),
         )
         print(f"{'/'.join(checked)}: {args.last} partition(s) ending {end}")
         print(tabulate(
@@ -76,4 +84,52 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     if not found_check:
         print(f"no check named {args.check!r} in the review of {metric.name!r}", file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_suggest(args: argparse.Namespace) -> int:
+    from metricdag.factory.assets import asset_key, dataset_key
+    from metricdag.io.objectstore import store_for
+    from metricdag.review.history import partition_reader, stored_days
+    from metricdag.review.profile import profile
+    from metricdag.review.suggest import render_review, suggested_checks
+    from metricdag.settings import load_environment
+    from metricdag.spec.loader import load_metric
+
+    if args.last < 1:
+        raise MetricdagError("--last must be at least 1")
+    env = load_environment()
+    metric = load_metric(env.project_root / "metrics" / args.metric, env.project_root)
+    store = store_for(env.object_store_uri, env.object_store.s3_endpoint_url, env.object_store.s3_region)
+    reviews = {r.dataset: r for r in metric.spec.review}
+    entries = []
+    for layer, node in metric.spec.nodes():
+        for out in node.outputs:
+            reviewed = out.dataset in reviews
+            if not reviewed and layer != "metric_calculation":
+                continue  # an intermediate dataset: suggested only once it is reviewed
+            # accepted partitions of a reviewed output; the stored ones of an output not reviewed yet
+            path = list((asset_key(metric.name, "review", out.dataset) if reviewed else dataset_key(metric, out.dataset)).path)
+            days = stored_days(store, env.object_store_uri, env.name, path)[-args.last:]
+            read = partition_reader(store, env.object_store_uri, env.name, path)
+            frames = {d: f for d in days if (f := read(d)) is not None}
+            if frames:
+                prof = profile(out.dataset, frames, out.key)
+                layer = "accepted" if reviewed else "stored (not reviewed yet)"
+                note = f"suggested from {len(frames)} {layer} partition(s) of {'/'.join(path)}, {prof.first} to {prof.last}"
+                checks = suggested_checks(prof, out.key)
+                if reviewed:  # checks a profile cannot suggest (measures, history, queries) stay as they are
+                    suggested = {fields["type"] for fields, _ in checks}
+                    checks += [(c.model_dump(exclude_none=True), "kept from metric.yaml")
+                               for c in reviews[out.dataset].checks if c.type not in suggested]
+                entries.append((out.dataset, checks, note))
+            elif reviewed:
+                current = [(c.model_dump(exclude_none=True), "") for c in reviews[out.dataset].checks]
+                entries.append((out.dataset, current, f"no stored partitions of {'/'.join(path)}: its current checks are kept"))
+            else:
+                print(f"# {out.dataset}: no stored partitions of {'/'.join(path)}, nothing to suggest", file=sys.stderr)
+    if not entries:
+        print(f"metric {metric.name!r}: no output has stored partitions to profile", file=sys.stderr)
+        return 1
+    print(render_review(entries), end="")
     return 0

@@ -237,11 +237,18 @@ class _MeasuredCheck(Strict):
 
 
 class DailyMinimumCheck(_MeasuredCheck):
-    """The day's measure must be at least ``min``."""
+    """The day's measure must be at least ``min`` (and, when given, at most ``max``)."""
 
     type: Literal["daily_minimum"]
     min: float
+    max: float | None = Field(default=None, description="optional upper bound of the day's measure")
     severity: Severity = "error"
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "DailyMinimumCheck":
+        if self.max is not None and self.max < self.min:
+            raise ValueError(f"max ({self.max:g}) is below min ({self.min:g})")
+        return self
 
 
 class VarianceCheck(_MeasuredCheck):
@@ -261,7 +268,105 @@ class VarianceCheck(_MeasuredCheck):
         return self
 
 
-ReviewCheck = Annotated[Union[RecordCountCheck, DailyMinimumCheck, VarianceCheck], Field(discriminator="type")]
+ColumnName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="a column of the reviewed dataset")]
+
+
+class RangeCheck(Strict):
+    """Every non-null value of ``column`` lies within [min, max] (either bound may be left out)."""
+
+    type: Literal["range"]
+    column: ColumnName
+    min: float | None = None
+    max: float | None = None
+    severity: Severity = "error"
+
+    @model_validator(mode="after")
+    def _bounds(self) -> "RangeCheck":
+        if self.min is None and self.max is None:
+            raise ValueError("a range check needs min, max or both")
+        if self.min is not None and self.max is not None and self.max < self.min:
+            raise ValueError(f"max ({self.max:g}) is below min ({self.min:g})")
+        return self
+
+
+class NotNullCheck(Strict):
+    """The listed columns hold no null (or at most ``max_null_pct`` percent of the rows)."""
+
+    type: Literal["not_null"]
+    columns: list[ColumnName] = Field(min_length=1)
+    max_null_pct: float = Field(default=0, ge=0, le=100, description="allowed share of null rows, in percent")
+    severity: Severity = "error"
+
+
+class UniqueCheck(Strict):
+    """No two rows share a value of ``columns`` (default: the output's key)."""
+
+    type: Literal["unique"]
+    columns: list[ColumnName] = Field(default_factory=list, description="the key columns (default: the output's key)")
+    severity: Severity = "error"
+
+
+AcceptedValue = str | int | float | bool
+
+
+class AcceptedValuesCheck(Strict):
+    """Every non-null value of ``column`` is one of ``values``."""
+
+    type: Literal["accepted_values"]
+    column: ColumnName
+    values: list[AcceptedValue] = Field(min_length=1)
+    severity: Severity = "error"
+
+
+class SchemaCheck(Strict):
+    """The dataset's columns and types equal its catalog schema (the version the run is locked to)."""
+
+    type: Literal["schema"]
+    severity: Severity = "error"
+
+
+class SqlCheck(Strict):
+    """A DuckDB query over the day's data (a view named after the dataset) that returns the
+    offending rows; passes when it returns none."""
+
+    type: Literal["sql"]
+    query: str = Field(min_length=1, description="SELECT ... FROM <dataset> WHERE <what is wrong>")
+    severity: Severity = "error"
+
+    @field_validator("query")
+    @classmethod
+    def _select(cls, v: str) -> str:
+        head = v.strip().split(None, 1)[0].lower() if v.strip() else ""
+        if head not in ("select", "with", "from"):
+            raise ValueError(f"query must be a SELECT (or WITH ... SELECT) returning the offending rows, not {head!r}")
+        return v
+
+
+class AnomalyCheck(_MeasuredCheck):
+    """The day's measure against the previous ``window`` accepted days, seasonally adjusted by
+    day of week: a robust z-score (median and MAD) above ``sensitivity`` fires."""
+
+    type: Literal["anomaly"]
+    window: int = Field(default=28, ge=2, le=366, description="days of accepted history before the checked day")
+    sensitivity: float = Field(default=4.0, gt=0, description="robust z-score beyond which the day is an anomaly")
+    min_history: int = Field(default=5, ge=2, description="accepted partitions needed before the check can fire")
+    seasonality: Literal["day_of_week", "none"] = "day_of_week"
+    severity: Severity = "error"
+
+    @model_validator(mode="after")
+    def _history(self) -> "AnomalyCheck":
+        if self.min_history > self.window:
+            raise ValueError(f"min_history ({self.min_history}) is larger than window ({self.window})")
+        return self
+
+
+ReviewCheck = Annotated[
+    Union[
+        RecordCountCheck, DailyMinimumCheck, VarianceCheck, RangeCheck, NotNullCheck, UniqueCheck,
+        AcceptedValuesCheck, SchemaCheck, SqlCheck, AnomalyCheck,
+    ],
+    Field(discriminator="type"),
+]
 
 
 class ReviewSpec(Strict):

@@ -200,26 +200,44 @@ NUMERIC_COLUMN_TYPES = frozenset({"int64", "float64", "decimal"})
 def measure_problems(
     spec: MetricSpec, tree: Any, path: Path, columns: Mapping[str, Mapping[str, str]]
 ) -> list[Problem]:
-    """Review checks that measure a column the reviewed dataset does not have (or that is not
-    numeric). ``columns``: dataset -> column -> catalog type, for the datasets whose schema is
-    known; checks of other datasets are left to run time."""
+    """Review checks that name a column the reviewed dataset does not have (a measure's column,
+    a range column that is not numeric, not_null / unique / accepted_values columns).
+    ``columns``: dataset -> column -> catalog type, for the datasets whose schema is known;
+    checks of other datasets are left to run time."""
     problems = []
     for i, review in enumerate(spec.review):
         known = columns.get(review.dataset)
         if known is None:
             continue
         for j, check in enumerate(review.checks):
-            column = getattr(check, "column", None)
-            if column is None:
-                continue
-            line = line_of(tree, ("review", i, "checks", j, "measure"))
-            if column not in known:
-                problems.append(Problem(str(path), line, f"{check.type} check on {review.dataset!r}: unknown column "
-                                        f"{column!r} (columns: {', '.join(sorted(known))})" + did_you_mean(column, known)))
-            elif known[column] not in NUMERIC_COLUMN_TYPES:
-                problems.append(Problem(str(path), line, f"{check.type} check on {review.dataset!r}: column {column!r} "
-                                        f"is {known[column]}, not numeric"))
+            if check.type == "sql":
+                from metricdag.review.checks import sql_problem  # DuckDB, in memory over no rows
+
+                if message := sql_problem(check.query, review.dataset, known):
+                    problems.append(Problem(str(path), line_of(tree, ("review", i, "checks", j, "query")),
+                                            f"sql check on {review.dataset!r}: {message}"))
+            for loc, column, numeric in _check_columns(check):
+                line = line_of(tree, ("review", i, "checks", j, *loc))
+                if column not in known:
+                    problems.append(Problem(str(path), line, f"{check.type} check on {review.dataset!r}: unknown column "
+                                            f"{column!r} (columns: {', '.join(sorted(known))})" + did_you_mean(column, known)))
+                elif numeric and known[column] not in NUMERIC_COLUMN_TYPES:
+                    problems.append(Problem(str(path), line, f"{check.type} check on {review.dataset!r}: column {column!r} "
+                                            f"is {known[column]}, not numeric"))
     return problems
+
+
+def _check_columns(check: Any) -> list[tuple[tuple, str, bool]]:
+    """(location under the check, column, must be numeric) for every column a check names."""
+    if getattr(check, "measure", None) is not None:
+        return [] if check.column is None else [(("measure",), check.column, True)]
+    if check.type == "range":
+        return [(("column",), check.column, True)]
+    if check.type == "accepted_values":
+        return [(("column",), check.column, False)]
+    if check.type in ("not_null", "unique"):
+        return [(("columns", k), column, False) for k, column in enumerate(check.columns)]
+    return []
 
 
 def entrypoint_problem(node: NodeSpec, folder: Path) -> str | None:
