@@ -7,18 +7,16 @@ by five on one chosen day. Only the ``net_sales_daily`` branch is materialized.
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 
 import dagster as dg
 import pytest
 
 from metricdag.cli import main
-from metricdag.factory import build_metric_definitions, job_name
 from metricdag.localstack.seed import sample_days
 from metricdag.settings import load_environment
-from metricdag.warehouse import run_query
-from tests.conftest import copy_project
+from tests.probe_metric import make_probe, run_days
+from tests.probe_metric import persisted_days as probe_persisted_days
 
 pytestmark = pytest.mark.stack  # every test here needs the local stack
 
@@ -26,15 +24,6 @@ METRIC = "variance_probe"
 TABLE = "METRICS.VARIANCE_PROBE_DAILY"
 REVIEW = f"{METRIC}/review/net_sales_daily"
 PERSISTED = f"{METRIC}/persisted/net_sales_daily"
-SELECTION = [
-    dg.AssetKey([METRIC, "sourcing", "pos_transactions"]),
-    dg.AssetKey([METRIC, "sourcing", "stores"]),
-    dg.AssetKey([METRIC, "sourcing", "fx_rates"]),
-    dg.AssetKey([METRIC, "preprocessing", "pos_transactions_clean"]),
-    dg.AssetKey([METRIC, "metric_calculation", "net_sales_daily"]),
-    dg.AssetKey([METRIC, "review", "net_sales_daily"]),
-    dg.AssetKey([METRIC, "persisted", "net_sales_daily"]),
-]
 
 OUTLIER_NODE = '''
 import importlib.util
@@ -64,31 +53,12 @@ WARN_CHECK = """      - type: daily_minimum    # an impossible floor, reported o
 
 
 def probe_metric(tmp_path, outlier_day: date):
-    project = copy_project(tmp_path, ["daily_net_sales"])
-    folder = project / "metrics" / METRIC
-    shutil.move(project / "metrics" / "daily_net_sales", folder)
-    (folder / "metric_calculation" / "net_sales" / "src" / "outlier.py").write_text(OUTLIER_NODE.format(day=outlier_day))
-    text = (folder / "metric.yaml").read_text()
-    for old, new in [
-        ("name: daily_net_sales", f"name: {METRIC}"),
-        ("net_sales/src/net_sales.py:run", "net_sales/src/outlier.py:run"),
-        ("table: METRICS.NET_SALES_DAILY", f"table: {TABLE}"),
-        ("      - type: variance ", WARN_CHECK + "      - type: variance "),
-    ]:
-        assert old in text, old
-        text = text.replace(old, new)
-    (folder / "metric.yaml").write_text(text)
-    return project, folder
+    return make_probe(tmp_path, METRIC, TABLE, [("      - type: variance ", WARN_CHECK + "      - type: variance ")],
+                      node=("outlier", OUTLIER_NODE.format(day=outlier_day)))
 
 
 def persisted_days(env) -> set[str]:
-    try:
-        _, rows = run_query(env.snowflake, f"SELECT DISTINCT business_date FROM {TABLE}")
-    except Exception as exc:  # the table does not exist before the first load
-        if "does not exist" in str(exc):
-            return set()
-        raise
-    return {str(r[0]) for r in rows}
+    return probe_persisted_days(env, TABLE)
 
 
 @pytest.fixture(scope="module")
@@ -97,19 +67,7 @@ def probe_runs(seeded_env, tmp_path_factory):
     days = sample_days(seeded_env)[:6]
     project, folder = probe_metric(tmp_path_factory.mktemp("variance"), days[4])
     env = load_environment("local", project)
-    job = build_metric_definitions(folder, env).resolve_job_def(job_name(METRIC))
-    instance = dg.DagsterInstance.ephemeral()
-    runs = {}
-    for day in days:
-        result = job.execute_in_process(
-            partition_key=day.isoformat(), instance=instance, raise_on_error=False, asset_selection=SELECTION
-        )
-        evaluations = {
-            e.event_specific_data.check_name: e.event_specific_data
-            for e in result.all_events
-            if e.event_type_value == "ASSET_CHECK_EVALUATION"
-        }
-        runs[day] = (result, evaluations)
+    runs = run_days(folder, env, METRIC, days)
     return days, runs, env, project
 
 

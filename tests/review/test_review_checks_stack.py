@@ -8,17 +8,15 @@ multiplies the day's net sales by five on another. Every sample day is run in or
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 
 import dagster as dg
 import pytest
 
-from metricdag.factory import build_metric_definitions, job_name
 from metricdag.localstack.seed import sample_days
 from metricdag.settings import load_environment
-from metricdag.warehouse import run_query
-from tests.conftest import copy_project
+from tests.probe_metric import make_probe, run_days
+from tests.probe_metric import persisted_days as probe_persisted_days
 
 pytestmark = pytest.mark.stack
 
@@ -26,15 +24,6 @@ METRIC = "checks_probe"
 TABLE = "METRICS.CHECKS_PROBE_DAILY"
 REVIEW = f"{METRIC}/review/net_sales_daily"
 PERSISTED = f"{METRIC}/persisted/net_sales_daily"
-SELECTION = [
-    dg.AssetKey([METRIC, "sourcing", "pos_transactions"]),
-    dg.AssetKey([METRIC, "sourcing", "stores"]),
-    dg.AssetKey([METRIC, "sourcing", "fx_rates"]),
-    dg.AssetKey([METRIC, "preprocessing", "pos_transactions_clean"]),
-    dg.AssetKey([METRIC, "metric_calculation", "net_sales_daily"]),
-    dg.AssetKey([METRIC, "review", "net_sales_daily"]),
-    dg.AssetKey([METRIC, "persisted", "net_sales_daily"]),
-]
 
 INJECTING_NODE = '''
 import importlib.util
@@ -85,34 +74,18 @@ NEW_CHECKS = """      - type: range            # no negative net sales on a stor
 
 
 def probe_metric(tmp_path, negative: date, outlier: date):
-    project = copy_project(tmp_path, ["daily_net_sales"])
-    folder = project / "metrics" / METRIC
-    shutil.move(project / "metrics" / "daily_net_sales", folder)
-    (folder / "metric_calculation" / "net_sales" / "src" / "inject.py").write_text(
-        INJECTING_NODE.format(negative=negative, outlier=outlier)
+    return make_probe(
+        tmp_path, METRIC, TABLE,
+        [
+            ("      - type: variance ", NEW_CHECKS + "      - type: variance "),
+            ("max_deviation_pct: 50", "max_deviation_pct: 1000"),  # leave the outlier to the anomaly check
+        ],
+        node=("inject", INJECTING_NODE.format(negative=negative, outlier=outlier)),
     )
-    text = (folder / "metric.yaml").read_text()
-    for old, new in [
-        ("name: daily_net_sales", f"name: {METRIC}"),
-        ("net_sales/src/net_sales.py:run", "net_sales/src/inject.py:run"),
-        ("table: METRICS.NET_SALES_DAILY", f"table: {TABLE}"),
-        ("      - type: variance ", NEW_CHECKS + "      - type: variance "),
-        ("max_deviation_pct: 50", "max_deviation_pct: 1000"),  # leave the outlier to the anomaly check
-    ]:
-        assert old in text, old
-        text = text.replace(old, new)
-    (folder / "metric.yaml").write_text(text)
-    return project, folder
 
 
 def persisted_days(env) -> set[str]:
-    try:
-        _, rows = run_query(env.snowflake, f"SELECT DISTINCT business_date FROM {TABLE}")
-    except Exception as exc:  # the table does not exist before the first load
-        if "does not exist" in str(exc):
-            return set()
-        raise
-    return {str(r[0]) for r in rows}
+    return probe_persisted_days(env, TABLE)
 
 
 @pytest.fixture(scope="module")
@@ -122,19 +95,7 @@ def probe_runs(seeded_env, tmp_path_factory):
     assert len(days) >= 7
     project, folder = probe_metric(tmp_path_factory.mktemp("checks"), days[2], days[5])
     env = load_environment("local", project)
-    job = build_metric_definitions(folder, env).resolve_job_def(job_name(METRIC))
-    instance = dg.DagsterInstance.ephemeral()
-    runs = {}
-    for day in days:
-        result = job.execute_in_process(
-            partition_key=day.isoformat(), instance=instance, raise_on_error=False, asset_selection=SELECTION
-        )
-        evaluations = {
-            e.event_specific_data.check_name: e.event_specific_data
-            for e in result.all_events
-            if e.event_type_value == "ASSET_CHECK_EVALUATION"
-        }
-        runs[day] = (result, evaluations)
+    runs = run_days(folder, env, METRIC, days)
     return days, runs, env
 
 
@@ -185,33 +146,18 @@ def test_the_anomaly_check_fires_on_the_outlier_day(probe_runs):
     assert persisted_days(env) == {d.isoformat() for n, d in enumerate(days) if n not in (2, 5)}
 
 
-
 def test_unique_without_a_declared_key_uses_the_catalog_key(seeded_env, tmp_path):
     """The output declares no key: the unique check resolves the catalog schema's key (the
     version the run is locked to) and checks that one."""
     name = "unique_probe"
-    project = copy_project(tmp_path, ["daily_net_sales"])
-    folder = project / "metrics" / name
-    shutil.move(project / "metrics" / "daily_net_sales", folder)
-    text = (folder / "metric.yaml").read_text()
-    for old, new in [
-        ("name: daily_net_sales", f"name: {name}"),
-        ("table: METRICS.NET_SALES_DAILY", "table: METRICS.UNIQUE_PROBE_DAILY"),
+    project, folder = make_probe(tmp_path, name, "METRICS.UNIQUE_PROBE_DAILY", [
         ("      - dataset: net_sales_daily\n        key: [business_date, store_id]\n", "      - dataset: net_sales_daily\n"),
         ("      - type: variance ", "      - type: unique\n      - type: variance "),
-    ]:
-        assert old in text, old
-        text = text.replace(old, new)
-    (folder / "metric.yaml").write_text(text)
+    ])
     env = load_environment("local", project)
-    job = build_metric_definitions(folder, env).resolve_job_def(job_name(name))
-    selection = [dg.AssetKey([name, *key.path[1:]]) for key in SELECTION]
 
-    result = job.execute_in_process(partition_key=sample_days(env)[0].isoformat(), instance=dg.DagsterInstance.ephemeral(),
-                                    raise_on_error=False, asset_selection=selection)
+    ((result, checks),) = run_days(folder, env, name, sample_days(env)[:1]).values()
 
-    checks = {e.event_specific_data.check_name: e.event_specific_data
-              for e in result.all_events if e.event_type_value == "ASSET_CHECK_EVALUATION"}
     assert result.success and checks["unique"].passed
     assert checks["unique"].description == "no duplicate (business_date, store_id) in 18 row(s)"
     assert f"{name}/review/net_sales_daily" in materialized(result)
@@ -220,20 +166,12 @@ def test_unique_without_a_declared_key_uses_the_catalog_key(seeded_env, tmp_path
 def test_a_check_that_cannot_run_fails_its_step_at_once_naming_check_and_dataset(seeded_env, tmp_path):
     """A query that is valid over no rows (what validate runs) but fails on the day's data."""
     name = "sql_probe"
-    project = copy_project(tmp_path, ["daily_net_sales"])
-    folder = project / "metrics" / name
-    shutil.move(project / "metrics" / "daily_net_sales", folder)
     query = "      - type: sql\n        query: SELECT * FROM net_sales_daily WHERE CAST(store_id AS INTEGER) > 0\n"
-    text = (folder / "metric.yaml").read_text()
-    for old, new in [("name: daily_net_sales", f"name: {name}"), ("table: METRICS.NET_SALES_DAILY", "table: METRICS.SQL_PROBE_DAILY"),
-                     ("      - type: variance ", query + "      - type: variance ")]:
-        text = text.replace(old, new)
-    (folder / "metric.yaml").write_text(text)
+    project, folder = make_probe(tmp_path, name, "METRICS.SQL_PROBE_DAILY",
+                                 [("      - type: variance ", query + "      - type: variance ")])
     env = load_environment("local", project)
-    job = build_metric_definitions(folder, env).resolve_job_def(job_name(name))
 
-    result = job.execute_in_process(partition_key=sample_days(env)[0].isoformat(), instance=dg.DagsterInstance.ephemeral(),
-                                    raise_on_error=False, asset_selection=[dg.AssetKey([name, *k.path[1:]]) for k in SELECTION])
+    ((result, _),) = run_days(folder, env, name, sample_days(env)[:1]).values()
 
     assert not result.success
     [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
