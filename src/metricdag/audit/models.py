@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, DateTime, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -130,3 +130,62 @@ class PublicationRecord(Base):
     rows: Mapped[int] = mapped_column(Integer)
     checksum: Mapped[str] = mapped_column(String(80))
     loaded_at: Mapped[datetime] = mapped_column(DateTime)  # _LOADED_AT of the rows
+
+
+class CheckEvaluation(Base):
+    """The metrics repository: one evaluation of one review check on one partition, with what it
+    measured (``value``, and for a history check the ``measure`` it is of), the threshold it
+    compared with and the outcome (``metricdag review history``)."""
+
+    __tablename__ = "review_evaluations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    environment: Mapped[str] = mapped_column(String(64))
+    metric: Mapped[str] = mapped_column(String(128), index=True)
+    dataset: Mapped[str] = mapped_column(String(128))
+    check: Mapped[str] = mapped_column(String(128))  # its name (the type, or <type>_<position>)
+    check_type: Mapped[str] = mapped_column(String(32))
+    check_hash: Mapped[str] = mapped_column(String(64))  # the check's definition
+    partition: Mapped[str] = mapped_column(String(32), index=True)
+    run_id: Mapped[str] = mapped_column(String(64), index=True)
+    measure: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    threshold: Mapped[str] = mapped_column(String(500))
+    passed: Mapped[bool] = mapped_column(Boolean)
+    severity: Mapped[str] = mapped_column(String(8))  # error | warn: as the check ran
+    metric_version: Mapped[str] = mapped_column(String(64))
+    details: Mapped[dict] = mapped_column(JSON, default=dict)  # the outcome's metadata
+    description: Mapped[str] = mapped_column(String(2000), default="")
+    recorded_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class Acceptance(Base):
+    """A partition of a reviewed dataset accepted by a run: every blocking check passed, so its
+    review asset ran (the accepted history variance and anomaly checks compare with)."""
+
+    __tablename__ = "review_acceptances"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    environment: Mapped[str] = mapped_column(String(64))
+    metric: Mapped[str] = mapped_column(String(128), index=True)
+    dataset: Mapped[str] = mapped_column(String(128))
+    partition: Mapped[str] = mapped_column(String(32), index=True)
+    run_id: Mapped[str] = mapped_column(String(64))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime)
+    __table_args__ = (UniqueConstraint("environment", "metric", "dataset", "partition", "run_id", name="uq_acceptance"),)
+
+
+class BacktestRecord(Base):
+    """``metricdag review backtest`` of one check at one definition: on how many of the accepted
+    partitions it was computed over it would have fired."""
+
+    __tablename__ = "review_backtests"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    environment: Mapped[str] = mapped_column(String(64))
+    metric: Mapped[str] = mapped_column(String(128), index=True)
+    dataset: Mapped[str] = mapped_column(String(128))
+    check: Mapped[str] = mapped_column(String(128))
+    check_hash: Mapped[str] = mapped_column(String(64), index=True)
+    first_partition: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    last_partition: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    partitions: Mapped[int] = mapped_column(Integer)  # with data
+    fired: Mapped[int] = mapped_column(Integer)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime)

@@ -11,8 +11,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from metricdag.audit.models import (
+    Acceptance,
     AlertDelivery,
+    BacktestRecord,
     Base,
+    CheckEvaluation,
     Incident,
     LedgerEntry,
     LoadRecord,
@@ -373,6 +376,71 @@ class AuditStore:
             ]
         return sorted(rows, key=lambda r: (r.recorded_at, r.kind))
 
+
+    # ------------------------------------------------------- metrics repository
+
+    def record_evaluation(self, evaluation: CheckEvaluation) -> None:
+        """One review check evaluation (its ``recorded_at`` is set here)."""
+        evaluation.recorded_at = _now()
+        with self.session() as s, s.begin():
+            s.add(evaluation)
+
+    def record_acceptance(self, *, environment: str, metric: str, dataset: str, partition: str, run_id: str) -> None:
+        """A run accepted the partition (idempotent per run: a re-executed step adds nothing)."""
+        with self.session() as s:
+            s.add(Acceptance(environment=environment, metric=metric, dataset=dataset, partition=partition,
+                             run_id=run_id, recorded_at=_now()))
+            try:
+                s.commit()
+            except IntegrityError:
+                s.rollback()
+
+    def evaluations(
+        self, environment: str, metric: str, *, check: str | None = None, dataset: str | None = None,
+        partitions: list[str] | None = None,
+    ) -> list[CheckEvaluation]:
+        """The evaluations of ``metric``'s checks, oldest first, optionally narrowed."""
+        query = select(CheckEvaluation).where(CheckEvaluation.environment == environment, CheckEvaluation.metric == metric)
+        if check is not None:
+            query = query.where(CheckEvaluation.check == check)
+        if dataset is not None:
+            query = query.where(CheckEvaluation.dataset == dataset)
+        if partitions is not None:
+            query = query.where(CheckEvaluation.partition.in_(partitions))
+        with self.session() as s:
+            return list(s.scalars(query.order_by(CheckEvaluation.id)))
+
+    def accepted_runs(self, environment: str, metric: str, dataset: str, partitions: list[str]) -> dict[str, str]:
+        """partition -> the run that last accepted it, for those of ``partitions`` ever accepted."""
+        with self.session() as s:
+            rows = s.scalars(
+                select(Acceptance).where(Acceptance.environment == environment, Acceptance.metric == metric,
+                                         Acceptance.dataset == dataset, Acceptance.partition.in_(partitions))
+                .order_by(Acceptance.id)
+            )
+            return {r.partition: r.run_id for r in rows}
+
+    def accepted_partitions(self, environment: str, metric: str, dataset: str) -> list[str]:
+        """Every partition of the dataset some run accepted, oldest first."""
+        with self.session() as s:
+            rows = s.scalars(
+                select(Acceptance.partition).where(Acceptance.environment == environment, Acceptance.metric == metric,
+                                                   Acceptance.dataset == dataset).distinct()
+            )
+            return sorted(rows)
+
+    def record_backtest(self, record: BacktestRecord) -> None:
+        record.recorded_at = _now()
+        with self.session() as s, s.begin():
+            s.add(record)
+
+    def backtests(self, environment: str, metric: str, dataset: str | None = None) -> list[BacktestRecord]:
+        """The recorded backtests of ``metric``'s checks, oldest first."""
+        query = select(BacktestRecord).where(BacktestRecord.environment == environment, BacktestRecord.metric == metric)
+        if dataset is not None:
+            query = query.where(BacktestRecord.dataset == dataset)
+        with self.session() as s:
+            return list(s.scalars(query.order_by(BacktestRecord.id)))
 
 def add_ledger_columns(engine: Engine) -> None:
     """Add the load tables' newer columns to an audit database created before them

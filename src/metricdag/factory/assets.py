@@ -32,12 +32,14 @@ from metricdag.nodes.context import NodeContext
 from metricdag.nodes.runner import node_code_version as node_sources_version
 from metricdag.nodes.runner import run_node
 from metricdag.persistence.publish import STAGING_TAG, staging_schema
+from metricdag.audit.store import audit_store_for
 from metricdag.persistence.request import PersistRequest
 from metricdag.resources import CatalogResource, LegendResource, ObjectStoreResource, PersisterResource
 from metricdag.retries import classify_failures
 from metricdag.review.checks import AnyCheck, CheckOutcome, anomaly, check_names, data_outcome, schema_check, variance
 from metricdag.review.history import accepted_history, partition_reader
 from metricdag.review.measures import measure
+from metricdag.review.repository import evaluation, repository_history
 from metricdag.sourcing.errors import SourceError
 from metricdag.sourcing.legend import read_legend
 from metricdag.sourcing.object_store import read_object_store
@@ -59,6 +61,7 @@ from metricdag.spec.models import (
     UniqueCheck,
     VarianceCheck,
 )
+from metricdag.settings import cached_environment
 from metricdag.versioning import MetricVersion, metric_version
 
 LAYERS = ("sourcing", "preprocessing", "metric_calculation", "review", "persisted")
@@ -326,16 +329,35 @@ def _asset_check(
         # instead of every partition; this one known use is quieted here, nothing else.
         warnings.filterwarnings("ignore", category=dg.PreviewWarning, message=".*partitions_def.*AssetCheckSpec.*")
         if isinstance(check, (VarianceCheck, AnomalyCheck)):
-            return _variance_check(target, name, check, partitions, dataset, accepted)
+            return _variance_check(target, name, check, partitions, dataset, accepted, metric)
         if isinstance(check, SchemaCheck):
             return _catalog_check(target, name, check, partitions, dataset, metric)
         if isinstance(check, UniqueCheck) and not check.columns and not key:
             return _catalog_check(target, name, check, partitions, dataset, metric)  # the catalog schema's key
-        return _data_check(target, name, check, partitions, dataset, key)
+        return _data_check(target, name, check, partitions, dataset, key, metric)
 
 
-def _result(outcome: CheckOutcome, check: AnyCheck) -> dg.AssetCheckResult:
+def _repository(persister: PersisterResource):
+    """The run's environment and its audit store (the metrics repository; None: not configured)."""
+    env = cached_environment(persister.environment, persister.project_root)
+    return env, audit_store_for(env)
+
+
+def _result(
+    outcome: CheckOutcome, check: AnyCheck, context: dg.AssetCheckExecutionContext, persister: PersisterResource,
+    metric: Metric, dataset: str, name: str,
+) -> dg.AssetCheckResult:
+    """The check's result; the evaluation is recorded in the metrics repository when the
+    environment has one."""
     severity = dg.AssetCheckSeverity.ERROR if check.severity == "error" else dg.AssetCheckSeverity.WARN
+    env, store = _repository(persister)
+    if store is not None:
+        with classify_failures(f"recording check {name!r} of {dataset!r} in the metrics repository"):
+            store.record_evaluation(evaluation(
+                environment=env.name, metric=metric.name, dataset=dataset, name=name, check=check,
+                partition=context.partition_key, run_id=context.run.run_id, outcome=outcome,
+                severity=severity.value.lower(), metric_version=version_of(metric).version,
+            ))
     metadata = {k: ("none" if v is None else v) for k, v in outcome.metadata.items()}
     return dg.AssetCheckResult(
         passed=outcome.passed, severity=severity, description=outcome.description, metadata=metadata
@@ -349,6 +371,7 @@ def _data_check(
     partitions: dg.PartitionsDefinition,
     dataset: str,
     key: list[str],
+    metric: Metric,
 ) -> dg.AssetChecksDefinition:
     """A check that needs only the day's data."""
 
@@ -359,10 +382,12 @@ def _data_check(
         partitions_def=partitions,
         description=check_description(check),
     )
-    def _check(data: pd.DataFrame) -> dg.AssetCheckResult:
+    def _check(
+        context: dg.AssetCheckExecutionContext, persister: PersisterResource, data: pd.DataFrame
+    ) -> dg.AssetCheckResult:
         with classify_failures(f"check {name!r} of {dataset!r}"):
             outcome = data_outcome(data, check, dataset, key)
-        return _result(outcome, check)
+        return _result(outcome, check, context, persister, metric, dataset, name)
 
     return _check
 
@@ -385,14 +410,16 @@ def _catalog_check(
         partitions_def=partitions,
         description=check_description(check),
     )
-    def _check(context: dg.AssetCheckExecutionContext, catalog: CatalogResource, data: pd.DataFrame) -> dg.AssetCheckResult:
+    def _check(
+        context: dg.AssetCheckExecutionContext, catalog: CatalogResource, persister: PersisterResource, data: pd.DataFrame
+    ) -> dg.AssetCheckResult:
         with classify_failures(f"{check.type} check of {dataset!r}"):
             resolved = resolve_locked(context, catalog.client(), dataset, metric.name, metric.spec.catalog_datasets())
             if isinstance(check, UniqueCheck):
                 outcome = data_outcome(data, check, dataset, resolved.schema_.key)
             else:
                 outcome = schema_check(data, resolved.schema_, resolved.version)
-        return _result(outcome, check)
+        return _result(outcome, check, context, persister, metric, dataset, name)
 
     return _check
 
@@ -404,9 +431,11 @@ def _variance_check(
     partitions: dg.PartitionsDefinition,
     dataset: str,
     accepted: dg.AssetKey,
+    metric: Metric,
 ) -> dg.AssetChecksDefinition:
-    """The day's measure against the previous accepted days (the review layer): its average
-    (variance) or its seasonally adjusted median and spread (anomaly)."""
+    """The day's measure against the previous accepted days: its average (variance) or its
+    seasonally adjusted median and spread (anomaly). The history comes from the metrics
+    repository; without one (or for days it does not know) from the review layer's files."""
 
     @dg.asset_check(
         asset=target,
@@ -414,7 +443,7 @@ def _variance_check(
         blocking=check.severity == "error",
         partitions_def=partitions,
         description=check_description(check),
-        required_resource_keys={"io_manager"},
+        required_resource_keys={"io_manager", "persister"},
     )
     def _check(context: dg.AssetCheckExecutionContext, data: pd.DataFrame) -> dg.AssetCheckResult:
         io = context.resources.io_manager
@@ -425,15 +454,24 @@ def _variance_check(
             store_for(io.base_uri, io.s3_endpoint_url, io.s3_region), io.base_uri, io.environment, list(accepted.path)
         )
         day = partition_date(context)
+        persister = context.resources.persister
+        env, store = _repository(persister)
         with classify_failures(f"check {name!r} of {dataset!r}"):
-            history = accepted_history(read, day, check.window, check.measure, dataset)
+            if store is None:
+                history, known = accepted_history(read, day, check.window, check.measure, dataset), 0
+            else:
+                history, known = repository_history(
+                    store, env.name, metric.name, dataset, check.measure, day, check.window, read
+                )
             value = measure(data, check.measure, dataset)
         if isinstance(check, AnomalyCheck):
             outcome = anomaly(value, day, [(p.day, p.value) for p in history], check)
         else:
             outcome = variance(value, [p.value for p in history], check)
         days = ", ".join(p.day.isoformat() for p in history) or "none"
-        return _result(CheckOutcome(outcome.passed, outcome.description, {**outcome.metadata, "history_partitions": days}), check)
+        found = {**outcome.metadata, "history_partitions": days, "history_from_repository": known}
+        return _result(CheckOutcome(outcome.passed, outcome.description, found), check, context, persister, metric,
+                       dataset, name)
 
     return _check
 
@@ -451,7 +489,12 @@ def review_asset(metric: Metric, dataset: str, partitions: dg.PartitionsDefiniti
         code_version=version_of(metric).version,  # a changed gating check or node: unsynced
         metadata=version_metadata(metric),
     )
-    def _accepted(data: pd.DataFrame) -> pd.DataFrame:
+    def _accepted(context: dg.AssetExecutionContext, persister: PersisterResource, data: pd.DataFrame) -> pd.DataFrame:
+        env, store = _repository(persister)
+        if store is not None:  # the accepted history the variance and anomaly checks read
+            with classify_failures(f"recording the acceptance of {dataset!r} in the metrics repository"):
+                store.record_acceptance(environment=env.name, metric=metric.name, dataset=dataset,
+                                        partition=context.partition_key, run_id=context.run.run_id)
         return data
 
     return _accepted

@@ -31,6 +31,15 @@ def register(subparsers) -> None:
     s.add_argument("metric", help="metric name (a folder under metrics/)")
     s.add_argument("--last", type=int, default=30, help="how many of the newest stored partitions to profile (default 30)")
     s.set_defaults(fn=cmd_suggest)
+    h = actions.add_parser(
+        "history",
+        help="the metrics repository: each check evaluation of a metric (value, threshold, outcome, version, run)",
+    )
+    h.add_argument("metric", help="metric name")
+    h.add_argument("--check", help="only this check (its name: the type, or <type>_<position> when repeated)")
+    h.add_argument("--dataset", help="only the checks of this reviewed dataset")
+    h.add_argument("--all", action="store_true", help="every evaluation, not only the last one per partition and check")
+    h.set_defaults(fn=cmd_history)
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
@@ -132,4 +141,32 @@ def cmd_suggest(args: argparse.Namespace) -> int:
         print(f"metric {metric.name!r}: no output has stored partitions to profile", file=sys.stderr)
         return 1
     print(render_review(entries), end="")
+    return 0
+
+
+def _value(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.2f}"
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from metricdag.audit.store import audit_store_for
+    from metricdag.review.repository import latest
+    from metricdag.settings import current_environment
+
+    env = current_environment()
+    store = audit_store_for(env)
+    if store is None:
+        raise MetricdagError(f"environment {env.name!r} configures no audit store (audit: url), so no metrics repository")
+    found = store.evaluations(env.name, args.metric, check=args.check, dataset=args.dataset)
+    rows = found if args.all else latest(found)
+    if not rows:
+        what = f" of check {args.check!r}" if args.check else ""
+        print(f"no evaluation{what} of metric {args.metric!r} in the metrics repository of {env.name!r}", file=sys.stderr)
+        return 1
+    print(tabulate(
+        [(e.partition, e.dataset, e.check, _value(e.value), e.threshold, "pass" if e.passed else "FAIL", e.severity,
+          e.metric_version[:12], e.run_id[:8], e.recorded_at.strftime("%Y-%m-%d %H:%M:%S")) for e in rows],
+        headers=["partition", "dataset", "check", "value", "threshold", "outcome", "severity", "metric_version", "run",
+                 "recorded_at"],
+    ))
     return 0
