@@ -29,6 +29,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
     root = find_project_root()
     folders = [Path(p) for p in args.folders]
     report = validate_project(root, folders or None)
+    strict = []
+    if args.strict:  # blocking checks must be backtested (the metrics repository of the environment)
+        from metricdag.review.gates import project_strict_problems
+
+        strict = project_strict_problems(report.metrics, root)
     for metric in report.metrics:
         nodes = len(metric.spec.preprocessing) + len(metric.spec.metric_calculation)
         print(f"ok  {metric.folder}: {metric.name} ({len(metric.spec.sourcing)} sources, {nodes} nodes)")
@@ -39,7 +44,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(f"{len(report.invalid)} of {checked} metric(s) invalid", file=sys.stderr)
     elif report.problems:
         print(f"{len(report.problems)} problem(s) in pipeline-configs", file=sys.stderr)
-    return 0 if report.ok else 1
+    for problem in strict:
+        print(problem, file=sys.stderr)
+    if strict:
+        print(f"--strict: {len(strict)} blocking check(s) not backtested as required", file=sys.stderr)
+    return 0 if report.ok and not strict else 1
 
 
 def cmd_stack(args: argparse.Namespace) -> int:
@@ -300,6 +309,9 @@ def parser() -> argparse.ArgumentParser:
         "prints path:line: message per problem",
     )
     v.add_argument("folders", nargs="*", help="metric folders (default: every metrics/*/ and the pipeline configs)")
+    v.add_argument("--strict", action="store_true",
+                   help="also fail when a blocking check needs a backtest and has none, or its backtest fired on more "
+                   "than review.max_fire_share of its partitions (reads the environment's metrics repository)")
     v.set_defaults(fn=cmd_validate)
 
     s = sub.add_parser("stack", help="the local stack: fakesnow + catalog service on loopback")

@@ -215,6 +215,17 @@ class AuditSettings(_Strict):
     url: str
 
 
+class ReviewSettings(_Strict):
+    """Backtested gates (``review:``): with ``require_backtest`` a blocking check that is new or
+    changed since the accepted history was checked runs as warn until ``metricdag review
+    backtest`` recorded a backtest of its definition; ``validate --strict`` rejects a backtest
+    that fired on more than ``max_fire_share`` of its partitions."""
+
+    require_backtest: bool = False
+    backtest_partitions: int = Field(30, ge=1)  # N: the accepted partitions a backtest covers
+    max_fire_share: float = Field(0.1, ge=0, le=1)
+
+
 class SampleSettings(_Strict):
     end_date: date = Field(description="the sample date `make run` computes")
     days: int = Field(default=7, ge=1, le=366, description="days of history seeded, ending at end_date")
@@ -242,6 +253,7 @@ class Environment(_Strict):
     events: EventsSettings | None = None
     alerting: AlertingSettings | None = None
     audit: AuditSettings | None = None
+    review: ReviewSettings = ReviewSettings()
     localstack: LocalStackSettings | None = None
     project_root: Path
 

@@ -442,6 +442,25 @@ class AuditStore:
         with self.session() as s:
             return list(s.scalars(query.order_by(BacktestRecord.id)))
 
+    def accepted_unevaluated(self, environment: str, metric: str, dataset: str, check_hash: str) -> int:
+        """How many accepted partitions of the dataset were accepted by a run that did not
+        evaluate this check definition (the history a new or changed check was never run over)."""
+        evaluated = select(CheckEvaluation.id).where(
+            CheckEvaluation.environment == Acceptance.environment, CheckEvaluation.metric == Acceptance.metric,
+            CheckEvaluation.dataset == Acceptance.dataset, CheckEvaluation.partition == Acceptance.partition,
+            CheckEvaluation.run_id == Acceptance.run_id, CheckEvaluation.check_hash == check_hash,
+        ).exists()
+        with self.session() as s:
+            rows = s.execute(
+                select(Acceptance.partition, evaluated).where(
+                    Acceptance.environment == environment, Acceptance.metric == metric, Acceptance.dataset == dataset
+                ).order_by(Acceptance.id)
+            )
+            last: dict[str, bool] = {}
+            for partition, was_evaluated in rows:
+                last[partition] = bool(was_evaluated)  # the partition's last accepting run decides
+            return sum(1 for v in last.values() if not v)
+
 def add_ledger_columns(engine: Engine) -> None:
     """Add the load tables' newer columns to an audit database created before them
     (``create_all`` creates missing tables only); existing rows get NULL."""

@@ -39,6 +39,7 @@ from metricdag.retries import classify_failures
 from metricdag.review.checks import AnyCheck, CheckOutcome, anomaly, check_names, data_outcome, schema_check, variance
 from metricdag.review.history import accepted_history, partition_reader
 from metricdag.review.measures import measure
+from metricdag.review.gates import demotion
 from metricdag.review.repository import evaluation, repository_history
 from metricdag.sourcing.errors import SourceError
 from metricdag.sourcing.legend import read_legend
@@ -348,9 +349,14 @@ def _result(
     metric: Metric, dataset: str, name: str,
 ) -> dg.AssetCheckResult:
     """The check's result; the evaluation is recorded in the metrics repository when the
-    environment has one."""
+    environment has one. A blocking check that must be backtested first runs as warn and says so."""
     severity = dg.AssetCheckSeverity.ERROR if check.severity == "error" else dg.AssetCheckSeverity.WARN
     env, store = _repository(persister)
+    with classify_failures(f"reading the backtests of check {name!r} of {dataset!r}"):
+        demoted = demotion(env, store, metric.name, dataset, name, check)
+    if demoted is not None:
+        severity = dg.AssetCheckSeverity.WARN
+        outcome = CheckOutcome(outcome.passed, f"{outcome.description} ({demoted})", {**outcome.metadata, "gate": demoted})
     if store is not None:
         with classify_failures(f"recording check {name!r} of {dataset!r} in the metrics repository"):
             store.record_evaluation(evaluation(

@@ -78,3 +78,20 @@ def fire_counts(rows: Sequence[BacktestRow]) -> dict[str, tuple[int, int]]:
         else:
             counts.setdefault(row.check, (fired, judged))
     return counts
+
+
+def record_backtests(store, environment: str, metric: str, dataset: str, checks: Sequence[tuple[str, AnyCheck]],
+                     rows: Sequence[BacktestRow]) -> None:
+    """One repository record per check: its definition and on how many partitions it fired."""
+    from metricdag.audit.models import BacktestRecord
+    from metricdag.review.repository import check_hash
+
+    counts = fire_counts(rows)
+    for name, check in checks:
+        judged = sorted(r.partition for r in rows if r.check == name and r.would_fire is not None)
+        fired, total = counts.get(name, (0, 0))
+        store.record_backtest(BacktestRecord(
+            environment=environment, metric=metric, dataset=dataset, check=name, check_hash=check_hash(check),
+            first_partition=judged[0].isoformat() if judged else None,
+            last_partition=judged[-1].isoformat() if judged else None, partitions=total, fired=fired,
+        ))

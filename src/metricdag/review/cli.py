@@ -21,7 +21,8 @@ def register(subparsers) -> None:
     b.add_argument("metric", help="metric name (a folder under metrics/)")
     b.add_argument("--check", help="only this check (its name: the type, or <type>_<position> when repeated)")
     b.add_argument("--dataset", help="only the checks of this reviewed dataset")
-    b.add_argument("--last", type=int, default=30, help="how many partitions, ending with --end (default 30)")
+    b.add_argument("--last", type=int, help="how many partitions, ending with --end "
+                   "(default: the environment's review.backtest_partitions, 30)")
     b.add_argument("--end", type=date.fromisoformat, help="last partition (default: the newest one stored)")
     b.set_defaults(fn=cmd_backtest)
     s = actions.add_parser(
@@ -51,9 +52,14 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from metricdag.settings import load_environment
     from metricdag.spec.loader import load_metric
 
+    from metricdag.audit.store import audit_store_for
+    from metricdag.review.backtest import record_backtests
+
+    env = load_environment()
+    args.last = env.review.backtest_partitions if args.last is None else args.last
     if args.last < 1:
         raise MetricdagError("--last must be at least 1")
-    env = load_environment()
+    repository = audit_store_for(env)
     folder = env.project_root / "metrics" / args.metric
     metric = load_metric(folder, env.project_root)
     store = store_for(env.object_store_uri, env.object_store.s3_endpoint_url, env.object_store.s3_region)
@@ -89,6 +95,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         ))
         for name, (fired, judged) in fire_counts(rows).items():
             print(f"{review.dataset}:{name}: would have fired on {fired} of {judged} partition(s) with data")
+        if repository is not None:  # the backtested gates read these
+            record_backtests(repository, env.name, metric.name, review.dataset, checks, rows)
+            print(f"recorded in the metrics repository of {env.name!r}")
         print()
     if not found_check:
         print(f"no check named {args.check!r} in the review of {metric.name!r}", file=sys.stderr)
