@@ -10,7 +10,7 @@ description (:mod:`metricdag.factory.naming`).
 
 import time
 import warnings
-from datetime import date
+from datetime import date, datetime, timezone
 
 import dagster as dg
 import pandas as pd
@@ -36,7 +36,16 @@ from metricdag.audit.store import audit_store_for
 from metricdag.persistence.request import PersistRequest
 from metricdag.resources import CatalogResource, LegendResource, ObjectStoreResource, PersisterResource
 from metricdag.retries import classify_failures
-from metricdag.review.checks import AnyCheck, CheckOutcome, anomaly, check_names, data_outcome, schema_check, variance
+from metricdag.review.checks import (
+    AnyCheck,
+    CheckOutcome,
+    anomaly,
+    check_names,
+    data_outcome,
+    freshness,
+    schema_check,
+    variance,
+)
 from metricdag.review.history import accepted_history, partition_reader
 from metricdag.review.measures import measure
 from metricdag.review.gates import demotion
@@ -50,6 +59,7 @@ from metricdag.spec.models import (
     AcceptedValuesCheck,
     AnomalyCheck,
     DailyMinimumCheck,
+    FreshnessCheck,
     NodeSpec,
     NotNullCheck,
     PersistSpec,
@@ -306,6 +316,9 @@ def check_description(check: AnyCheck) -> str:
         what = "Columns and types equal the catalog schema"
     elif isinstance(check, SqlCheck):
         what = f"No row returned by: {check.query.strip()}"
+    elif isinstance(check, FreshnessCheck):
+        what = (f"Source {check.source} has at least {check.min_rows} row(s) for the day by {check.deadline} UTC, "
+                f"{check.days_after} day(s) after it; checked before anything computes on it")
     else:
         season = ", by day of week" if check.seasonality == "day_of_week" else ""
         what = (
@@ -329,6 +342,8 @@ def _asset_check(
         # A partitioned check (preview in 1.13) is what lets the check read the run's partition
         # instead of every partition; this one known use is quieted here, nothing else.
         warnings.filterwarnings("ignore", category=dg.PreviewWarning, message=".*partitions_def.*AssetCheckSpec.*")
+        if isinstance(check, FreshnessCheck):
+            return _freshness_check(name, check, partitions, dataset, metric)
         if isinstance(check, (VarianceCheck, AnomalyCheck)):
             return _variance_check(target, name, check, partitions, dataset, accepted, metric)
         if isinstance(check, SchemaCheck):
@@ -425,6 +440,28 @@ def _catalog_check(
                 outcome = data_outcome(data, check, dataset, resolved.schema_.key)
             else:
                 outcome = schema_check(data, resolved.schema_, resolved.version)
+        return _result(outcome, check, context, persister, metric, dataset, name)
+
+    return _check
+
+
+def _freshness_check(
+    name: str, check: FreshnessCheck, partitions: dg.PartitionsDefinition, dataset: str, metric: Metric
+) -> dg.AssetChecksDefinition:
+    """A check on the sourcing asset of ``check.source``: blocking, it stops the run before any
+    node computes on a source that is late or not complete yet (recorded under ``dataset``'s review)."""
+
+    @dg.asset_check(
+        asset=asset_key(metric.name, "sourcing", check.source),
+        name=name,
+        blocking=check.severity == "error",
+        partitions_def=partitions,
+        description=check_description(check),
+    )
+    def _check(
+        context: dg.AssetCheckExecutionContext, persister: PersisterResource, data: pd.DataFrame
+    ) -> dg.AssetCheckResult:
+        outcome = freshness(len(data), partition_date(context), check, datetime.now(timezone.utc))
         return _result(outcome, check, context, persister, metric, dataset, name)
 
     return _check

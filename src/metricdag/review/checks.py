@@ -6,7 +6,7 @@ import math
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, time, timedelta, timezone
 
 import pandas as pd
 
@@ -17,6 +17,7 @@ from metricdag.spec.models import (
     AcceptedValuesCheck,
     AnomalyCheck,
     DailyMinimumCheck,
+    FreshnessCheck,
     NotNullCheck,
     RangeCheck,
     RecordCountCheck,
@@ -29,7 +30,7 @@ from metricdag.spec.models import (
 
 AnyCheck = (
     RecordCountCheck | DailyMinimumCheck | VarianceCheck | RangeCheck | NotNullCheck | UniqueCheck
-    | AcceptedValuesCheck | SchemaCheck | SqlCheck | AnomalyCheck
+    | AcceptedValuesCheck | SchemaCheck | SqlCheck | AnomalyCheck | FreshnessCheck
 )
 EXAMPLES = 5  # offending rows or values shown in a failing check's description
 
@@ -422,3 +423,32 @@ def data_outcome(data: pd.DataFrame, check: DataOnlyCheck, dataset: str, key: Se
     if isinstance(check, SqlCheck):
         return sql_check(data, check, dataset)
     raise TypeError(f"{type(check).__name__} needs more than the day's data")
+
+
+def due_at(day: date, check: FreshnessCheck) -> datetime:
+    """When the source's data for ``day`` is due (UTC)."""
+    hour, minute = (int(p) for p in check.deadline.split(":"))
+    return datetime.combine(day + timedelta(days=check.days_after), time(hour, minute), tzinfo=timezone.utc)
+
+
+def _span(delta: timedelta) -> str:
+    minutes = int(abs(delta).total_seconds() // 60)
+    return f"{minutes // 1440}d {minutes // 60 % 24}h {minutes % 60}m" if minutes >= 1440 else f"{minutes // 60}h {minutes % 60}m"
+
+
+def freshness(rows: int, day: date, check: FreshnessCheck, now: datetime) -> CheckOutcome:
+    """The source holds at least ``check.min_rows`` rows for ``day``. Fewer fails: after the
+    deadline the source is late; before it, not complete yet. Either way nothing is computed on it."""
+    due = due_at(day, check)
+    late = now >= due
+    metadata: dict[str, object] = {"source": check.source, "rows": rows, "min_rows": check.min_rows,
+                                   "due_at": due.strftime("%Y-%m-%d %H:%M UTC"), "late": late and rows < check.min_rows}
+    when = f"due by {due:%Y-%m-%d %H:%M} UTC"
+    if rows >= check.min_rows:
+        return CheckOutcome(True, f"source {check.source!r} has {rows} row(s) for {day} (at least {check.min_rows}, {when})", metadata)
+    if late:
+        verdict = f"is late: {rows} row(s) for {day}, at least {check.min_rows} were {when}, {_span(now - due)} ago"
+    else:
+        verdict = f"has only {rows} row(s) for {day} so far, at least {check.min_rows} {when} (in {_span(due - now)})"
+    return CheckOutcome(False, f"source {check.source!r} {verdict}; nothing is computed on partial data: "
+                        "rerun the partition once the source has arrived", metadata)

@@ -24,7 +24,7 @@ from metricdag.review.measures import measure as measure_of
 VALUE_KEYS = {
     "record_count": "rows", "daily_minimum": "value", "variance": "value", "anomaly": "value",
     "range": "failing_rows", "accepted_values": "failing_rows", "unique": "duplicate_rows",
-    "schema": "drifts", "sql": "offending_rows",
+    "schema": "drifts", "sql": "offending_rows", "freshness": "rows",
 }
 
 
@@ -72,6 +72,8 @@ def threshold(check: AnyCheck) -> str:
         return f"0 rows with {check.column} outside {len(check.values)} value(s)"
     if t == "schema":
         return "0 drifts from the catalog schema"
+    if t == "freshness":
+        return f"rows of {check.source} >= {check.min_rows} by {check.deadline} UTC, {check.days_after} day(s) after"
     return "0 offending rows"
 
 

@@ -360,10 +360,24 @@ class AnomalyCheck(_MeasuredCheck):
         return self
 
 
+class FreshnessCheck(Strict):
+    """A sourced dataset has at least ``min_rows`` rows for the partition by a deadline: ``deadline``
+    (HH:MM, UTC) on the day ``days_after`` days after the partition's day. A check on the
+    sourcing asset, run before anything computes on it: a late (or not yet complete) source fails
+    the run instead of being computed on partial data."""
+
+    type: Literal["freshness"]
+    source: Name = Field(description="a dataset this metric sources (not from_metric)")
+    deadline: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="HH:MM UTC the data is due by")
+    days_after: int = Field(default=1, ge=0, le=31, description="the deadline is on the partition's day plus this many days")
+    min_rows: int = Field(default=1, ge=1, description="rows the partition must hold to count as arrived")
+    severity: Severity = "error"
+
+
 ReviewCheck = Annotated[
     Union[
         RecordCountCheck, DailyMinimumCheck, VarianceCheck, RangeCheck, NotNullCheck, UniqueCheck,
-        AcceptedValuesCheck, SchemaCheck, SqlCheck, AnomalyCheck,
+        AcceptedValuesCheck, SchemaCheck, SqlCheck, AnomalyCheck, FreshnessCheck,
     ],
     Field(discriminator="type"),
 ]

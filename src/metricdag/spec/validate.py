@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
@@ -90,6 +90,7 @@ def semantic_problems(
     for i, review in enumerate(spec.review):
         if review.dataset not in writer:
             add(("review", i, "dataset"), f"review of unknown dataset {review.dataset!r}: no node produces it")
+    add_freshness_problems(spec, add)
     for i, persist in enumerate(spec.persist):
         if persist.dataset not in writer:
             add(("persist", i, "dataset"), f"persist of unknown dataset {persist.dataset!r}: no node produces it")
@@ -256,3 +257,24 @@ def entrypoint_problem(node: NodeSpec, folder: Path) -> str | None:
 def _unknown_policy(name: str, known: set[str]) -> str:
     return f"unknown retry policy {name!r} (pipeline-configs/retry-policies.yaml has: {', '.join(sorted(known)) or 'none'})"
 
+
+
+def add_freshness_problems(spec: MetricSpec, add: Callable[[tuple, str], None]) -> None:
+    """A freshness check names a dataset the metric sources itself, and each such source once
+    (its check runs on the sourcing asset)."""
+    sourced = {s.dataset: s for s in spec.sourcing}
+    seen: set[str] = set()
+    for i, review in enumerate(spec.review):
+        for j, check in enumerate(review.checks):
+            if check.type != "freshness":
+                continue
+            loc = ("review", i, "checks", j, "source")
+            source = sourced.get(check.source)
+            if source is None:
+                add(loc, unknown_name("sourced dataset", check.source, sourced, "sourcing", " in a freshness check"))
+            elif source.from_metric:
+                add(loc, f"freshness check: {check.source!r} comes from metric {source.from_metric!r}, whose own "
+                         "review accepted it; check the freshness of its sources there")
+            elif check.source in seen:
+                add(loc, f"a second freshness check of source {check.source!r}: one per source")
+            seen.add(check.source)
