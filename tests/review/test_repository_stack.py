@@ -141,3 +141,16 @@ def test_validate_strict_fails_until_backtested_and_the_backtest_gates(gate_proj
     floor = evaluations["daily_minimum_5"]
     assert not floor.passed and floor.severity == dg.AssetCheckSeverity.ERROR  # backtested: it blocks now
     assert not result.success and REVIEW not in materialized(result)
+
+
+def test_a_diff_run_records_nothing_in_the_repository(gate_project, monkeypatch, tmp_path):
+    project, env, days = gate_project["project"], gate_project["env"], gate_project["days"]
+    monkeypatch.setenv("METRICDAG_HOME", str(project))
+    from metricdag.audit.store import audit_store_for
+
+    store = audit_store_for(env)
+    before = len(store.evaluations(env.name, METRIC)), store.accepted_partitions(env.name, METRIC, "net_sales_daily")
+
+    main(["diff", METRIC, "--from", days[0].isoformat(), "--to", days[1].isoformat(), "--reports", str(tmp_path)])
+
+    assert (len(store.evaluations(env.name, METRIC)), store.accepted_partitions(env.name, METRIC, "net_sales_daily")) == before

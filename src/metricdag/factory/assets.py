@@ -359,6 +359,14 @@ def _repository(persister: PersisterResource):
     return env, audit_store_for(env)
 
 
+def _records(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> bool:
+    """Whether the run's evaluations and acceptances go into the metrics repository: not for a
+    ``metricdag diff`` run (its files are scratch, its definition not the deployed one)."""
+    from metricdag.changes.scratch_run import DIFF_TAG  # imports the factory: only at run time
+
+    return DIFF_TAG not in context.run.tags
+
+
 def _result(
     outcome: CheckOutcome, check: AnyCheck, context: dg.AssetCheckExecutionContext, persister: PersisterResource,
     metric: Metric, dataset: str, name: str,
@@ -372,7 +380,7 @@ def _result(
     if demoted is not None:
         severity = dg.AssetCheckSeverity.WARN
         outcome = CheckOutcome(outcome.passed, f"{outcome.description} ({demoted})", {**outcome.metadata, "gate": demoted})
-    if store is not None:
+    if store is not None and _records(context):
         with classify_failures(f"recording check {name!r} of {dataset!r} in the metrics repository"):
             store.record_evaluation(evaluation(
                 environment=env.name, metric=metric.name, dataset=dataset, name=name, check=check,
@@ -534,7 +542,7 @@ def review_asset(metric: Metric, dataset: str, partitions: dg.PartitionsDefiniti
     )
     def _accepted(context: dg.AssetExecutionContext, persister: PersisterResource, data: pd.DataFrame) -> pd.DataFrame:
         env, store = _repository(persister)
-        if store is not None:  # the accepted history the variance and anomaly checks read
+        if store is not None and _records(context):  # the accepted history the variance and anomaly checks read
             with classify_failures(f"recording the acceptance of {dataset!r} in the metrics repository"):
                 store.record_acceptance(environment=env.name, metric=metric.name, dataset=dataset,
                                         partition=context.partition_key, run_id=context.run.run_id)
