@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime, timedelta, timezone
 
 import dagster as dg
 
+from metricdag.alerting.digest import queue_digest
 from metricdag.alerting.episodes import Failure
 from metricdag.alerting.notify import alert_failure, deliver_pending, resolve_partition
 from metricdag.alerting.routes import load_alerting_config, routes_for
@@ -161,10 +163,31 @@ def run_sensors(metric: Metric, env: Environment, job) -> list[dg.SensorDefiniti
             f"alerts: {report.delivered} delivered, {report.pending} still pending, {report.failed} failed"
         )
 
-    return [_started, _succeeded, _failed, _outbox]
+    @dg.sensor(
+        name=warn_digest_sensor_name(name), minimum_interval_seconds=DIGEST_INTERVAL_S,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"Sends one e-mail per route a day with {name}'s failed warn-level review checks of the day before.",
+    )
+    def _digest(context: dg.SensorEvaluationContext):
+        s = store()
+        if s is None or env.alerting is None:
+            return dg.SkipReason(f"environment {env.name} has no audit store or no alerting: section")
+        day = datetime.now(timezone.utc).date() - timedelta(days=1)  # a day's digest once the day is over
+        routes = routes_for(load_alerting_config(env.project_root), name, metric_routes)
+        queued = queue_digest(s, env.name, name, day, routes, context.log)
+        report = deliver_pending(env.alerting, s, env.name, name, context.log)
+        return dg.SkipReason(f"warn digest of {day}: {queued} queued; alerts: {report.delivered} delivered, "
+                             f"{report.pending} still pending, {report.failed} failed")
+
+    return [_started, _succeeded, _failed, _outbox, _digest]
 
 
 OUTBOX_INTERVAL_S = 60  # how often undelivered alerts are retried
+DIGEST_INTERVAL_S = 3600  # how often the day before's warn digest is looked at (queued once per route)
+
+
+def warn_digest_sensor_name(metric: str) -> str:
+    return f"{metric}__warn_digest"
 
 
 def alert_outbox_sensor_name(metric: str) -> str:

@@ -461,6 +461,16 @@ class AuditStore:
                 last[partition] = bool(was_evaluated)  # the partition's last accepting run decides
             return sum(1 for v in last.values() if not v)
 
+    def evaluations_recorded(self, environment: str, metric: str, start: datetime, end: datetime) -> list[CheckEvaluation]:
+        """The evaluations of ``metric`` recorded in [start, end) (UTC), oldest first."""
+        with self.session() as s:
+            return list(s.scalars(
+                select(CheckEvaluation).where(
+                    CheckEvaluation.environment == environment, CheckEvaluation.metric == metric,
+                    CheckEvaluation.recorded_at >= start, CheckEvaluation.recorded_at < end,
+                ).order_by(CheckEvaluation.id)
+            ))
+
 def add_ledger_columns(engine: Engine) -> None:
     """Add the load tables' newer columns to an audit database created before them
     (``create_all`` creates missing tables only); existing rows get NULL."""
