@@ -55,3 +55,42 @@ def test_warn_findings_of_a_day_go_out_in_one_mail_per_route_once(sinks: Sinks, 
 def test_a_day_without_findings_sends_nothing(sinks: Sinks, store):
     record(store, "2024-06-01", MINIMUM, "daily_minimum", passed=True, severity="warn")
     assert queue_digest(store, "test", "m", datetime.now(timezone.utc).date(), ROUTES) == 0
+
+
+def test_the_digest_sensor_mails_the_day_before_once(sinks: Sinks, tmp_path):
+    from datetime import timedelta
+    from pathlib import Path
+
+    import dagster as dg
+    from sqlalchemy import update
+
+    from metricdag.audit.models import CheckEvaluation
+    from metricdag.audit.sensors import run_sensors, warn_digest_sensor_name
+    from metricdag.audit.store import audit_store_for
+    from metricdag.settings import AuditSettings, load_environment
+    from metricdag.spec.loader import load_metric
+
+    repo = Path(__file__).resolve().parents[2]
+    env = load_environment("local", repo).model_copy(update={
+        "name": "digest-test", "alerting": sinks.settings(), "audit": AuditSettings(url=f"sqlite:///{tmp_path}/audit.db"),
+    })
+    metric = load_metric(repo / "metrics" / "daily_net_sales", repo)
+    store = audit_store_for(env)
+    store.record_evaluation(evaluation(
+        environment=env.name, metric=metric.name, dataset="net_sales_daily", name="daily_minimum", check=MINIMUM,
+        partition="2024-06-03", run_id="r1", outcome=CheckOutcome(False, "sum:net = 3, below the daily minimum 10"),
+        severity="warn", metric_version="v",
+    ))
+    yesterday = datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(days=1)
+    with store.session() as s, s.begin():
+        s.execute(update(CheckEvaluation).values(recorded_at=yesterday))
+    job = dg.define_asset_job("daily_net_sales__daily")
+    sensor = next(s for s in run_sensors(metric, env, job) if s.name == warn_digest_sensor_name(metric.name))
+    before = len(messages(sinks.mail))
+
+    for _ in range(2):  # two ticks: one mail
+        sensor(dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral()))
+
+    new = [email.message_from_bytes(m.read_bytes(), policy=email.policy.default) for m in messages(sinks.mail)[before:]]
+    assert [m["To"] for m in new] == ["sales-analytics@example.com"]
+    assert "below the daily minimum 10" in new[0].get_content()
