@@ -7,8 +7,8 @@ from pathlib import Path
 from metricdag.audit.models import BacktestRecord
 from metricdag.audit.store import AuditStore
 from metricdag.review.checks import CheckOutcome, check_names
-from metricdag.review.repository import check_hash, evaluation
 from metricdag.review.gates import strict_problems
+from metricdag.review.repository import check_hash, evaluation
 from metricdag.settings import load_environment
 from metricdag.spec.loader import load_metric
 from metricdag.yamlio import parse_yaml

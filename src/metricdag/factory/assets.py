@@ -16,6 +16,7 @@ import dagster as dg
 import pandas as pd
 from dagster_snowflake import SnowflakeResource
 
+from metricdag.audit.store import audit_store_for
 from metricdag.catalog.conform import conform
 from metricdag.catalog.models import (
     LegendLambdaCoordinates,
@@ -32,7 +33,6 @@ from metricdag.nodes.context import NodeContext
 from metricdag.nodes.runner import node_code_version as node_sources_version
 from metricdag.nodes.runner import run_node
 from metricdag.persistence.publish import STAGING_TAG, staging_schema
-from metricdag.audit.store import audit_store_for
 from metricdag.persistence.request import PersistRequest
 from metricdag.resources import CatalogResource, LegendResource, ObjectStoreResource, PersisterResource
 from metricdag.retries import classify_failures
@@ -46,10 +46,11 @@ from metricdag.review.checks import (
     schema_check,
     variance,
 )
+from metricdag.review.gates import demotion
 from metricdag.review.history import accepted_history, partition_reader
 from metricdag.review.measures import measure
-from metricdag.review.gates import demotion
 from metricdag.review.repository import evaluation, repository_history
+from metricdag.settings import cached_environment
 from metricdag.sourcing.errors import SourceError
 from metricdag.sourcing.legend import read_legend
 from metricdag.sourcing.object_store import read_object_store
@@ -72,7 +73,6 @@ from metricdag.spec.models import (
     UniqueCheck,
     VarianceCheck,
 )
-from metricdag.settings import cached_environment
 from metricdag.versioning import MetricVersion, metric_version
 
 LAYERS = ("sourcing", "preprocessing", "metric_calculation", "review", "persisted")
