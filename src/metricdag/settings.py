@@ -16,11 +16,10 @@ import re
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
-
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from metricdag.auth.transport import require_secure_transport
 from metricdag.errors import ConfigError
@@ -242,6 +241,47 @@ class LocalStackSettings(_Strict):
     sample: SampleSettings
 
 
+class ExecutorSpec(_Strict):
+    """How the steps of a run execute (``executor:`` in metric.yaml; the environment file holds the
+    default). ``in_process``: every step in the run's own process, one after another (no per-step
+    start-up; JVM nodes still run as their own processes). ``multiprocess``: each step in its own
+    process, at most ``max_concurrent`` at once, started from a forkserver that has imported
+    ``preload_modules`` once (or spawned afresh)."""
+
+    type: Literal["in_process", "multiprocess"] = "in_process"
+    max_concurrent: int | None = Field(default=None, ge=1, le=256, description="multiprocess: steps at once (default: CPUs)")
+    start_method: Literal["forkserver", "spawn"] = "forkserver"
+    preload_modules: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")]] = Field(
+        default_factory=lambda: list(DEFAULT_PRELOAD),
+        description="forkserver: modules imported once in the forkserver, so each step starts without importing them",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, v):
+        return {"type": v} if isinstance(v, str) else v
+
+    @model_validator(mode="after")
+    def _multiprocess_only(self) -> "ExecutorSpec":
+        extra = sorted(self.model_fields_set & {"max_concurrent", "start_method", "preload_modules"})
+        if self.type == "in_process" and extra:
+            raise ValueError(f"{', '.join(extra)} only appl{'ies' if len(extra) == 1 else 'y'} to type: multiprocess")
+        if self.start_method == "spawn" and "preload_modules" in self.model_fields_set:
+            raise ValueError("preload_modules only applies to start_method: forkserver")
+        return self
+
+    @property
+    def label(self) -> str:
+        """What the run tag ``metricdag/executor`` shows."""
+        if self.type == "in_process":
+            return "in_process"
+        bound = f", max_concurrent={self.max_concurrent}" if self.max_concurrent else ""
+        return f"multiprocess ({self.start_method}{bound})"
+
+
+DEFAULT_PRELOAD = ("dagster", "pandas", "pyarrow", "metricdag.factory")
+
+
 class Environment(_Strict):
     name: str
     object_store: ObjectStoreSettings
@@ -255,6 +295,9 @@ class Environment(_Strict):
     audit: AuditSettings | None = None
     review: ReviewSettings = ReviewSettings()
     localstack: LocalStackSettings | None = None
+    executor: ExecutorSpec = Field(
+        default_factory=ExecutorSpec, description="how runs execute their steps unless metric.yaml says (executor:)"
+    )
     project_root: Path
 
     def path(self, value: str) -> Path:

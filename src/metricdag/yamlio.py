@@ -1,4 +1,9 @@
-"""YAML -> typed pydantic models, with every error reported as ``path:line: message``."""
+"""YAML -> typed pydantic models, with every error reported as ``path:line: message``.
+
+Files are parsed twice at most: fast into plain data (:func:`parse_plain`, libyaml), and with
+ruamel's round-trip parser, which keeps line numbers, only when something is wrong and a
+``path:line`` has to be found (:func:`parse_yaml`).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import yaml
 from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
+from ruamel.yaml.resolver import implicit_resolvers
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 
@@ -25,6 +32,54 @@ def parse_yaml(text: str, path: Path | str) -> Any:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         raise SpecError.single(path, line, f"YAML syntax error: {exc.problem or exc}") from None
+
+
+class _FastLoader(yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader):
+    """libyaml with YAML 1.2's plain scalars, as ruamel resolves them (``yes``/``on`` stay
+    strings, ``0o17`` is an int); anything else it is unsure of is left to ruamel."""
+
+
+_FastLoader.yaml_implicit_resolvers = {}
+for _versions, _tag, _regexp, _first in implicit_resolvers:
+    if (1, 2) in _versions and _tag.rsplit(":", 1)[-1] in ("bool", "float", "int", "merge", "null", "timestamp"):
+        _FastLoader.add_implicit_resolver(_tag, _regexp.lazy_self(), _first)  # the compiled pattern, not ruamel's lazy proxy
+
+
+class _NotFast(yaml.YAMLError):
+    """Left to the round-trip parser: it reports the problem with its line, or parses what this
+    loader does not (a duplicate key, a merge key, a complex key)."""
+
+
+def _int(loader: _FastLoader, node: yaml.ScalarNode) -> int:
+    text = loader.construct_scalar(node).replace("_", "")
+    sign = -1 if text.startswith("-") else 1
+    digits = text.lstrip("+-")
+    for prefix, base in (("0b", 2), ("0o", 8), ("0x", 16)):
+        if digits.startswith(prefix):
+            return sign * int(digits[2:], base)
+    return sign * int(digits)  # 0755 is 755, as ruamel reads YAML 1.2
+
+
+def _mapping(loader: _FastLoader, node: yaml.MappingNode) -> dict:
+    keys = [k.value if isinstance(k, yaml.ScalarNode) and k.tag != "tag:yaml.org,2002:merge" else None for k, _ in node.value]
+    if None in keys or len(set(keys)) != len(keys):
+        raise _NotFast("duplicate, merge or complex key")
+    return {str(loader.construct_object(k, deep=True)): loader.construct_object(v, deep=True) for k, v in node.value}
+
+
+_FastLoader.add_constructor("tag:yaml.org,2002:int", _int)
+_FastLoader.add_constructor("tag:yaml.org,2002:map", _mapping)
+
+
+def parse_plain(text: str, path: Path | str) -> Any:
+    """The document as plain dicts, lists and scalars, parsed fast; equal to
+    ``to_plain(parse_yaml(text, path))`` (which it falls back to, also for its syntax errors)."""
+    if "%YAML" not in text:
+        try:
+            return yaml.load(text, Loader=_FastLoader)  # noqa: S506 - a safe loader
+        except yaml.YAMLError:
+            pass
+    return to_plain(parse_yaml(text, path))
 
 
 def line_of(node: Any, loc: tuple) -> int:
@@ -98,7 +153,14 @@ def unknown_name(kind: str, name: str, known: Iterable[str], label: str, where: 
 
 
 def load_model_text(model: type[M], text: str, path: Path | str, extra: dict | None = None) -> M:
-    return load_model_text_and_tree(model, text, path, extra)[0]
+    """The model; the round-trip tree (for line numbers) is parsed only when validation fails."""
+    data = parse_plain(text, path)
+    if not isinstance(data, dict):
+        return load_model_text_and_tree(model, text, path, extra)[0]  # raises, naming what it got
+    try:
+        return model.model_validate({**data, **(extra or {})})
+    except ValidationError as exc:
+        raise SpecError(validation_problems(exc, parse_yaml(text, path), path)) from None
 
 
 def load_model_text_and_tree(
@@ -118,7 +180,11 @@ def load_model_text_and_tree(
 
 
 def load_model(model: type[M], path: Path) -> M:
-    return load_model_and_tree(model, path)[0]
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise SpecError.single(path, 1, f"cannot read file: {exc.strerror}") from None
+    return load_model_text(model, text, path)
 
 
 def load_model_and_tree(model: type[M], path: Path) -> tuple[M, CommentedMap]:

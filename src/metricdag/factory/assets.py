@@ -83,7 +83,26 @@ def asset_key(metric: str, layer: str, dataset: str) -> dg.AssetKey:
 
 
 def dataset_key(metric: Metric, dataset: str) -> dg.AssetKey:
-    return asset_key(metric.name, metric.spec.layer_of(dataset), dataset)
+    return asset_key(metric.name, layers_of(metric)[dataset], dataset)
+
+
+_LAYERS: dict[int, tuple[Metric, dict[str, str]]] = {}
+
+
+def layers_of(metric: Metric) -> dict[str, str]:
+    """dataset -> layer (what ``MetricSpec.layer_of`` answers), indexed once per loaded metric:
+    asking ``layer_of`` for every node input scans every node each time (quadratic load)."""
+    hit = _LAYERS.get(id(metric))
+    if hit is None or hit[0] is not metric:
+        if len(_LAYERS) >= 64:
+            _LAYERS.clear()
+        index = {}
+        for layer, node in metric.spec.nodes():
+            for name in node.output_names:
+                index.setdefault(name, layer)
+        index.update({s.dataset: "sourcing" for s in metric.spec.sourcing})
+        hit = _LAYERS[id(metric)] = (metric, index)
+    return hit[1]
 
 
 def owners(metric: Metric) -> list[str]:

@@ -19,7 +19,7 @@ from metricdag.factory.assets import (
 )
 from metricdag.factory.locks import resolve_lock_tags
 from metricdag.resources import CatalogResource, resources_for
-from metricdag.settings import Environment, current_environment
+from metricdag.settings import Environment, ExecutorSpec, current_environment
 from metricdag.spec.loader import Metric, load_metric
 
 
@@ -27,6 +27,49 @@ from metricdag.spec.loader import Metric, load_metric
 # the normal day-by-day path (assets read ``context.partition_key``: one day per run); the CLI's
 # ``metricdag backfill`` adds the staging-then-publish path over the same job.
 BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
+
+
+EXECUTOR_TAG = "metricdag/executor"  # on every run of the job: which executor ran its steps
+
+
+def executor_spec(metric: Metric, env: Environment) -> ExecutorSpec:
+    """The metric's ``executor:``, else the environment file's default."""
+    return metric.spec.executor or env.executor
+
+
+def _inner_config(spec: ExecutorSpec) -> dict:
+    if spec.type == "in_process":
+        return {"in_process": {}}
+    start = {"forkserver": {"preload_modules": list(spec.preload_modules)}} if spec.start_method == "forkserver" else {"spawn": {}}
+    return {"multiprocess": {"max_concurrent": spec.max_concurrent, "start_method": start}}
+
+
+def executor_def(spec: ExecutorSpec) -> dg.ExecutorDefinition:
+    """Dagster's in-process or multiprocess executor, chosen by ``spec``.
+
+    Its run config is the same selector as Dagster's default executor (``in_process:`` or
+    ``multiprocess:``) with ``spec`` as the default, so a launch can still override it (the
+    launchpad, a test); only the default differs. Every launched run (schedule, sensors, the UI,
+    backfills, re-executions) gets this executor, since it belongs to the job."""
+    selector = dg.Selector({
+        "in_process": dg.in_process_executor.config_schema.as_field(),
+        "multiprocess": dg.multiprocess_executor.config_schema.as_field(),
+    })
+
+    def requirements(config):
+        kind, inner = next(iter(config.items()))
+        return (dg.multiprocess_executor if kind == "multiprocess" else dg.in_process_executor).get_requirements(inner)
+
+    @dg.executor(name="metricdag", config_schema=dg.Field(selector, default_value=_inner_config(spec)),
+                 requirements=requirements)
+    def _executor(init_context: dg.InitExecutorContext):
+        kind, inner = next(iter(init_context.executor_config.items()))
+        chosen = dg.multiprocess_executor if kind == "multiprocess" else dg.in_process_executor
+        return chosen.executor_creation_fn(dg.InitExecutorContext(
+            job=init_context.job, executor_def=chosen, executor_config=inner, instance=init_context.instance,
+        ))
+
+    return _executor
 
 
 def job_name(metric: str) -> str:
@@ -86,11 +129,14 @@ def definitions_for(metric: Metric, env: Environment) -> dg.Definitions:
     assets = [a.with_attributes(backfill_policy=BACKFILL_POLICY) for a in assets]
     checks = [check for review in spec.review for check in review_checks(metric, review, partitions)]
 
+    executor = executor_spec(metric, env)
+    executor_definition = executor_def(executor)
     job = dg.define_asset_job(
         name=job_name(metric.name),
         selection=dg.AssetSelection.assets(*assets),
         description=f"Every layer of {metric.name} for one day.",
-        tags={"metric": metric.name},
+        tags={"metric": metric.name, EXECUTOR_TAG: executor.label},
+        executor_def=executor_definition,
     )
     schedule = daily_schedule(metric, job)
     jobs, sensors = [job], metric_sensors(metric, env, job, assets)
@@ -107,6 +153,7 @@ def definitions_for(metric: Metric, env: Environment) -> dg.Definitions:
         schedules=[schedule],
         sensors=sensors,
         resources=resources_for(env),
+        executor=executor_definition,  # also for runs of a UI asset selection (Dagster's implicit asset job)
     )
 
 

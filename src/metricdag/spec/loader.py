@@ -27,7 +27,7 @@ from metricdag.spec.validate import (
     semantic_problems,
     upstream_problems,
 )
-from metricdag.yamlio import did_you_mean, load_model, parse_yaml, to_plain, validation_problems
+from metricdag.yamlio import did_you_mean, load_model, parse_plain, parse_yaml, validation_problems
 
 METRIC_FILE = "metric.yaml"
 RETRY_FILE = Path("pipeline-configs") / "retry-policies.yaml"
@@ -73,14 +73,25 @@ def load_metric(folder: Path, project_root: Path | None = None, catalog: Catalog
         raise SpecError.single(path, 1, "metric.yaml not found")
     root = project_root or folder.parent.parent
     policies = load_retry_policies(root)
-    tree = parse_yaml(path.read_text(), path)
-    data: Any = to_plain(tree)
+    text = path.read_text()
+    data: Any = parse_plain(text, path)  # fast; the round-trip parse only to point at a line
     if not isinstance(data, dict):
         raise SpecError.single(path, 1, "expected a mapping at the top of metric.yaml")
     try:
         spec = MetricSpec.model_validate(data)
     except ValidationError as exc:
-        raise SpecError(validation_problems(exc, tree, path)) from None
+        raise SpecError(validation_problems(exc, parse_yaml(text, path), path)) from None
+    if spec_problems(spec, None, path, folder, root, policies, catalog):
+        raise SpecError(spec_problems(spec, parse_yaml(text, path), path, folder, root, policies, catalog))
+    return Metric(spec=spec, folder=folder, retry_policies=policies)
+
+
+def spec_problems(
+    spec: MetricSpec, tree: Any, path: Path, folder: Path, root: Path, policies: dict[str, RetryPolicySpec],
+    catalog: CatalogIndex | None,
+) -> list[Problem]:
+    """Every problem of a field-valid spec. ``tree``: the round-trip tree for line numbers; None
+    to find out cheaply whether there is any (every line is then 1)."""
     problems: list[Problem] = semantic_problems(spec, tree, path, folder, set(policies))
     index = catalog if catalog is not None else load_catalog_index(root)
     problems += measure_problems(spec, tree, path, index.columns)
@@ -91,9 +102,7 @@ def load_metric(folder: Path, project_root: Path | None = None, catalog: Catalog
     routes = alert_route_names(root)
     if routes is not None:
         problems += alert_route_problems(spec, tree, path, routes, str(ALERTING_FILE))
-    if problems:
-        raise SpecError(problems)
-    return Metric(spec=spec, folder=folder, retry_policies=policies)
+    return problems
 
 
 def peek_spec(folder: Path) -> MetricSpec | None:
@@ -101,7 +110,7 @@ def peek_spec(folder: Path) -> MetricSpec | None:
     validation reports why)."""
     path = folder / METRIC_FILE
     try:
-        data = to_plain(parse_yaml(path.read_text(), path))
+        data = parse_plain(path.read_text(), path)
         return MetricSpec.model_validate(data)
     except (OSError, SpecError, ValidationError, TypeError):
         return None

@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from metricdag.errors import MetricdagError
+from metricdag.settings import ExecutorSpec  # noqa: F401  (metric.yaml's executor:, same model as the environment default)
 from metricdag.warehouse import validate_identifier
 
 NAME = r"^[a-z][a-z0-9_]{0,62}$"
@@ -445,6 +446,9 @@ class MetricSpec(Strict):
         default=None, description="the intended effect of a change on the published numbers (checked by metricdag diff)"
     )
     on_change: OnChange | None = Field(default=None, description="recompute recent history when the version changes")
+    executor: ExecutorSpec | None = Field(
+        default=None, description="how the steps of a run execute (default: the environment file's executor)"
+    )
 
     @field_validator("sourcing", mode="before")
     @classmethod
