@@ -66,6 +66,7 @@ from metricdag.spec.models import (
     PersistSpec,
     RangeCheck,
     RecordCountCheck,
+    ReviewCheck,
     ReviewSpec,
     SchemaCheck,
     SourcingSpec,
@@ -412,6 +413,14 @@ def _result(
     )
 
 
+def gate_check(asset: dg.AssetKey, name: str, check: ReviewCheck, partitions: dg.PartitionsDefinition, **more):
+    """``@dg.asset_check`` for one review check: partitioned, described, blocking when its severity is error."""
+    return dg.asset_check(
+        asset=asset, name=name, blocking=check.severity == "error", partitions_def=partitions,
+        description=check_description(check), **more,
+    )
+
+
 def _data_check(
     target: dg.AssetKey,
     name: str,
@@ -423,13 +432,7 @@ def _data_check(
 ) -> dg.AssetChecksDefinition:
     """A check that needs only the day's data."""
 
-    @dg.asset_check(
-        asset=target,
-        name=name,
-        blocking=check.severity == "error",
-        partitions_def=partitions,
-        description=check_description(check),
-    )
+    @gate_check(target, name, check, partitions)
     def _check(
         context: dg.AssetCheckExecutionContext, persister: PersisterResource, data: pd.DataFrame
     ) -> dg.AssetCheckResult:
@@ -451,13 +454,7 @@ def _catalog_check(
     """A check that needs the dataset's catalog schema at the version the run is locked to: a
     schema check, or a unique check on the catalog's key (the output declares none)."""
 
-    @dg.asset_check(
-        asset=target,
-        name=name,
-        blocking=check.severity == "error",
-        partitions_def=partitions,
-        description=check_description(check),
-    )
+    @gate_check(target, name, check, partitions)
     def _check(
         context: dg.AssetCheckExecutionContext, catalog: CatalogResource, persister: PersisterResource, data: pd.DataFrame
     ) -> dg.AssetCheckResult:
@@ -478,13 +475,7 @@ def _freshness_check(
     """A check on the sourcing asset of ``check.source``: blocking, it stops the run before any
     node computes on a source that is late or not complete yet (recorded under ``dataset``'s review)."""
 
-    @dg.asset_check(
-        asset=asset_key(metric.name, "sourcing", check.source),
-        name=name,
-        blocking=check.severity == "error",
-        partitions_def=partitions,
-        description=check_description(check),
-    )
+    @gate_check(asset_key(metric.name, "sourcing", check.source), name, check, partitions)
     def _check(
         context: dg.AssetCheckExecutionContext, persister: PersisterResource, data: pd.DataFrame
     ) -> dg.AssetCheckResult:
@@ -507,14 +498,7 @@ def _variance_check(
     seasonally adjusted median and spread (anomaly). The history comes from the metrics
     repository; without one (or for days it does not know) from the review layer's files."""
 
-    @dg.asset_check(
-        asset=target,
-        name=name,
-        blocking=check.severity == "error",
-        partitions_def=partitions,
-        description=check_description(check),
-        required_resource_keys={"io_manager", "persister"},
-    )
+    @gate_check(target, name, check, partitions, required_resource_keys={"io_manager", "persister"})
     def _check(context: dg.AssetCheckExecutionContext, data: pd.DataFrame) -> dg.AssetCheckResult:
         io = context.resources.io_manager
         if not isinstance(io, ParquetIOManager):
