@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from metricdag.errors import SpecError
 from metricdag.review.checks import due_at, freshness
-from metricdag.spec.loader import load_metric
 from metricdag.spec.models import FreshnessCheck
+from tests.spec.test_review_check_spec import assert_error_at_offending_line
 
 DAY = date(2024, 6, 3)
 CHECK = FreshnessCheck(type="freshness", source="pos_transactions", deadline="06:00", min_rows=100)
@@ -62,12 +61,5 @@ def test_a_freshness_check_names_a_sourced_dataset_at_its_line(tmp_path, source,
     text = path.read_text()
     assert old in text
     path.write_text(text.replace(old, f"      - type: freshness\n        source: {source}  # offending\n        deadline: '06:00'\n" + old))
-    line = next(n for n, t in enumerate(path.read_text().splitlines(), 1) if "# offending" in t)
 
-    with pytest.raises(SpecError) as info:
-        load_metric(folder, project_root=tmp_path)
-
-    first = str(info.value).splitlines()[0]
-    assert first.startswith(f"{path.resolve()}:{line}: "), str(info.value)
-    for word in words:
-        assert word in first, (word, first)
+    assert_error_at_offending_line(folder, tmp_path, words)

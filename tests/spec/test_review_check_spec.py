@@ -17,6 +17,21 @@ EXAMPLE = REPO / "metrics" / "daily_net_sales"
 VARIANCE = "      - type: variance "
 
 
+def assert_error_at_offending_line(folder: Path, project_root: Path, words: list[str]) -> None:
+    """Loading the metric fails, and the first problem is at the metric.yaml line marked
+    ``# offending`` and contains every one of ``words``."""
+    path = folder / "metric.yaml"
+    line = next(n for n, t in enumerate(path.read_text().splitlines(), 1) if "# offending" in t)
+
+    with pytest.raises(SpecError) as info:
+        load_metric(folder, project_root=project_root)
+
+    first = str(info.value).splitlines()[0]
+    assert first.startswith(f"{path.resolve()}:{line}: "), str(info.value)
+    for word in words:
+        assert word in first, (word, first)
+
+
 @pytest.mark.parametrize(
     ("text", "parsed"),
     [("row_count", ("row_count", None)), ("sum:net_sales_usd", ("sum", "net_sales_usd")),
@@ -82,15 +97,8 @@ def test_mistakes_in_new_checks_name_their_line(tmp_path, old, new, words):
     text = path.read_text()
     assert text.count(old) == 1, old
     path.write_text(text.replace(old, new))
-    line = next(n for n, t in enumerate(path.read_text().splitlines(), 1) if "# offending" in t)
 
-    with pytest.raises(SpecError) as info:
-        load_metric(folder, project_root=tmp_path)
-
-    first = str(info.value).splitlines()[0]
-    assert first.startswith(f"{path.resolve()}:{line}: "), str(info.value)
-    for word in words:
-        assert word in first, (word, first)
+    assert_error_at_offending_line(folder, tmp_path, words)
 
 
 def test_example_declares_minimum_and_variance_on_net_sales():
@@ -188,12 +196,5 @@ def test_new_check_mistakes_name_their_line(tmp_path, check, words):
     shutil.copytree(REPO / "pipeline-configs" / "catalog", tmp_path / "pipeline-configs" / "catalog")
     path = folder / "metric.yaml"
     path.write_text(path.read_text().replace(VARIANCE, check + VARIANCE, 1))
-    line = next(n for n, t in enumerate(path.read_text().splitlines(), 1) if "# offending" in t)
 
-    with pytest.raises(SpecError) as info:
-        load_metric(folder, project_root=tmp_path)
-
-    first = str(info.value).splitlines()[0]
-    assert first.startswith(f"{path.resolve()}:{line}: "), str(info.value)
-    for word in words:
-        assert word in first, (word, first)
+    assert_error_at_offending_line(folder, tmp_path, words)
