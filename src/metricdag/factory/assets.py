@@ -74,7 +74,6 @@ from metricdag.spec.models import (
     UniqueCheck,
     VarianceCheck,
 )
-from metricdag.versioning import MetricVersion, metric_version
 
 LAYERS = ("sourcing", "preprocessing", "metric_calculation", "review", "persisted")
 
@@ -116,23 +115,10 @@ def tags(metric: Metric, layer: str) -> dict[str, str]:
 
 
 METRIC_VERSION_KEY = "metricdag/metric_version"
-_VERSIONS: dict[int, tuple[Metric, MetricVersion]] = {}
-
-
-def version_of(metric: Metric) -> MetricVersion:
-    """The metric's version, computed once per loaded metric (every asset of it carries it)."""
-    hit = _VERSIONS.get(id(metric))
-    if hit is None or hit[0] is not metric:
-        if len(_VERSIONS) >= 64:
-            _VERSIONS.clear()
-        hit = _VERSIONS[id(metric)] = (metric, metric_version(metric))
-    return hit[1]
-
-
 def version_metadata(metric: Metric) -> dict[str, str]:
     """Asset metadata naming the metric version (`metricdag version METRIC` shows its parts).
     Metadata rather than a tag: it changes with every definition change, tags are for selection."""
-    return {METRIC_VERSION_KEY: version_of(metric).version}
+    return {METRIC_VERSION_KEY: metric.version.version}
 
 
 def source_kind(cached: ResolvedDataset | None) -> set[str]:
@@ -405,7 +391,7 @@ def _result(
             store.record_evaluation(evaluation(
                 environment=env.name, metric=metric.name, dataset=dataset, name=name, check=check,
                 partition=context.partition_key, run_id=context.run.run_id, outcome=outcome,
-                severity=severity.value.lower(), metric_version=version_of(metric).version,
+                severity=severity.value.lower(), metric_version=metric.version.version,
             ))
     metadata = {k: ("none" if v is None else v) for k, v in outcome.metadata.items()}
     return dg.AssetCheckResult(
@@ -540,7 +526,7 @@ def review_asset(metric: Metric, dataset: str, partitions: dg.PartitionsDefiniti
         owners=owners(metric),
         tags=tags(metric, "review"),
         kinds={"parquet"},
-        code_version=version_of(metric).version,  # a changed gating check or node: unsynced
+        code_version=metric.version.version,  # a changed gating check or node: unsynced
         metadata=version_metadata(metric),
     )
     def _accepted(context: dg.AssetExecutionContext, persister: PersisterResource, data: pd.DataFrame) -> pd.DataFrame:
@@ -573,13 +559,13 @@ def persist_asset(metric: Metric, persist: PersistSpec, partitions: dg.Partition
         kinds={"snowflake"},
         required_resource_keys={"io_manager", "persister"},
         retry_policy=retry_policy(metric, None),
-        code_version=version_of(metric).version,  # any definition change: unsynced in the UI
+        code_version=metric.version.version,  # any definition change: unsynced in the UI
         metadata=version_metadata(metric),
     )
     def _persist(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         persister: PersisterResource = context.resources.persister
         started = time.perf_counter()
-        version = version_of(metric)
+        version = metric.version
         with classify_failures(f"persisting {persist.dataset!r} into {persist.table}"):
             # exactly the review file this run wrote (or the run it re-executes), never a newer one
             chain = run_chain(context)

@@ -142,10 +142,9 @@ def definitions_for(metric: Metric, env: Environment) -> dg.Definitions:
     jobs, sensors = [job], metric_sensors(metric, env, job, assets)
     if spec.on_change is not None:
         from metricdag.backfill.on_change import on_change_job, on_change_sensor
-        from metricdag.versioning import metric_version
 
         jobs.append(on_change_job(metric, env))
-        sensors.append(on_change_sensor(metric, env, jobs[-1], metric_version(metric).version))
+        sensors.append(on_change_sensor(metric, env, jobs[-1], metric.version.version))
     return dg.Definitions(
         assets=[*upstream, *assets],
         asset_checks=checks,

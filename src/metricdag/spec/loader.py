@@ -11,8 +11,9 @@ dataset must also have a catalog entry.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -29,6 +30,9 @@ from metricdag.spec.validate import (
 )
 from metricdag.yamlio import did_you_mean, load_model, parse_plain, parse_yaml, validation_problems
 
+if TYPE_CHECKING:
+    from metricdag.versioning import MetricVersion
+
 METRIC_FILE = "metric.yaml"
 RETRY_FILE = Path("pipeline-configs") / "retry-policies.yaml"
 
@@ -44,6 +48,13 @@ class Metric:
     @property
     def name(self) -> str:
         return self.spec.name
+
+    @cached_property
+    def version(self) -> "MetricVersion":
+        """The metric version (:mod:`metricdag.versioning`), computed once per loaded metric."""
+        from metricdag.versioning import metric_version
+
+        return metric_version(self)
 
     @property
     def path(self) -> Path:
