@@ -264,3 +264,55 @@ def test_the_email_subject_and_the_pagerduty_summary_say_why(sinks, store, monke
     event = sinks.pd_events()[pd_before]
     assert event["payload"]["summary"] == f"[test] m 2024-06-14 failed at m__clean: {cause}"
     assert event["payload"]["custom_details"]["reason"].startswith(cause)
+
+
+def pd_incidents(sinks: Sinks, key: str) -> list[dict]:
+    return [i for i in requests.get(sinks.pagerduty_url + "/incidents", timeout=5).json() if i["dedup_key"] == key]
+
+
+def test_failures_of_one_check_on_consecutive_partitions_page_once_and_say_how_many(sinks, store, monkeypatch):
+    monkeypatch.setenv("TEST_PD_KEY", "routing-key-1")
+    node, mail_before = "m__review__range_net_sales", len(messages(sinks.mail))
+    key = dedup_key("test", "m", "2024-06-20", node)
+    routes = [("r", ROUTE)]
+
+    assert alert_failure(failure("2024-06-20", node), routes, sinks.settings(), store)
+    assert not alert_failure(failure("2024-06-21", node), routes, sinks.settings(), store)
+    assert not alert_failure(failure("2024-06-22", node), routes, sinks.settings(), store)
+    assert not alert_failure(failure("2024-06-21", node), routes, sinks.settings(), store)  # a retry of one of them
+
+    (incident,) = pd_incidents(sinks, key)  # one page: the later triggers were deduplicated into it
+    assert incident["status"] == "triggered" and incident["alerts"] == 3
+    assert "m 2024-06-20..2024-06-22 (3 partitions) failed at m__review__range_net_sales" in incident["summary"]
+    assert len(messages(sinks.mail)) == mail_before + 1  # one mail, when the episode opened
+    (grouped,) = store.episodes(metric="m", date="2024-06-22")
+    assert grouped.dedup_key == key and grouped.partitions == ["2024-06-20", "2024-06-21", "2024-06-22"]
+
+    # not consecutive, or another check: an episode of its own, which pages
+    assert alert_failure(failure("2024-06-25", node), routes, sinks.settings(), store)
+    assert alert_failure(failure("2024-06-21", "m__review__not_null"), routes, sinks.settings(), store)
+    assert len(pd_incidents(sinks, dedup_key("test", "m", "2024-06-25", node))) == 1
+
+    # the episode resolves once every partition it spans has succeeded again
+    assert resolve_partition("test", "m", "2024-06-20", routes, sinks.settings(), store) == []
+    assert resolve_partition("test", "m", "2024-06-22", routes, sinks.settings(), store) == []
+    assert pd_incidents(sinks, key)[0]["status"] == "triggered"
+    assert resolve_partition("test", "m", "2024-06-21", routes, sinks.settings(), store) == [
+        key, dedup_key("test", "m", "2024-06-21", "m__review__not_null")]
+    assert pd_incidents(sinks, key)[0]["status"] == "resolved"
+
+
+def test_an_episode_update_waits_for_its_trigger_and_is_dropped_once_resolved(sinks, store, monkeypatch):
+    monkeypatch.setenv("TEST_PD_KEY", "routing-key-1")
+    node, routes = "m__review__waits", [("r", ROUTE)]
+    key = dedup_key("test", "m", "2024-07-01", node)
+    assert alert_failure(failure("2024-07-01", node), routes, sinks.down(), store)
+    assert not alert_failure(failure("2024-07-02", node), routes, sinks.down(), store)
+    assert pd_incidents(sinks, key) == []
+    for day in ("2024-07-01", "2024-07-02"):
+        resolve_partition("test", "m", day, routes, sinks.down(), store)
+    deliver_pending(sinks.settings(), store, "test", "m")  # PagerDuty is back
+    # resolved before PagerDuty heard of it, so nothing is sent: not the trigger, the update, a resolve
+    assert pd_incidents(sinks, key) == []
+    (episode_,) = store.episodes(metric="m", date="2024-07-02")
+    assert episode_.state == "resolved" and not any("pagerduty" in d for d in episode_.delivered)

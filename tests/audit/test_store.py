@@ -97,10 +97,12 @@ def test_metricdag_audit_prints_the_alert_episodes(tmp_path, monkeypatch, capsys
     email, page = store.claim_pending("local", "m")
     store.finish_delivery(email.id)
     store.finish_delivery(page.id, "ConnectionError: refused")
+    store.join_episode(environment="local", metric="m", partition="2024-06-04", node="m__node", run_id="run-2")
 
-    assert main(["audit", "--metric", "m", "--date", "2024-06-03"]) == 0
+    assert main(["audit", "--metric", "m", "--date", "2024-06-04"]) == 0  # a day the episode spans
     out = capsys.readouterr().out
     assert "open  local:m:2024-06-03:m__node  run run-xyz" in out
+    assert "partitions: 2024-06-03..2024-06-04 (2 partitions)" in out
     assert "delivered: trigger email:team" in out
     assert "not delivered: trigger pagerduty:team (pending, 1 attempt: ConnectionError: refused)" in out
 

@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 
 from metricdag.alerting.email import send_email
-from metricdag.alerting.episodes import Failure, email_body, failure_key, summary
+from metricdag.alerting.episodes import Failure, email_body, failure_key, span, summary
 from metricdag.alerting.pagerduty import event_body, send_event
 from metricdag.alerting.routes import Route
 from metricdag.audit.models import AlertDelivery, Incident
@@ -55,6 +55,26 @@ def trigger_deliveries(failure: Failure, routes: list[tuple[str, Route]]) -> lis
                               details={"run_id": failure.run_id, "reason": failure.reason[:2000]})
             out.append(NewDelivery("trigger", "pagerduty", name, _pagerduty_message(route, body)))
     return out
+
+
+def update_deliveries(failure: Failure, partitions: list[str], routes: list[tuple[str, Route]]) -> list[NewDelivery]:
+    """The PagerDuty event that tells an open episode it now spans ``partitions``: a trigger with
+    the episode's dedup key, which PagerDuty adds to the open incident instead of paging again.
+    No e-mail: the episode was mailed when it opened."""
+    key = dedup_key_of(failure, partitions)
+    out: list[NewDelivery] = []
+    for name, route in routes:
+        if route.pagerduty_routing_key_env and route.routing_key():
+            body = event_body("trigger", "", key, summary=summary(failure, partitions), severity=route.severity,
+                              details={"run_id": failure.run_id, "partitions": partitions,
+                                       "reason": failure.reason[:2000]})
+            out.append(NewDelivery(f"update-{len(partitions)}", "pagerduty", name, _pagerduty_message(route, body)))
+    return out
+
+
+def dedup_key_of(failure: Failure, partitions: list[str]) -> str:
+    """An episode's dedup key is the one of its first failure."""
+    return failure_key(Failure(failure.environment, failure.metric, partitions[0], failure.node, "", ""))
 
 
 def unset_routing_keys(routes: list[tuple[str, Route]]) -> list[str]:
@@ -134,40 +154,67 @@ def alert_failure(
     logger: logging.Logger | None = None,
 ) -> bool:
     """Open the episode and queue its alerts (every route); then deliver what is pending.
-    True when this opened a new episode; False when it was open already (its alerts are not sent
-    again, but what it has not delivered yet is tried again)."""
+    True when this opened a new episode; False when the failure belongs to one already open: the
+    same partition again (its alerts are not sent again, but what it has not delivered yet is tried
+    again), or a partition next to one the node's open episode spans (the episode grows; PagerDuty
+    hears how many partitions it spans now, nobody is paged again)."""
     logger = logger or log
     key = failure_key(failure)
+    joined = store.join_episode(environment=failure.environment, metric=failure.metric,
+                                partition=failure.partition, node=failure.node, run_id=failure.run_id)
+    if joined is not None:
+        incident, partitions = joined
+        if settings is None:
+            return False
+        if len(partitions) > 1:
+            logger.info(f"alert {incident.dedup_key}: {failure.partition} joins the open episode, which now spans "
+                        f"{span(partitions)}; not paging again")
+            store.enqueue(incident, update_deliveries(failure, partitions, routes))
+        else:
+            logger.info(f"alert {key}: already open, not paging again (undelivered alerts are retried)")
+        # Queued every time: what the episode holds already is kept as it is (delivered alerts are
+        # not sent again), and nothing is lost should the process stop after the opening.
+        store.enqueue(incident, trigger_deliveries(_first(failure, incident), routes))
+        deliver_pending(settings, store, failure.environment, failure.metric, logger)
+        return False
     opened = store.open_incident(dedup_key=key, environment=failure.environment, metric=failure.metric,
                                  partition=failure.partition, node=failure.node, run_id=failure.run_id)
     if settings is None:
         logger.warning(f"alert {key}: this environment has no alerting: section")
         return opened
-    if opened:
-        for warning in unset_routing_keys(routes):
-            logger.warning(warning)
-    else:
-        logger.info(f"alert {key}: already open, not paging again (undelivered alerts are retried)")
-    # Queued for the open episode every time: what it holds already is kept as it is (delivered
-    # alerts are not sent again), and nothing is lost should the process stop after the opening.
+    for warning in unset_routing_keys(routes):
+        logger.warning(warning)
     store.enqueue(store.incident(key), trigger_deliveries(failure, routes))
     deliver_pending(settings, store, failure.environment, failure.metric, logger)
     return opened
+
+
+def _first(failure: Failure, incident: Incident) -> Failure:
+    """The failure as the episode's opening alert described it (its partition and run)."""
+    if incident.partition == failure.partition:
+        return failure
+    return Failure(failure.environment, failure.metric, incident.partition, failure.node, incident.run_id,
+                   failure.reason)
 
 
 def resolve_partition(
     environment: str, metric: str, partition: str, routes: list[tuple[str, Route]],
     settings: AlertingSettings | None, store: AuditStore, logger: logging.Logger | None = None,
 ) -> list[str]:
-    """Resolve every open episode of the partition; returns their dedup keys. A PagerDuty
-    ``resolve`` goes (through the outbox) to each route whose trigger was delivered; a trigger
-    still undelivered is dropped instead (PagerDuty never heard of the episode)."""
+    """``partition`` succeeded: resolve every open episode it was the last failing partition of;
+    returns their dedup keys. An episode that spans other partitions still failing stays open.
+    A PagerDuty ``resolve`` goes (through the outbox) to each route whose trigger was delivered;
+    a trigger still undelivered is dropped instead (PagerDuty never heard of the episode)."""
     logger = logger or log
     keys = []
     for incident in store.open_incidents(environment, metric, partition):
+        failing = store.resolve_partition(incident, partition)
+        if failing:
+            logger.info(f"alert {incident.dedup_key}: {partition} succeeded; the episode stays open for "
+                        f"{span(failing)}")
+            continue
         if settings is not None:
             store.enqueue(incident, resolve_deliveries(incident, routes, store, logger))
-        store.resolve_incident(incident.dedup_key)
         keys.append(incident.dedup_key)
     if settings is not None:
         deliver_pending(settings, store, environment, metric, logger)
@@ -178,6 +225,7 @@ def resolve_deliveries(
     incident: Incident, routes: list[tuple[str, Route]], store: AuditStore, logger: logging.Logger
 ) -> list[NewDelivery]:
     dropped = set(store.supersede(incident.dedup_key, incident.opened_at, "trigger", "pagerduty"))
+    store.supersede(incident.dedup_key, incident.opened_at, "update-%", "pagerduty")  # moot once resolved
     for name in sorted(dropped):
         logger.info(f"alert {incident.dedup_key}: PagerDuty trigger via route {name} never delivered; "
                     "resolved before it was, so no resolve is sent either")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from metricdag.alerting.episodes import span
 from metricdag.audit.store import audit_store_for
 from metricdag.settings import current_environment
 
@@ -29,6 +30,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
         print("\nalert episodes:")
     for e in episodes:
         print(f"{e.opened_at.isoformat(timespec='seconds')}  {e.state}  {e.dedup_key}  run {e.run_id or '?'}")
+        if len(e.partitions) > 1:
+            print(f"    partitions: {span(e.partitions)}")
         print(f"    delivered: {', '.join(e.delivered) or 'nothing'}")
         if e.undelivered:
             print(f"    not delivered: {'; '.join(e.undelivered)}")

@@ -75,6 +75,19 @@ class Incident(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
+class IncidentPartition(Base):
+    """One partition of a failure episode. An episode spans consecutive partitions that failed at
+    the same node; it resolves once every one of them has succeeded again."""
+
+    __tablename__ = "incident_partitions"
+    dedup_key: Mapped[str] = mapped_column(String(512), primary_key=True)
+    episode_opened_at: Mapped[datetime] = mapped_column(DateTime, primary_key=True)
+    partition: Mapped[str] = mapped_column(String(32), primary_key=True)
+    run_id: Mapped[str] = mapped_column(String(64))
+    failed_at: Mapped[datetime] = mapped_column(DateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
 class AlertDelivery(Base):
     """The alert outbox: one alert of an episode (its trigger, or its resolve) to one channel of
     one route. An alert counts as sent only once ``delivered``; a ``pending`` one is retried on
@@ -88,7 +101,7 @@ class AlertDelivery(Base):
     environment: Mapped[str] = mapped_column(String(64))
     metric: Mapped[str] = mapped_column(String(128), index=True)
     partition: Mapped[str] = mapped_column(String(32))
-    action: Mapped[str] = mapped_column(String(16))  # trigger | resolve
+    action: Mapped[str] = mapped_column(String(16))  # trigger | update-<partitions> | resolve
     channel: Mapped[str] = mapped_column(String(16))  # email | pagerduty
     route: Mapped[str] = mapped_column(String(128))
     message: Mapped[dict] = mapped_column(JSON)  # what to send; never a secret (a variable's name only)

@@ -17,11 +17,13 @@ from metricdag.audit.models import (
     Base,
     CheckEvaluation,
     Incident,
+    IncidentPartition,
     LedgerEntry,
     LoadRecord,
     PublicationRecord,
     RunRecord,
 )
+from metricdag.alerting.episodes import joins_episode
 from metricdag.settings import Environment
 
 RUN_STATUSES = ("started", "succeeded", "failed", "retried")
@@ -84,6 +86,7 @@ class Episode:
     run_id: str
     opened_at: datetime
     state: str  # open | resolved
+    partitions: list[str] = field(default_factory=list)  # every partition the episode spans, oldest first
     delivered: list[str] = field(default_factory=list)  # "<action> <channel>:<route>"
     undelivered: list[str] = field(default_factory=list)  # "... <status>, <n> attempt(s): <last error>"
 
@@ -194,23 +197,89 @@ class AuditStore:
 
     def open_incident(self, *, dedup_key: str, environment: str, metric: str, partition: str, node: str, run_id: str) -> bool:
         """True when this opens a new episode; False when the key is already open (do not page again)."""
+        now = _now()
         with self.session() as s, s.begin():
             existing = s.get(Incident, dedup_key)
             if existing is not None and existing.resolved_at is None:
                 return False
             if existing is None:
                 s.add(Incident(dedup_key=dedup_key, environment=environment, metric=metric, partition=partition,
-                               node=node, run_id=run_id, opened_at=_now()))
+                               node=node, run_id=run_id, opened_at=now))
             else:
-                existing.run_id, existing.opened_at, existing.resolved_at = run_id, _now(), None
+                existing.run_id, existing.opened_at, existing.resolved_at = run_id, now, None
+            s.add(IncidentPartition(dedup_key=dedup_key, episode_opened_at=now, partition=partition, run_id=run_id,
+                                    failed_at=now))
         return True
 
+    def join_episode(
+        self, *, environment: str, metric: str, partition: str, node: str, run_id: str
+    ) -> tuple[Incident, list[str]] | None:
+        """The open episode of ``node`` that a failure on ``partition`` belongs to (the same or a
+        neighbouring partition: :func:`~metricdag.alerting.episodes.joins_episode`), with the
+        partition added to it, and every partition it now spans; None when there is none."""
+        now = _now()
+        with self.session() as s, s.begin():
+            for incident in s.scalars(select(Incident).where(
+                Incident.environment == environment, Incident.metric == metric, Incident.node == node,
+                Incident.resolved_at.is_(None),
+            ).order_by(Incident.opened_at)):
+                rows = {r.partition: r for r in s.scalars(self._partitions_of(incident))}
+                if not joins_episode(partition, list(rows) or [incident.partition]):
+                    continue
+                if not rows:  # an episode opened before episodes had partitions
+                    rows[incident.partition] = IncidentPartition(
+                        dedup_key=incident.dedup_key, episode_opened_at=incident.opened_at,
+                        partition=incident.partition, run_id=incident.run_id, failed_at=incident.opened_at)
+                    s.add(rows[incident.partition])
+                row = rows.get(partition)
+                if row is None:
+                    s.add(IncidentPartition(dedup_key=incident.dedup_key, episode_opened_at=incident.opened_at,
+                                            partition=partition, run_id=run_id, failed_at=now))
+                else:
+                    row.run_id, row.failed_at, row.resolved_at = run_id, now, None
+                return incident, sorted(set(rows) | {partition})
+        return None
+
+    @staticmethod
+    def _partitions_of(incident: Incident):
+        return select(IncidentPartition).where(
+            IncidentPartition.dedup_key == incident.dedup_key,
+            IncidentPartition.episode_opened_at == incident.opened_at,
+        ).order_by(IncidentPartition.partition)
+
     def open_incidents(self, environment: str, metric: str, partition: str) -> list[Incident]:
+        """The metric's open episodes that ``partition`` is failing in."""
         with self.session() as s:
-            return list(s.scalars(select(Incident).where(
-                Incident.environment == environment, Incident.metric == metric,
-                Incident.partition == partition, Incident.resolved_at.is_(None),
-            ).order_by(Incident.dedup_key)))
+            out = []
+            for incident in s.scalars(select(Incident).where(
+                Incident.environment == environment, Incident.metric == metric, Incident.resolved_at.is_(None),
+            ).order_by(Incident.dedup_key)):
+                rows = list(s.scalars(self._partitions_of(incident)))
+                failing = [r.partition for r in rows if r.resolved_at is None] if rows else [incident.partition]
+                if partition in failing:
+                    out.append(incident)
+            return out
+
+    def resolve_partition(self, incident: Incident, partition: str) -> list[str]:
+        """``partition`` of the episode succeeded: the episode resolves when it was the last one
+        failing. Returns the partitions still failing (none: the episode is resolved)."""
+        now = _now()
+        with self.session() as s, s.begin():
+            current = s.get(Incident, incident.dedup_key)
+            if current is None or current.resolved_at is not None:
+                return []
+            rows = list(s.scalars(self._partitions_of(current)))
+            for row in rows:
+                if row.partition == partition:
+                    row.resolved_at = now
+            failing = [r.partition for r in rows if r.resolved_at is None]
+            if not failing:
+                current.resolved_at = now
+            return failing
+
+    def episode_partitions(self, incident: Incident) -> list[str]:
+        with self.session() as s:
+            return [r.partition for r in s.scalars(self._partitions_of(incident))] or [incident.partition]
 
     def resolve_incident(self, dedup_key: str) -> None:
         with self.session() as s, s.begin():
@@ -302,13 +371,14 @@ class AuditStore:
             ).limit(1)).first() is not None
 
     def supersede(self, dedup_key: str, episode_opened_at: datetime, action: str, channel: str) -> list[str]:
-        """Mark the episode's pending deliveries of ``action``/``channel`` superseded (not one a
-        sender holds right now: it may be going out); returns their routes."""
+        """Mark the episode's pending deliveries of ``action`` (a SQL LIKE pattern: ``update-%``)
+        and ``channel`` superseded (not one a sender holds right now: it may be going out);
+        returns their routes."""
         now = _now()
         with self.session() as s, s.begin():
             rows = list(s.scalars(select(AlertDelivery).where(
                 AlertDelivery.dedup_key == dedup_key, AlertDelivery.episode_opened_at == episode_opened_at,
-                AlertDelivery.action == action, AlertDelivery.channel == channel, AlertDelivery.status == "pending",
+                AlertDelivery.action.like(action), AlertDelivery.channel == channel, AlertDelivery.status == "pending",
                 or_(AlertDelivery.claimed_until.is_(None), AlertDelivery.claimed_until < now),
             )))
             for d in rows:
@@ -321,17 +391,22 @@ class AuditStore:
         incidents_q, rows_q = select(Incident), select(AlertDelivery).order_by(AlertDelivery.id)
         if metric:
             incidents_q, rows_q = incidents_q.where(Incident.metric == metric), rows_q.where(AlertDelivery.metric == metric)
-        if date:
-            incidents_q = incidents_q.where(Incident.partition == date)
-            rows_q = rows_q.where(AlertDelivery.partition == date)
         with self.session() as s:
+            spans: dict[tuple[str, datetime], list[str]] = {}
+            for r in s.scalars(select(IncidentPartition).order_by(IncidentPartition.partition)):
+                spans.setdefault((r.dedup_key, r.episode_opened_at), []).append(r.partition)
+            if date:  # the episodes that span the date
+                keys = {k for (k, _), parts in spans.items() if date in parts}
+                incidents_q = incidents_q.where(or_(Incident.partition == date, Incident.dedup_key.in_(keys)))
+                rows_q = rows_q.where(or_(AlertDelivery.partition == date, AlertDelivery.dedup_key.in_(keys)))
             incidents = {i.dedup_key: i for i in s.scalars(incidents_q)}
             rows = list(s.scalars(rows_q))
         episodes: dict[tuple[str, datetime], Episode] = {}
         for i in incidents.values():
             state = "open" if i.resolved_at is None else "resolved"
             episodes[(i.dedup_key, i.opened_at)] = Episode(
-                i.dedup_key, i.metric, i.partition, i.node, i.run_id, i.opened_at, state
+                i.dedup_key, i.metric, i.partition, i.node, i.run_id, i.opened_at, state,
+                spans.get((i.dedup_key, i.opened_at), [i.partition]),
             )
         for d in rows:
             episode = episodes.get((d.dedup_key, d.episode_opened_at))
@@ -339,7 +414,7 @@ class AuditStore:
                 incident = incidents.get(d.dedup_key)
                 episode = episodes[(d.dedup_key, d.episode_opened_at)] = Episode(
                     d.dedup_key, d.metric, d.partition, incident.node if incident else "", "",
-                    d.episode_opened_at, "resolved",
+                    d.episode_opened_at, "resolved", spans.get((d.dedup_key, d.episode_opened_at), [d.partition]),
                 )
             label = f"{d.action} {d.channel}:{d.route}"
             if d.status == "delivered":

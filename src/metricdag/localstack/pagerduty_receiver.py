@@ -3,7 +3,8 @@
     python -m metricdag.localstack.pagerduty_receiver --dir .local/pagerduty --port 8769
 
 ``POST /v2/enqueue`` stores the JSON body as ``<dir>/<ns timestamp>.json`` and answers 202 like
-PagerDuty; ``GET /events`` lists what was received, oldest first; ``GET /health``.
+PagerDuty; ``GET /events`` lists what was received, oldest first; ``GET /incidents`` shows what
+PagerDuty makes of them (:func:`incidents`); ``GET /health``.
 """
 
 from __future__ import annotations
@@ -49,11 +50,38 @@ def create_app(folder: Path) -> FastAPI:
     def events() -> list[dict[str, Any]]:
         return received(folder)
 
+    @app.get("/incidents")
+    def incidents_view() -> list[dict[str, Any]]:
+        return incidents(received(folder))
+
     return app
 
 
 def received(folder: Path) -> list[dict[str, Any]]:
     return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))] if folder.is_dir() else []
+
+
+def incidents(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """PagerDuty's view of ``events``: a trigger opens an incident (it pages) unless one is open
+    for its routing and dedup key, where it is deduplicated into it (no page; the incident shows
+    the latest summary); a resolve closes it. Oldest first."""
+    out: list[dict[str, Any]] = []
+    open_: dict[tuple[str, str], dict[str, Any]] = {}
+    for e in events:
+        key = (e.get("routing_key", ""), e.get("dedup_key", ""))
+        incident = open_.get(key)
+        if e.get("event_action") == "trigger":
+            summary = (e.get("payload") or {}).get("summary", "")
+            if incident is None:
+                incident = open_[key] = {"routing_key": key[0], "dedup_key": key[1], "status": "triggered",
+                                         "alerts": 0, "summary": summary}
+                out.append(incident)
+            incident["alerts"] += 1
+            incident["summary"] = summary
+        elif e.get("event_action") == "resolve" and incident is not None:
+            incident["status"] = "resolved"
+            del open_[key]
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
