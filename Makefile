@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 export METRICDAG_HOME := $(CURDIR)
-export DAGSTER_HOME := $(CURDIR)
+export DAGSTER_HOME := $(CURDIR)/.dagster
 DAGSTER_PORT ?= 3000
 
 .PHONY: help install jvm-tools browser run dev test validate bench stack-up stack-down clean
@@ -80,4 +80,5 @@ stack-down: install
 
 clean:
 	-$(BIN)/metricdag stack down
-	rm -rf .local .dagster reports
+	rm -rf .local reports
+	find .dagster -mindepth 1 -maxdepth 1 ! -name dagster.yaml -exec rm -rf {} +

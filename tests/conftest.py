@@ -62,6 +62,8 @@ def seeded_env(stack_env: Environment) -> Environment:
 def copy_project(tmp: Path, metrics: list[str] | None = None) -> Path:
     """A throw-away project root with pipeline-configs and (some of) the metrics, to break freely."""
     shutil.copytree(PROJECT_ROOT / "pipeline-configs", tmp / "pipeline-configs")
+    (tmp / ".dagster").mkdir(parents=True)
+    shutil.copy(PROJECT_ROOT / ".dagster" / "dagster.yaml", tmp / ".dagster" / "dagster.yaml")
     for name in metrics or [p.name for p in (PROJECT_ROOT / "metrics").iterdir() if (p / "metric.yaml").is_file()]:
         shutil.copytree(PROJECT_ROOT / "metrics" / name, tmp / "metrics" / name)
     return tmp

@@ -45,8 +45,9 @@ def inventory_for(env, day: str) -> None:
         shutil.copytree(source, target)
 
 
-def test_a_missing_upstream_partition_is_the_failed_rows_cause(seeded_env, project, capsys):
+def test_a_missing_upstream_partition_is_the_failed_rows_cause(seeded_env, project, capsys, tmp_path, monkeypatch):
     inventory_for(seeded_env, NO_DATA_DAY)
+    monkeypatch.chdir(tmp_path)  # run from another folder: the instance is still the project's
 
     code = main(["run", "--metric", "inventory_turnover", "--no-seed", "--date", NO_DATA_DAY])
 
@@ -62,7 +63,8 @@ def test_a_missing_upstream_partition_is_the_failed_rows_cause(seeded_env, proje
 
     runs = dg.DagsterInstance.get().get_runs()  # the CLI used the project's instance (DAGSTER_HOME unset)
     assert [r.tags.get("dagster/partition") for r in runs] == [NO_DATA_DAY]
-    assert Path(dg.DagsterInstance.get().root_directory).resolve().is_relative_to(project)
+    assert Path(dg.DagsterInstance.get().root_directory).resolve() == project / ".dagster"
+    assert (project / ".dagster" / "history" / "runs.db").is_file() and not (tmp_path / ".dagster").exists()
 
     assert main(["audit", "--metric", "inventory_turnover", "--date", NO_DATA_DAY]) == 0
     audit = [line.split() for line in capsys.readouterr().out.splitlines() if runs[0].run_id in line]

@@ -92,7 +92,7 @@ def cmd_catalog(args: argparse.Namespace) -> int:
 
 def _use_project_instance(env) -> Path:
     """Point this process and its children (``dagster dev``) at the project's Dagster instance
-    (``settings.dagster_home``: DAGSTER_HOME, else the project root, as ``make`` sets it)."""
+    (``settings.dagster_home``: DAGSTER_HOME, else the project's ``.dagster/``, as ``make`` sets it)."""
     from metricdag.settings import dagster_home
 
     home = dagster_home(env.project_root)

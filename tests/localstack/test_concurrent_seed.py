@@ -23,7 +23,7 @@ SEEDERS = 4
 
 
 def test_concurrent_seeds_all_succeed_and_leave_one_copy(seeded_env: Environment) -> None:
-    env = {**os.environ, "METRICDAG_HOME": str(PROJECT_ROOT), "DAGSTER_HOME": str(PROJECT_ROOT)}
+    env = {**os.environ, "METRICDAG_HOME": str(PROJECT_ROOT), "DAGSTER_HOME": str(PROJECT_ROOT / ".dagster")}
     procs = [
         subprocess.Popen([sys.executable, "-m", "metricdag.cli", "seed"], cwd=PROJECT_ROOT, env=env,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -57,7 +57,7 @@ def gql(url: str, query: str, variables: dict | None = None) -> dict:
 def dagster_ui(seeded_env, tmp_path_factory):
     port = free_port()
     home = tmp_path_factory.mktemp("dagster_home")
-    shutil.copy(PROJECT_ROOT / "dagster.yaml", home / "dagster.yaml")
+    shutil.copy(PROJECT_ROOT / ".dagster" / "dagster.yaml", home / "dagster.yaml")
     log = home / "dagster-dev.log"
     dagster = Path(sys.executable).with_name("dagster")
     proc = subprocess.Popen(
