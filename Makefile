@@ -76,6 +76,7 @@ dev: install jvm-tools
 
 validate: install
 	$(BIN)/metricdag workspace --check
+	$(BIN)/metricdag helm --check
 	$(BIN)/metricdag validate
 	$(BIN)/dagster definitions validate -w workspace.yaml
 
