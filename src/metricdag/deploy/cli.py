@@ -33,6 +33,10 @@ def cmd_deploy(args: argparse.Namespace) -> int:
     from metricdag.deploy.target import load_target
     from metricdag.settings import load_environment
 
+    if args.env:  # every part of the deploy (validation's catalog cache included) resolves this environment
+        import os
+
+        os.environ["METRICDAG_ENV"] = args.env
     env = load_environment(args.env)
     target = load_target(env)
     changes = deploy(env, target, zip_path=args.zip, build_dir=args.build_dir, emit=lambda c: print(c.line(), flush=True))

@@ -29,7 +29,7 @@ class FunctionTarget(_Strict):
     name: str | None = Field(default=None, description="default: persister.function_name of the environment")
     zip: str = Field(default="dist/metricdag-persister-lambda.zip", description="the package `make package` builds")
     runtime: str = "python3.11"
-    handler: str = "metricdag.persistence.handler.handler"
+    handler: str = "lambda_function.handler"  # the entry point `make package` puts at the zip's root
     role: str = Field(
         description="an IAM role ARN (used as it is) or a role name (created, trusting Lambda, when missing)"
     )
