@@ -123,3 +123,15 @@ def test_baked_catalog_cache_serves_definitions_load_without_the_catalog(project
     offline = CatalogClient(f"http://127.0.0.1:{free_port()}", build / "catalog-cache", env.name)
     names = referenced_datasets(env)
     assert names and all(offline.cached(name) is not None for name in names)
+
+
+def test_a_missing_package_fails_before_anything_changes(project: Path, moto_endpoint: str, capsys, tmp_path: Path):
+    missing = tmp_path / "dist" / "metricdag-persister-lambda.zip"
+    assert main(["deploy", "--env", "local", "--zip", str(missing), "--build-dir", str(tmp_path / "dist")]) == 1
+    err = capsys.readouterr().err
+    assert f"{missing} does not exist: build it with `make package`" in err
+    env = load_environment("local", project)
+    probe = next(p for p in (project / "pipeline-configs" / "catalog" / "zz_deploy_probe.yaml").read_text().split()
+                 if p.startswith("deploy_probe_"))
+    assert probe not in {d["name"] for d in CatalogClient.for_environment(env).list_datasets()}
+    assert not (tmp_path / "dist" / "catalog-cache").exists()

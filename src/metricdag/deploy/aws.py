@@ -42,29 +42,37 @@ def error_code(exc: Exception) -> str:
     return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
 
 
+def _deploy_error(what: str, exc: Exception) -> DeployError:
+    """AWS's error code and message (or botocore's), classified by :func:`metricdag.retries.is_transient`."""
+    from metricdag.retries import is_transient
+
+    error = getattr(exc, "response", {}).get("Error", {})
+    detail = f"{error.get('Code', '')}: {error.get('Message', '')}" if error else str(exc)
+    return DeployError(f"cannot {what}: {detail}", transient=is_transient(exc))
+
+
 def aws_call(what: str, fn: Callable[..., Any], **kwargs: Any) -> Any:
-    """``fn(**kwargs)``; a ClientError becomes a :class:`DeployError` naming ``what``."""
+    """``fn(**kwargs)``; an AWS error becomes a :class:`DeployError` naming ``what``."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
         return fn(**kwargs)
-    except ClientError as exc:
-        message = exc.response.get("Error", {}).get("Message", "")
-        raise DeployError(f"cannot {what}: {error_code(exc)}: {message}") from None
-    except BotoCoreError as exc:
-        raise DeployError(f"cannot {what}: {exc}", transient=True) from None
+    except (ClientError, BotoCoreError) as exc:
+        raise _deploy_error(what, exc) from None
 
 
 def _missing(fn: Callable[..., Any], codes: tuple[str, ...], what: str, **kwargs: Any) -> Any | None:
     """``fn(**kwargs)``, or None when AWS answers with one of ``codes`` (the resource does not exist)."""
-    from botocore.exceptions import ClientError
+    from botocore.exceptions import BotoCoreError, ClientError
 
     try:
         return fn(**kwargs)
     except ClientError as exc:
         if error_code(exc) in codes:
             return None
-        return aws_call(what, fn, **kwargs)
+        raise _deploy_error(what, exc) from None
+    except BotoCoreError as exc:
+        raise _deploy_error(what, exc) from None
 
 
 # -------------------------------------------------------------------------------------- IAM
@@ -167,6 +175,12 @@ def _code(s3: Any, code_bucket: str | None, name: str, zip_bytes: bytes, sha: st
     return {"S3Bucket": code_bucket, "S3Key": key}
 
 
+def _wait(lam: Any, waiter: str, name: str) -> None:
+    """Until the function is ready for the next call (Lambda refuses changes while one is in progress)."""
+    aws_call(f"wait for Lambda function {name} ({waiter})", lam.get_waiter(waiter).wait, FunctionName=name,
+             WaiterConfig=_WAIT)
+
+
 def ensure_function(lam: Any, s3: Any, name: str, alias: str, zip_bytes: bytes, sha: str, config: FunctionConfig,
                     code_bucket: str | None = None) -> list[Change]:
     """The function with this code and configuration, a version of it, and ``alias`` on that version."""
@@ -177,14 +191,14 @@ def ensure_function(lam: Any, s3: Any, name: str, alias: str, zip_bytes: bytes, 
     if plan.create:
         aws_call(f"create Lambda function {name}", lam.create_function, FunctionName=name, Code=code,
                  Publish=False, **config.to_aws())
-        lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig=_WAIT)
+        _wait(lam, "function_active_v2", name)
     if plan.update_code:
         aws_call(f"update the code of Lambda function {name}", lam.update_function_code, FunctionName=name, **code)
-        lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig=_WAIT)
+        _wait(lam, "function_updated_v2", name)
     if plan.update_config:
         aws_call(f"update the configuration of Lambda function {name}", lam.update_function_configuration,
                  FunctionName=name, **config.to_aws())
-        lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig=_WAIT)
+        _wait(lam, "function_updated_v2", name)
     changes = [function_change(name, plan)]
     alias_version = actual.alias_version if actual else None
     version = alias_version

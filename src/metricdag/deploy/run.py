@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,19 +72,34 @@ def aws_clients(target: DeployTarget) -> dict[str, Any]:
     return {name: session.client(name, endpoint_url=target.endpoint_url) for name in ("iam", "sqs", "s3", "lambda")}
 
 
-def deploy_aws(env: Environment, target: DeployTarget, zip_path: Path, clients: dict[str, Any],
-               emit: Callable[[Change], None]) -> None:
-    from metricdag.deploy import aws
+@dataclass(frozen=True)
+class Inputs:
+    """Everything the AWS part needs, read and checked before anything changes."""
 
+    zip_bytes: bytes
+    secrets: dict[str, str]
+    function: str
+    events_queue: str | None
+    dead_letter_queue: str | None
+
+
+def preflight(env: Environment, target: DeployTarget, zip_path: Path) -> Inputs:
+    """The package, the secrets and the names: a missing one fails before validation, the catalog or AWS."""
     if not zip_path.is_file():
         raise ConfigError(f"the persister package {zip_path} does not exist: build it with `make package`")
-    zip_bytes = zip_path.read_bytes()
-    secrets = function_secrets(target)
-    name = function_name(target, env)
     events_name, dlq_name = queue_names(target, env)
     if target.notifications and not events_name:
         raise ConfigError(f"deploy target of {env.name!r}: notifications need an events queue "
                           "(queues.events, or events.queue_url in the environment)")
+    return Inputs(zip_path.read_bytes(), function_secrets(target), function_name(target, env), events_name, dlq_name)
+
+
+def deploy_aws(env: Environment, target: DeployTarget, inputs: Inputs, clients: dict[str, Any],
+               emit: Callable[[Change], None]) -> None:
+    from metricdag.deploy import aws
+
+    zip_bytes, secrets, name = inputs.zip_bytes, inputs.secrets, inputs.function
+    events_name, dlq_name = inputs.events_queue, inputs.dead_letter_queue
 
     role_change, role_arn = aws.ensure_role(clients["iam"], target.function.role)
     if role_change:
@@ -136,11 +152,12 @@ def deploy(env: Environment, target: DeployTarget, *, zip_path: Path | None = No
         done.append(change)
         emit(change)
 
+    inputs = preflight(env, target, zip_path or env.path(target.function.zip))
     validate(env)
     client = CatalogClient.for_environment(env)
     for change in publish_catalog(env, client):
         record(change)
     build = build_dir or env.path(target.build_dir)
     record(bake_catalog_cache(env, client, build))
-    deploy_aws(env, target, zip_path or env.path(target.function.zip), clients or aws_clients(target), record)
+    deploy_aws(env, target, inputs, clients or aws_clients(target), record)
     return done
