@@ -8,13 +8,14 @@ export METRICDAG_HOME := $(CURDIR)
 export DAGSTER_HOME := $(CURDIR)
 DAGSTER_PORT ?= 3000
 
-.PHONY: help install jvm-tools browser postgres run dev test validate bench stack-up stack-down clean
+.PHONY: help install jvm-tools browser postgres run dev test validate bench package stack-up stack-down clean
 
 help:
 	@echo "make run    - local stack up, seed, compute every metric for the sample date, print a summary, stack down"
 	@echo "make dev    - local stack + seeded data + 'dagster dev' with every metric's code location"
 	@echo "make test   - the whole test suite (what CI runs)"
 	@echo "make bench  - benchmarks (speed and memory)"
+	@echo "make package - dist/: the code-location wheel and the persister's Lambda zip"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -86,6 +87,11 @@ test: validate jvm-tools browser postgres
 bench: install
 	$(BIN)/python benchmarks/run.py
 
+# dist/metricdag-<version>-py3-none-any.whl and dist/metricdag-persister-lambda.zip (deterministic;
+# rebuilt only when its inputs changed). `metricdag stack up` in aws-local builds the zip itself.
+package: install
+	$(BIN)/python -m metricdag.packaging
+
 stack-up: install
 	$(BIN)/metricdag stack up
 
@@ -94,4 +100,4 @@ stack-down: install
 
 clean:
 	-$(BIN)/metricdag stack down
-	rm -rf .local .dagster reports
+	rm -rf .local .dagster reports dist
