@@ -134,8 +134,8 @@ def ensure_notifications(s3: Any, bucket: str, desired: list[dict[str, Any]]) ->
     if status != "unchanged":
         aws_call(f"set the notifications of S3 bucket {bucket}", s3.put_bucket_notification_configuration,
                  Bucket=bucket, NotificationConfiguration=config)
-    ids = ", ".join(sorted(e["Id"] for e in desired))
-    return Change("s3 notification", bucket, status, f"{ids} -> events queue" if status != "unchanged" else "")
+    routes = ", ".join(sorted(f"{e['Id']} -> {e['QueueArn'].rsplit(':', 1)[-1]}" for e in desired))
+    return Change("s3 notification", bucket, status, routes if status != "unchanged" else "")
 
 
 # ----------------------------------------------------------------------------------- Lambda

@@ -1,5 +1,8 @@
 """One deploy, in order: validate, publish the catalog, bake its cache, then AWS (role, queues,
-buckets, notifications, the persister function, its version and alias).
+bucket, notifications, the persister function, its version and alias). Which bucket, queues and
+notifications exist is :func:`metricdag.events.wiring.plan_wiring`'s plan, the one the local stack
+also creates for aws-local; the deploy adds what only production needs (the dead-letter redrive,
+the queue policy that lets S3 send, retention).
 
 Nothing is changed before validation passed. Every step is idempotent, so a deploy that stopped
 half-way is completed by running it again, and a second deploy reports only ``unchanged``.
@@ -13,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from metricdag.deploy.plan import Change, FunctionConfig, code_sha256, queue_notification, redrive_policy, s3_send_policy
-from metricdag.deploy.target import DeployTarget, function_name, function_secrets, queue_names
+from metricdag.deploy.plan import Change, FunctionConfig, code_sha256, redrive_policy, s3_send_policy
+from metricdag.deploy.target import DeployTarget, function_name, function_secrets, function_timeout
 from metricdag.errors import ConfigError, SpecError
 from metricdag.settings import Environment
 
@@ -65,11 +68,18 @@ def bake_catalog_cache(env: Environment, client: Any, build_dir: Path) -> Change
     return Change("catalog cache", str(cache_root / env.name), status, f"{len(names)} datasets")
 
 
-def aws_clients(target: DeployTarget) -> dict[str, Any]:
-    import boto3
+def aws_clients(env: Environment, target: DeployTarget) -> dict[str, Any]:
+    """IAM and Lambda at the target's endpoint; S3 and SQS where the environment's runtime reads them."""
+    from metricdag import aws
 
-    session = boto3.session.Session(region_name=target.region)
-    return {name: session.client(name, endpoint_url=target.endpoint_url) for name in ("iam", "sqs", "s3", "lambda")}
+    s3_endpoint = env.object_store.s3_endpoint_url
+    sqs_endpoint = env.events.sqs_endpoint_url if env.events else None
+    return {
+        "iam": aws.client("iam", target.endpoint_url, target.region),
+        "lambda": aws.client("lambda", target.endpoint_url, target.region),
+        "s3": aws.client("s3", s3_endpoint or target.endpoint_url, env.object_store.s3_region),
+        "sqs": aws.client("sqs", sqs_endpoint or target.endpoint_url, env.events.region if env.events else target.region),
+    }
 
 
 @dataclass(frozen=True)
@@ -79,65 +89,80 @@ class Inputs:
     zip_bytes: bytes
     secrets: dict[str, str]
     function: str
-    events_queue: str | None
+    wiring: Any | None  # metricdag.events.wiring.Wiring; None: events do not come over SQS here
     dead_letter_queue: str | None
 
 
+def _wiring(env: Environment) -> tuple[Any | None, str | None]:
+    from metricdag.events.wiring import plan_wiring, queue_name
+
+    if env.events is None or env.events.source != "sqs":
+        return None, None
+    dead = env.events.dead_letter
+    return plan_wiring(env), (queue_name(dead) if dead.startswith("http") else None)
+
+
 def preflight(env: Environment, target: DeployTarget, zip_path: Path) -> Inputs:
-    """The package, the secrets and the names: a missing one fails before validation, the catalog or AWS."""
+    """The package, the secrets and the plan: a problem fails before validation, the catalog or AWS."""
     if not zip_path.is_file():
         raise ConfigError(f"the persister package {zip_path} does not exist: build it with `make package`")
-    events_name, dlq_name = queue_names(target, env)
-    if target.notifications and not events_name:
-        raise ConfigError(f"deploy target of {env.name!r}: notifications need an events queue "
-                          "(queues.events, or events.queue_url in the environment)")
-    return Inputs(zip_path.read_bytes(), function_secrets(target), function_name(target, env), events_name, dlq_name)
+    wiring, dead_letter = _wiring(env)
+    return Inputs(zip_path.read_bytes(), function_secrets(target), function_name(target, env), wiring, dead_letter)
+
+
+def deploy_events(target: DeployTarget, inputs: Inputs, clients: dict[str, Any],
+                  emit: Callable[[Change], None]) -> None:
+    """The dead-letter queue, each metric's events queue (redrive to it, S3 allowed to send), the
+    bucket and its notifications (each event type's prefix to the queue of the metric listening)."""
+    from metricdag.deploy import aws
+    from metricdag.events.wiring import notification_configuration
+
+    wiring, q = inputs.wiring, target.queues
+    bucket_arn = f"arn:aws:s3:::{wiring.bucket}"
+    arns: dict[str, str] = {}
+    dlq_arn = None
+    if inputs.dead_letter_queue:
+        change, _, dlq_arn = aws.ensure_queue(
+            clients["sqs"], inputs.dead_letter_queue,
+            lambda arn: {"MessageRetentionPeriod": str(q.dead_letter_retention_s)})
+        arns[inputs.dead_letter_queue] = dlq_arn
+        emit(change)
+
+    def events_attributes(arn: str) -> dict[str, str]:
+        attrs = {"VisibilityTimeout": str(q.visibility_timeout_s), "MessageRetentionPeriod": str(q.retention_s),
+                 "Policy": s3_send_policy(arn, [bucket_arn])}
+        if dlq_arn:
+            attrs["RedrivePolicy"] = redrive_policy(dlq_arn, q.max_receive_count)
+        return attrs
+
+    for name in sorted(set(wiring.queues) - {inputs.dead_letter_queue}):
+        change, url, arns[name] = aws.ensure_queue(clients["sqs"], name, events_attributes)
+        emit(change)
+        if url.rstrip("/") != wiring.queues[name].rstrip("/"):
+            raise ConfigError(f"queue {name} is at {url}, but the environment names {wiring.queues[name]} "
+                              "(events.queue_url: the account or region differs)")
+    emit(aws.ensure_bucket(clients["s3"], wiring.bucket, clients["s3"].meta.region_name))
+    desired = notification_configuration(wiring, arns)["QueueConfigurations"]
+    emit(aws.ensure_notifications(clients["s3"], wiring.bucket, desired))
 
 
 def deploy_aws(env: Environment, target: DeployTarget, inputs: Inputs, clients: dict[str, Any],
                emit: Callable[[Change], None]) -> None:
     from metricdag.deploy import aws
 
-    zip_bytes, secrets, name = inputs.zip_bytes, inputs.secrets, inputs.function
-    events_name, dlq_name = inputs.events_queue, inputs.dead_letter_queue
-
     role_change, role_arn = aws.ensure_role(clients["iam"], target.function.role)
     if role_change:
         emit(role_change)
-    q = target.queues
-    dlq_arn = None
-    if dlq_name:
-        change, _, dlq_arn = aws.ensure_queue(
-            clients["sqs"], dlq_name, lambda arn: {"MessageRetentionPeriod": str(q.dead_letter_retention_s)})
-        emit(change)
-    if events_name:
-        bucket_arns = [f"arn:aws:s3:::{n.bucket}" for n in target.notifications]
-
-        def events_attributes(arn: str) -> dict[str, str]:
-            attrs = {"VisibilityTimeout": str(q.visibility_timeout_s), "MessageRetentionPeriod": str(q.retention_s)}
-            if dlq_arn:
-                attrs["RedrivePolicy"] = redrive_policy(dlq_arn, q.max_receive_count)
-            if bucket_arns:
-                attrs["Policy"] = s3_send_policy(arn, bucket_arns)
-            return attrs
-
-        change, _, events_arn = aws.ensure_queue(clients["sqs"], events_name, events_attributes)
-        emit(change)
-    for bucket in dict.fromkeys([*target.buckets, *(n.bucket for n in target.notifications)]):
-        emit(aws.ensure_bucket(clients["s3"], bucket, target.region))
-    by_bucket: dict[str, list[dict]] = {}
-    for n in target.notifications:
-        by_bucket.setdefault(n.bucket, []).append(queue_notification(events_arn, n.prefix, n.suffix, n.events))
-    for bucket, desired in by_bucket.items():
-        emit(aws.ensure_notifications(clients["s3"], bucket, desired))
-
+    if inputs.wiring is not None:
+        deploy_events(target, inputs, clients, emit)
     config = FunctionConfig(
         runtime=target.function.runtime, handler=target.function.handler, role=role_arn,
-        timeout=target.function.timeout_s, memory_size=target.function.memory_mb,
-        environment={"METRICDAG_ENV": env.name, **target.function.environment, **secrets},
+        timeout=function_timeout(target, env), memory_size=target.function.memory_mb,
+        environment={"METRICDAG_ENV": env.name, **target.function.environment, **inputs.secrets},
     )
-    for change in aws.ensure_function(clients["lambda"], clients["s3"], name, target.function.alias, zip_bytes,
-                                      code_sha256(zip_bytes), config, target.function.code_bucket):
+    for change in aws.ensure_function(clients["lambda"], clients["s3"], inputs.function, target.function.alias,
+                                      inputs.zip_bytes, code_sha256(inputs.zip_bytes), config,
+                                      target.function.code_bucket):
         emit(change)
 
 
@@ -159,5 +184,5 @@ def deploy(env: Environment, target: DeployTarget, *, zip_path: Path | None = No
         record(change)
     build = build_dir or env.path(target.build_dir)
     record(bake_catalog_cache(env, client, build))
-    deploy_aws(env, target, inputs, clients or aws_clients(target), record)
+    deploy_aws(env, target, inputs, clients or aws_clients(env, target), record)
     return done

@@ -1,8 +1,10 @@
 """What ``metricdag deploy --env ENV`` brings about in AWS: ``deploy/targets/<env>.yaml``.
 
-The runtime side of an environment (where the persister, the queues and the object store are)
-stays in ``pipeline-configs/environments/<env>.yaml``; names this file leaves out are taken from
-there (the function name, the queue URLs). Values may use ``${VAR:-default}`` like environment
+The runtime side of an environment stays in ``pipeline-configs/environments/<env>.yaml``, and what
+exists follows from it: the function name (``persister.function_name``), its timeout, and the
+bucket, queues and notifications :func:`metricdag.events.wiring.plan_wiring` plans from it and
+``events.yaml``. This file holds what only a deploy needs (role, alias, memory, the queues'
+redrive and retention, the control-plane endpoint). Values may use ``${VAR:-default}`` like environment
 files; secrets are never in it: ``secrets_from_env`` names variables whose values the deploying
 process passes to the function.
 """
@@ -37,7 +39,7 @@ class FunctionTarget(_Strict):
     code_bucket: str | None = Field(
         default=None, description="upload the zip to this bucket and deploy it from there (needed above 50 MB)"
     )
-    timeout_s: int = Field(default=300, ge=1, le=900)
+    timeout_s: int | None = Field(default=None, ge=1, le=900, description="default: persister.timeout_s")
     memory_mb: int = Field(default=1024, ge=128, le=10240)
     environment: dict[str, str] = Field(default_factory=dict, description="plain variables set on the function")
     secrets_from_env: list[str] = Field(
@@ -46,31 +48,23 @@ class FunctionTarget(_Strict):
 
 
 class QueuesTarget(_Strict):
-    events: str | None = Field(default=None, description="queue name; default: the last part of events.queue_url")
-    dead_letter: str | None = Field(default=None, description="queue name; default: from events.dead_letter")
-    max_receive_count: int = Field(default=5, ge=1, le=1000)
+    """Attributes of the event queues (which queues exist follows from the environment)."""
+
+    max_receive_count: int = Field(default=5, ge=1, le=1000, description="receives before the dead-letter queue")
     visibility_timeout_s: int = Field(default=60, ge=0, le=43200)
     retention_s: int = Field(default=345_600, ge=60, le=1_209_600)
     dead_letter_retention_s: int = Field(default=1_209_600, ge=60, le=1_209_600)
 
 
-class NotificationTarget(_Strict):
-    """New objects under ``s3://<bucket>/<prefix>`` are announced on the events queue."""
-
-    bucket: str
-    prefix: str = ""
-    suffix: str | None = None
-    events: list[str] = Field(default_factory=lambda: ["s3:ObjectCreated:*"])
-
-
 class DeployTarget(_Strict):
     region: str = "us-east-1"
-    endpoint_url: str | None = Field(default=None, description="AWS API endpoint (moto on loopback); none: AWS")
+    endpoint_url: str | None = Field(
+        default=None, description="IAM and Lambda API endpoint (moto on loopback); none: AWS. S3 and SQS use the "
+        "environment's endpoints, where the runtime reads them"
+    )
     build_dir: str = Field(default="dist", description="the build the code-location image is made from")
     function: FunctionTarget
     queues: QueuesTarget = QueuesTarget()
-    buckets: list[str] = Field(default_factory=list, description="buckets created when missing")
-    notifications: list[NotificationTarget] = Field(default_factory=list)
 
 
 def target_path(root: Path, env_name: str) -> Path:
@@ -90,17 +84,6 @@ def load_target(env: Environment) -> DeployTarget:
     return load_model_text(DeployTarget, interpolate(path.read_text(), str(path)), path)
 
 
-def _queue_name(value: str | None, what: str) -> str | None:
-    if not value:
-        return None
-    if not value.startswith("http"):
-        return None  # a folder, not a queue
-    name = value.rstrip("/").rsplit("/", 1)[-1]
-    if not name:
-        raise ConfigError(f"{what} {value!r} does not end in a queue name")
-    return name
-
-
 def function_name(target: DeployTarget, env: Environment) -> str:
     name = target.function.name or env.persister.function_name
     if not name:
@@ -109,11 +92,8 @@ def function_name(target: DeployTarget, env: Environment) -> str:
     return name
 
 
-def queue_names(target: DeployTarget, env: Environment) -> tuple[str | None, str | None]:
-    """(events queue, dead-letter queue): the target's names, else the environment's URLs'."""
-    events = target.queues.events or _queue_name(env.events.queue_url if env.events else None, "events.queue_url")
-    dlq = target.queues.dead_letter or _queue_name(env.events.dead_letter if env.events else None, "events.dead_letter")
-    return events, dlq
+def function_timeout(target: DeployTarget, env: Environment) -> int:
+    return target.function.timeout_s or env.persister.timeout_s
 
 
 def function_secrets(target: DeployTarget) -> dict[str, str]:
