@@ -114,6 +114,9 @@ def test_deploy_twice_changes_only_the_first_time(project: Path, moto: str, caps
     lam = boto3.client("lambda", endpoint_url=moto, region_name="us-east-1")
     live = lam.get_function(FunctionName="metricdag-persister", Qualifier="live")["Configuration"]
     assert live["CodeSha256"] == code_sha256(package.read_bytes())
+    s3 = boto3.client("s3", endpoint_url=moto, region_name="us-east-1")
+    [uploaded] = s3.list_objects_v2(Bucket=f"{BUCKET}-artifacts")["Contents"]  # the zip went through S3
+    assert uploaded["Key"].startswith("metricdag-persister/")
     assert live["Handler"] == "lambda_function.handler" and live["Environment"]["Variables"]["METRICDAG_ENV"] == ENV
     sqs = boto3.client("sqs", endpoint_url=moto, region_name="us-east-1")
     urls = {name: sqs.get_queue_url(QueueName=name)["QueueUrl"] for name in QUEUES}
@@ -148,7 +151,7 @@ def test_deploy_completes_what_stack_up_created(project: Path, moto: str, capsys
     build, package = tmp_path / "dist", persister_zip(tmp_path / "persister.zip", "v1")
     first = deploy(capsys, package, build)
     assert status_of(first, "sqs queue") == dict.fromkeys(QUEUES, "updated")
-    assert status_of(first, "s3 bucket") == {BUCKET: "unchanged"}
+    assert status_of(first, "s3 bucket") == {BUCKET: "unchanged", f"{BUCKET}-artifacts": "created"}
     assert status_of(first, "s3 notification") == {BUCKET: "unchanged"}
     assert status_of(first, "lambda function") == {"metricdag-persister": "created"}
     assert deploy(capsys, package, build)[-1] == f"deployed {ENV}: nothing changed"

@@ -155,6 +155,8 @@ def deploy_aws(env: Environment, target: DeployTarget, inputs: Inputs, clients: 
         emit(role_change)
     if inputs.wiring is not None:
         deploy_events(target, inputs, clients, emit)
+    if target.function.code_bucket:  # where packages over Lambda's 50 MB direct upload go
+        emit(aws.ensure_bucket(clients["s3"], target.function.code_bucket, clients["s3"].meta.region_name))
     config = FunctionConfig(
         runtime=target.function.runtime, handler=target.function.handler, role=role_arn,
         timeout=function_timeout(target, env), memory_size=target.function.memory_mb,
