@@ -99,3 +99,22 @@ def test_notifications_are_merged_keeping_foreign_ones():
 def test_changed_keeps_only_created_and_updated():
     lines = [Change("a", "1", "unchanged"), Change("b", "2", "created"), Change("c", "3", "updated")]
     assert [c.name for c in changed(lines)] == ["2", "3"]
+
+
+def test_the_environment_may_invoke_the_alias_the_deploy_moves(monkeypatch):
+    import pytest
+
+    from metricdag.deploy.target import DeployTarget, FunctionTarget, function_name
+    from metricdag.errors import ConfigError
+    from metricdag.settings import load_environment
+    from tests.conftest import PROJECT_ROOT
+
+    def prod(function: str):
+        monkeypatch.setenv("METRICDAG_PERSISTER_FUNCTION", function)
+        return load_environment("prod", PROJECT_ROOT)
+
+    target = DeployTarget(function=FunctionTarget(role="r", alias="live"))
+    assert function_name(target, prod("metricdag-persister")) == "metricdag-persister"
+    assert function_name(target, prod("metricdag-persister:live")) == "metricdag-persister"
+    with pytest.raises(ConfigError, match="invokes 'metricdag-persister:blue'"):
+        function_name(target, prod("metricdag-persister:blue"))

@@ -85,11 +85,16 @@ def load_target(env: Environment) -> DeployTarget:
 
 
 def function_name(target: DeployTarget, env: Environment) -> str:
+    """The function's name; the environment may name it with the alias it invokes (``name:live``)."""
     name = target.function.name or env.persister.function_name
     if not name:
         raise ConfigError(f"deploy target of {env.name!r}: function.name is not set and the environment has no "
                           "persister.function_name")
-    return name
+    bare, _, qualifier = name.partition(":")
+    if qualifier and qualifier != target.function.alias:
+        raise ConfigError(f"environment {env.name!r} invokes {name!r}, but the deploy moves alias "
+                          f"{target.function.alias!r}: name the same alias in both")
+    return bare
 
 
 def function_timeout(target: DeployTarget, env: Environment) -> int:
