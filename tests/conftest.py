@@ -29,6 +29,8 @@ def stack_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Environment]
         "METRICDAG_LEGEND_PORT": str(free_port()),
         "METRICDAG_SMTP_PORT": str(free_port()),
         "METRICDAG_PAGERDUTY_PORT": str(free_port()),
+        "METRICDAG_MOTO_PORT": str(free_port()),
+        "METRICDAG_LAMBDA_PORT": str(free_port()),
         "METRICDAG_SNOWFLAKE_PASSWORD": "test-only",
         # Reuse a secret the session already set (tests/oauth_fixtures.py does the same), so every
         # token service and every subprocess of the session agree on one value.
@@ -101,7 +103,7 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
 
 
-STACK_FIXTURES = frozenset({"stack_env", "seeded_env", "snapshot_env"})
+STACK_FIXTURES = frozenset({"stack_env", "seeded_env", "snapshot_env", "aws_local_stack"})
 
 
 def unmarked_stack_tests(items: list[pytest.Item]) -> list[str]:

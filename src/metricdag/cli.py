@@ -296,6 +296,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "metricdag.changes.cli",
     "metricdag.lineage.cli",
     "metricdag.backfill.cli",
+    "metricdag.deploy.cli",
 )
 
 

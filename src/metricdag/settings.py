@@ -80,6 +80,11 @@ class SnowflakeSettings(_Strict):
         default=None,
         description="named external stage over the object store; COPY reads from @stage/<key> when set",
     )
+    copy_from_local_file: bool = Field(
+        default=False,
+        description="aws-local only: this Snowflake (fakesnow) cannot read s3://, so the persister COPYs the "
+        "Parquet file it already fetched from a local temporary copy (persistence.handler.copy_location)",
+    )
 
     def password(self) -> SecretStr:
         value = os.environ.get(self.password_env)
@@ -179,8 +184,9 @@ class PersisterSettings(_Strict):
         default="in_process", description="run the handler in this process, or call the deployed function"
     )
     function_name: str | None = None
-    lambda_endpoint_url: str | None = None
+    lambda_endpoint_url: str | None = Field(default=None, description="custom Lambda endpoint (the local stack's Invoke API)")
     region: str = "us-east-1"
+    timeout_s: int = Field(default=900, ge=1, le=900, description="the function's timeout (AWS allows up to 900 s)")
 
 
 class EventsSettings(_Strict):
@@ -191,7 +197,12 @@ class EventsSettings(_Strict):
     queue_url: str | None = Field(default=None, description="sqs: the queue the sensors receive from")
     sqs_endpoint_url: str | None = Field(default=None, description="custom SQS endpoint (moto, LocalStack)")
     region: str = "us-east-1"
-    prefix: str | None = Field(default=None, description="object_store: file:// or s3:// prefix whose new objects are events")
+    prefix: str | None = Field(
+        default=None,
+        description="file:// or s3:// prefix whose new objects are events (<prefix>/<event type>/<name>): read by "
+        "object_store; with sqs, the S3 notifications of objects under it come to the queue "
+        "(default: <object store>/events)",
+    )
     dead_letter: str = Field(description="a folder, or an SQS queue URL (https://...), for events that cannot be read")
     max_age_h: float = Field(
         default=48, gt=0, description="older events are logged and skipped (a new sensor does not replay an old inbox)"

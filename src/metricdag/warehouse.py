@@ -137,12 +137,14 @@ SUPPORTED_TYPES = "integers, floats, decimal(p<=38, s), strings, booleans, date3
 
 
 def _as_arrow(dtype: Any) -> pa.DataType:
-    """An Arrow type from an Arrow type, a numpy dtype or a pandas dtype."""
-    import pandas as pd
+    """An Arrow type from an Arrow type, a numpy dtype or a pandas dtype (pandas is imported only
+    for the latter: the persister Lambda loads Arrow schemas and does not carry pandas)."""
     import pyarrow as pa
 
     if isinstance(dtype, pa.DataType):
         return dtype
+    import pandas as pd
+
     if isinstance(dtype, pd.ArrowDtype):
         return dtype.pyarrow_dtype
     return pa.array(pd.Series([], dtype=dtype)).type

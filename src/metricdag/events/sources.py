@@ -2,7 +2,9 @@
 
 - :class:`InboxSource`: a folder of ``<sortable id>.json`` files (the local stack). Files stay
   where they are (every metric's sensor reads the same inbox with its own cursor).
-- :class:`SqsSource`: an SQS queue (boto3 receive + delete).
+- :class:`SqsSource`: an SQS queue (boto3 receive + delete). A message is either an event
+  envelope or an S3 bucket notification (``Records[].s3.object.key``): a new object under the
+  arrivals prefix ``<prefix>/<event type>/`` is that event, as for :class:`ObjectArrivalSource`.
 - :class:`ObjectArrivalSource`: new objects under ``<prefix>/<event type>/``, cursor = last key.
 
 A malformed event is logged and dead-lettered; the cursor still moves past it.
@@ -16,6 +18,7 @@ import logging
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import unquote_plus
 
 from metricdag.errors import ConfigError
 from metricdag.events.models import Event, MalformedEvent, new_event_id, parse_event
@@ -113,8 +116,15 @@ class InboxSource:
 
 
 class SqsSource:
-    def __init__(self, client: Any, queue_url: str, dead: FolderDeadLetter | SqsDeadLetter) -> None:
+    """``arrivals``: the object store and prefix whose S3 notifications come to this queue (the
+    bucket's notification configuration sends them; :mod:`metricdag.events.wiring`)."""
+
+    def __init__(
+        self, client: Any, queue_url: str, dead: FolderDeadLetter | SqsDeadLetter,
+        arrivals: tuple[Any, str] | None = None,
+    ) -> None:
         self.client, self.queue_url, self.dead = client, queue_url, dead
+        self.arrivals = arrivals
 
     def send(self, event: Event) -> None:
         self.client.send_message(QueueUrl=self.queue_url, MessageBody=event.model_dump_json())
@@ -134,18 +144,58 @@ class SqsSource:
             for message in messages:
                 raw = message.get("Body", "").encode()
                 try:
-                    event = parse_event(raw)
+                    received = self._events(raw)
                 except MalformedEvent as exc:
                     self.dead_letter(raw, f"SQS message {message.get('MessageId')}: {exc}")
                 else:
-                    events.append(event)
-                    cursor = event.id
+                    events += received
+                    cursor = received[-1].id if received else cursor
                 self.client.delete_message(QueueUrl=self.queue_url, ReceiptHandle=message["ReceiptHandle"])
         return events, cursor
+
+    def _events(self, raw: bytes) -> list[Event]:
+        """The events one message carries: an envelope is one; an S3 notification one per
+        created object under the arrivals prefix (S3's test event and other objects: none)."""
+        try:
+            body = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            body = None
+        if not isinstance(body, dict) or not ("Records" in body or body.get("Event") == "s3:TestEvent"):
+            return [parse_event(raw)]
+        if body.get("Event") == "s3:TestEvent":
+            log.info("S3 test event for bucket %s: the bucket's notifications reach %s", body.get("Bucket"), self.queue_url)
+            return []
+        return [e for record in _records(body) if (e := self._arrival(record)) is not None]
+
+    def _arrival(self, record: dict) -> Event | None:
+        if self.arrivals is None:
+            raise MalformedEvent("an S3 notification, but this queue has no arrivals prefix (events.prefix)")
+        store, prefix = self.arrivals
+        try:
+            s3 = record["s3"]
+            uri = f"s3://{s3['bucket']['name']}/{unquote_plus(s3['object']['key'])}"
+            size = int(s3["object"].get("size") or 0)
+            when = datetime.fromisoformat(record["eventTime"].replace("Z", "+00:00"))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MalformedEvent(f"an S3 notification record without bucket, key or eventTime: {exc!r}") from None
+        if not str(record.get("eventName", "")).startswith("ObjectCreated"):
+            return None
+        if not uri.startswith(prefix.rstrip("/") + "/"):
+            log.info("S3 notification for %s: not under the arrivals prefix %s, ignored", uri, prefix)
+            return None
+        version = s3["object"].get("sequencer") or s3["object"].get("eTag") or ""
+        return object_event(store, uri, size, when, uri[len(prefix.rstrip("/")) + 1 :], f"{uri}@{when.isoformat()}@{version}")
 
     def dead_letter(self, raw: bytes, reason: str, name: str | None = None) -> None:
         _report(name or "(sqs)", reason)
         self.dead.put(raw, reason, name)
+
+
+def _records(body: dict) -> list[dict]:
+    records = body.get("Records")
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise MalformedEvent("an S3 notification whose Records is not a list of records")
+    return [r for r in records if r.get("eventSource") == "aws:s3"]
 
 
 # ------------------------------------------------------------------- object arrivals
@@ -186,28 +236,35 @@ class ObjectArrivalSource:
         return events, cursor
 
     def _event(self, obj: Any, key: str) -> Event:
-        event_type, sep, name = key.partition("/")
-        if not sep or not name:
-            raise MalformedEvent("object is not under <prefix>/<event type>/")
-        payload: dict[str, Any] = {"uri": obj.uri, "size": obj.size}
-        if name.endswith(".json"):
-            try:
-                body = json.loads(self.store.get_bytes(obj.uri))
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise MalformedEvent(f"not JSON: {exc}") from None
-            if not isinstance(body, dict):
-                raise MalformedEvent("a .json event object must hold a mapping")
-            payload = {**body, **payload}
-        digest = hashlib.sha256(f"{obj.uri}@{obj.modified.isoformat()}".encode()).hexdigest()[:24]
-        try:
-            return Event(id=f"obj-{digest}", type=event_type, payload=payload,
-                         emitted_at=obj.modified or datetime.now(timezone.utc))
-        except ValueError as exc:
-            raise MalformedEvent(str(exc).splitlines()[0]) from None
+        return object_event(self.store, obj.uri, obj.size, obj.modified, key, f"{obj.uri}@{obj.modified.isoformat()}")
 
     def dead_letter(self, raw: bytes, reason: str, name: str | None = None) -> None:
         _report(name or "(object)", reason)
         self.dead.put(raw, reason, name)
+
+
+def object_event(store: Any, uri: str, size: int, modified: datetime | None, key: str, identity: str) -> Event:
+    """The event a new object ``<prefix>/<key>`` means, ``key`` = ``<event type>/<name>``: payload
+    ``{uri, size}`` plus, for a ``.json`` object holding a mapping, its keys; the id is a digest
+    of ``identity`` (the object and its version), so a redelivery is the same event."""
+    event_type, sep, name = key.partition("/")
+    if not sep or not name:
+        raise MalformedEvent(f"{uri}: object is not under <prefix>/<event type>/")
+    payload: dict[str, Any] = {"uri": uri, "size": size}
+    if name.endswith(".json"):
+        try:
+            body = json.loads(store.get_bytes(uri))
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise MalformedEvent(f"{uri}: not JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise MalformedEvent(f"{uri}: a .json event object must hold a mapping")
+        payload = {**body, **payload}
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:24]
+    try:
+        return Event(id=f"obj-{digest}", type=event_type, payload=payload,
+                     emitted_at=modified or datetime.now(timezone.utc))
+    except ValueError as exc:
+        raise MalformedEvent(str(exc).splitlines()[0]) from None
 
 
 def _position(modified: datetime, key: str) -> str:
@@ -227,9 +284,18 @@ def _safe_get(store: Any, uri: str) -> bytes:
 
 
 def _sqs_client(settings: EventsSettings) -> Any:
-    import boto3
+    from metricdag import aws
 
-    return boto3.client("sqs", endpoint_url=settings.sqs_endpoint_url, region_name=settings.region)
+    return aws.client("sqs", settings.sqs_endpoint_url, settings.region)
+
+
+def arrivals_prefix(env: Environment) -> str:
+    """Where new objects are events (``events.prefix``; default ``<object store>/events``)."""
+    settings = env.events
+    prefix = (settings.prefix if settings else None) or env.object_store_uri.rstrip("/") + "/events"
+    if prefix.startswith("file://") and not prefix.startswith("file:///"):
+        prefix = "file://" + str(env.path(prefix[len("file://") :]))
+    return prefix.rstrip("/")
 
 
 def source_for(env: Environment, metric: str | None = None) -> EventSource:
@@ -248,13 +314,19 @@ def source_for(env: Environment, metric: str | None = None) -> EventSource:
     if settings.source == "sqs":
         if not settings.queue_url:
             raise ConfigError(f"environment {env.name}: events.source is sqs but events.queue_url is not set")
-        return SqsSource(client, settings.queue_url.replace("{metric}", metric or ""), dead)
     from metricdag.io.objectstore import store_for
 
-    prefix = settings.prefix or env.object_store_uri.rstrip("/") + "/events"
-    if prefix.startswith("file://") and not prefix.startswith("file:///"):
-        prefix = "file://" + str(env.path(prefix[len("file://") :]))
-    return ObjectArrivalSource(store_for(prefix, env.object_store.s3_endpoint_url, env.object_store.s3_region), prefix, dead)
+    prefix = arrivals_prefix(env)
+    store = store_for(prefix, env.object_store.s3_endpoint_url, env.object_store.s3_region)
+    if settings.source == "sqs":
+        arrivals = (store, prefix) if prefix.startswith("s3://") else None
+        return SqsSource(client, queue_url_for(settings.queue_url, metric), dead, arrivals)
+    return ObjectArrivalSource(store, prefix, dead)
+
+
+def queue_url_for(template: str, metric: str | None) -> str:
+    """``events.queue_url`` for one metric's location (``{metric}``: each its own queue)."""
+    return template.replace("{metric}", metric or "")
 
 
 def emit(env: Environment, event_type: str, payload: dict[str, Any] | None = None) -> Event:

@@ -99,9 +99,9 @@ class LocalObjectStore:
 
 class S3ObjectStore:
     def __init__(self, endpoint_url: str | None = None, region: str = "us-east-1"):
-        import boto3
+        from metricdag import aws
 
-        self._client = boto3.client("s3", endpoint_url=endpoint_url, region_name=region)
+        self._client = aws.client("s3", endpoint_url, region)
 
     @staticmethod
     def _split(uri: str) -> tuple[str, str]:
@@ -136,11 +136,15 @@ class S3ObjectStore:
 
     def exists(self, uri: str) -> bool:
         bucket, key = self._split(uri)
+        from botocore.exceptions import ClientError
+
         try:
             self._client.head_object(Bucket=bucket, Key=key)
             return True
-        except self._client.exceptions.ClientError:
-            return False
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                return False
+            raise
 
 
 def store_for(uri: str, s3_endpoint_url: str | None = None, s3_region: str = "us-east-1") -> ObjectStore:

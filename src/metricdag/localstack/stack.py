@@ -5,7 +5,12 @@
 - ``catalog``: the catalog service on SQLite (needs a bearer token);
 - ``legend``: the Legend lambda stand-in (needs a bearer token);
 - ``smtp``: an SMTP sink keeping every message under ``<state_dir>/mail/``;
-- ``pagerduty``: a PagerDuty Events API v2 receiver keeping every event under ``<state_dir>/pagerduty/``.
+- ``pagerduty``: a PagerDuty Events API v2 receiver keeping every event under ``<state_dir>/pagerduty/``;
+- ``moto`` (aws-local: the object store's S3 endpoint is on loopback): moto's server for S3 and SQS;
+  once it is up, the bucket, the event queues and the bucket notifications are created
+  (:func:`metricdag.events.wiring.ensure`);
+- ``lambda`` (aws-local: ``persister.lambda_endpoint_url`` on loopback): the Lambda Invoke API
+  running the persister's deployment zip, which is built first when missing or stale.
 
 Each service runs as its own process (own process group) and is started only once the one
 before it answers its health check. The stack's state (pids, ports, logs) is kept in
@@ -120,7 +125,49 @@ def plan(env: Environment) -> list[ServicePlan]:
             )
         )
     plans += alert_sink_plans(env)
+    plans += aws_plans(env)
     return plans
+
+
+def aws_plans(env: Environment) -> list[ServicePlan]:
+    """moto's server when the object store's S3 endpoint is on loopback, and the Lambda Invoke API
+    when the persister is a Lambda on loopback."""
+    from metricdag.aws import is_loopback
+
+    local = _require_local(env)
+    out = []
+    s3 = env.object_store.s3_endpoint_url
+    if is_loopback(s3):
+        host, port = _host_port(s3, 80)
+        out.append(ServicePlan(
+            "moto", host, port, [sys.executable, "-m", "moto.server", "-H", host, "-p", str(port)],
+            "METRICDAG_MOTO_PORT", "/moto-api/",
+        ))
+    persister = env.persister
+    if persister.invoke == "lambda" and is_loopback(persister.lambda_endpoint_url):
+        from metricdag.packaging import LAMBDA_HANDLER
+
+        host, port = _host_port(persister.lambda_endpoint_url, 80)
+        state_dir = env.path(local.state_dir).resolve()
+        out.append(ServicePlan(
+            "lambda", host, port,
+            [sys.executable, "-m", "metricdag.localstack.lambda_service",
+             "--function-name", persister.function_name or "metricdag-persister", "--zip", str(lambda_zip_path(env)),
+             "--handler", LAMBDA_HANDLER, "--timeout", str(persister.timeout_s), "--state-dir", str(state_dir),
+             # what the deployed function is configured with: its environment's name and variables
+             # (secrets pass through this process's environment, never the command line)
+             "--pass-env", "METRICDAG_*", "--pass-env", "AWS_*", "--pass-env", env.snowflake.password_env,
+             "--set", f"METRICDAG_ENV={env.name}", "--set", f"METRICDAG_LOCAL_DIR={state_dir}",
+             "--host", host, "--port", str(port)],
+            "METRICDAG_LAMBDA_PORT", "/health",
+        ))
+    return out
+
+
+def lambda_zip_path(env: Environment) -> Path:
+    from metricdag.packaging import LAMBDA_ZIP
+
+    return env.project_root / "dist" / LAMBDA_ZIP
 
 
 def alert_sink_plans(env: Environment) -> list[ServicePlan]:
@@ -226,6 +273,10 @@ def up(env: Environment, timeout_s: float = 90) -> list[ServiceState]:
     state_dir = env.path(local.state_dir)
     (state_dir / "logs").mkdir(parents=True, exist_ok=True)
     env.path(local.snowflake_db_dir).mkdir(parents=True, exist_ok=True)
+    if any(p.name == "lambda" for p in plans):
+        from metricdag.packaging import ensure_lambda_zip
+
+        ensure_lambda_zip(lambda_zip_path(env).parent, env.project_root)  # the function's code, when stale
     started: list[ServiceState] = []
     try:
         for p in plans:
@@ -236,6 +287,10 @@ def up(env: Environment, timeout_s: float = 90) -> list[ServiceState]:
             wait_for_port(p.host, p.port, timeout_s, proc=proc, log_path=log, name=p.name)
             if p.health_path:
                 _check_health(p, log)
+        if any(p.name == "moto" for p in plans) and env.events is not None and env.events.source == "sqs":
+            from metricdag.events.wiring import ensure
+
+            ensure(env)  # the bucket, the queues, the bucket notifications
     except BaseException:
         for s in started:
             stop_process_group(s.pid)

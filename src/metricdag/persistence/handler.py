@@ -210,12 +210,14 @@ class LoadPlan:
 
 
 def plan_load(
-    request: PersistRequest, schema: pa.Schema, env: Environment, loaded_at: datetime | None = None
+    request: PersistRequest, schema: pa.Schema, env: Environment, loaded_at: datetime | None = None,
+    copy_uri: str | None = None,
 ) -> LoadPlan:
     """Every statement of the load, built (and validated) before a connection is opened.
-    ``loaded_at`` (UTC, default now) is what the rows' ``_LOADED_AT`` says."""
+    ``loaded_at`` (UTC, default now) is what the rows' ``_LOADED_AT`` says; ``copy_uri`` where
+    COPY reads the file (default: the source; :func:`copy_location`)."""
     target = sql.TableRef(request.database, request.schema_name, request.table)
-    source = sql.copy_source(request.source_uri, env.snowflake.stage, env.object_store_uri)
+    source = sql.copy_source(copy_uri or request.source_uri, env.snowflake.stage, env.object_store_uri)
     value = request.partition_value
     loaded_at = loaded_at or datetime.now(timezone.utc).replace(tzinfo=None)
     return LoadPlan(
@@ -425,6 +427,34 @@ def read_source(request: PersistRequest, env: Environment) -> bytes:
         ) from None
 
 
+def copy_location(request: PersistRequest, env: Environment, data: bytes) -> str:
+    """Where COPY reads the file: the source itself, except with ``snowflake.copy_from_local_file``
+    (aws-local: fakesnow cannot read ``s3://`` here), where the bytes already fetched from the
+    object store are written to a local temporary folder under the same file name (Snowflake knows
+    a loaded file by its name) and COPY reads that copy. The one place a load in aws-local differs
+    from prod; the folder goes when the process ends (a Lambda invocation's, here)."""
+    if not env.snowflake.copy_from_local_file or not request.source_uri.startswith("s3://"):
+        return request.source_uri
+    import tempfile
+    from pathlib import Path
+
+    folder = Path(tempfile.mkdtemp(prefix="load-", dir=_local_copies()))
+    target = folder / request.source_uri.rpartition("/")[2]
+    target.write_bytes(data)
+    return "file://" + str(target)
+
+
+@functools.lru_cache(maxsize=1)
+def _local_copies() -> str:
+    import atexit
+    import shutil
+    import tempfile
+
+    folder = tempfile.mkdtemp(prefix="metricdag-copies-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return folder
+
+
 def _transient_as_error_type(handle: Callable[..., dict]) -> Callable[..., dict]:
     """A transient failure leaves the handler as :class:`TransientPersistError` (its message kept)."""
 
@@ -461,7 +491,7 @@ def handler(event: dict, context: Any = None) -> dict:
     )
     check_key_columns(facts.schema, request.key_columns, dataset=request.dataset, source_uri=request.source_uri)
     try:
-        plan = plan_load(request, facts.schema, env)
+        plan = plan_load(request, facts.schema, env, copy_uri=copy_location(request, env, data))
     except PersistError:
         raise
     except MetricdagError as exc:

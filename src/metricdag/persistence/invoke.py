@@ -42,11 +42,9 @@ def _invoke_lambda(request: PersistRequest, env: Environment, client: Any) -> Pe
             f"environment {env.name}: persister.invoke is 'lambda' but persister.function_name is not set"
         )
     if client is None:
-        import boto3
+        from metricdag import aws
 
-        client = boto3.client(
-            "lambda", endpoint_url=env.persister.lambda_endpoint_url, region_name=env.persister.region
-        )
+        client = aws.client("lambda", env.persister.lambda_endpoint_url, env.persister.region)
     response = client.invoke(
         FunctionName=function_name,
         InvocationType="RequestResponse",

@@ -1,0 +1,5 @@
+import sys
+
+from metricdag.packaging import main
+
+sys.exit(main())
