@@ -248,6 +248,10 @@ def main(argv: list[str] | None = None) -> None:
     env = function_environment(args.pass_env, args.set)
     env.update({"AWS_LAMBDA_FUNCTION_NAME": args.function_name, "AWS_LAMBDA_FUNCTION_TIMEOUT": str(int(args.timeout))})
     function = Function(args.function_name, args.zip.resolve(), args.handler, args.timeout, args.state_dir.resolve(), env)
+    try:
+        function.code_dir()  # unpacked before the port opens, so the first invocation does not wait for it
+    except FunctionMissing as exc:
+        log.warning("%s", exc)
     import uvicorn
 
     uvicorn.run(create_app({args.function_name: function}), host=args.host, port=args.port, log_level="warning")
