@@ -1,0 +1,49 @@
+"""daily_net_sales_sql end to end on the local stack: SQL nodes run in the warehouse, their
+numbers equal daily_net_sales' pandas nodes, and the output's rows never pass through Python."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pytest
+
+from metricdag.localstack.seed import sample_days
+from metricdag.runner import materialize_metric
+from metricdag.warehouse import run_query
+from tests.conftest import PROJECT_ROOT
+
+pytestmark = pytest.mark.stack
+
+PANDAS = PROJECT_ROOT / "metrics" / "daily_net_sales"
+SQL = PROJECT_ROOT / "metrics" / "daily_net_sales_sql"
+COLUMNS = "business_date, store_id, region, transactions, units_sold, gross_sales_usd, discounts_usd, returns_usd, net_sales_usd"
+
+
+def persisted(env, table: str, day: str) -> list[tuple]:
+    _, rows = run_query(env.snowflake, f"SELECT {COLUMNS} FROM METRICS.{table} WHERE business_date = ? ORDER BY store_id",
+                        (day,))
+    return rows
+
+
+def materializations(instance: dg.DagsterInstance, key: str) -> list[dg.AssetMaterialization]:
+    records = instance.fetch_materializations(dg.AssetKey(key.split("/")), limit=10).records
+    return [r.asset_materialization for r in records]
+
+
+def test_sql_metric_persists_the_same_numbers_as_the_pandas_nodes(seeded_env):
+    day = sample_days(seeded_env)[-2].isoformat()
+    instance = dg.DagsterInstance.ephemeral()
+    ok, summary = materialize_metric(PANDAS, seeded_env, day, instance, verbose=False)
+    assert ok, summary
+    ok, summary = materialize_metric(SQL, seeded_env, day, instance, verbose=False)
+    assert ok, summary
+
+    expected, got = persisted(seeded_env, "NET_SALES_DAILY", day), persisted(seeded_env, "NET_SALES_DAILY_SQL", day)
+    assert len(got) == len(expected) == 18
+    for want, have in zip(expected, got):
+        assert have[:5] == want[:5]  # date, store, region, transactions, units
+        assert have[5:] == pytest.approx(want[5:], abs=0.011)  # USD amounts, each rounded to cents
+
+    node = materializations(instance, "daily_net_sales_sql/metric_calculation/net_sales_daily_sql")[0]
+    assert node.metadata["dagster/row_count"].value == 18
+    assert node.metadata["table"].value == '"METRICDAG"."DAILY_NET_SALES_SQL_INTERMEDIATE"."NET_SALES_DAILY_SQL"'
+    assert node.metadata["query_id"].value
