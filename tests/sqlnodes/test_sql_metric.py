@@ -47,3 +47,35 @@ def test_sql_metric_persists_the_same_numbers_as_the_pandas_nodes(seeded_env):
     assert node.metadata["dagster/row_count"].value == 18
     assert node.metadata["table"].value == '"METRICDAG"."DAILY_NET_SALES_SQL_INTERMEDIATE"."NET_SALES_DAILY_SQL"'
     assert node.metadata["query_id"].value
+
+
+def test_checks_and_persist_of_a_sql_output_never_fetch_its_rows(seeded_env, monkeypatch):
+    """Every review check and the persist run in the warehouse: reading a warehouse partition
+    into pandas (the only way its rows reach Python) fails the test if anything does it."""
+    import metricdag.warehouse_io.read as read
+
+    def no_rows(*args, **kwargs):
+        raise AssertionError("a warehouse partition was read into a DataFrame")
+
+    monkeypatch.setattr(read, "read_table", no_rows)
+    day = sample_days(seeded_env)[-3].isoformat()
+    instance = dg.DagsterInstance.ephemeral()
+
+    ok, summary = materialize_metric(SQL, seeded_env, day, instance, verbose=False)
+
+    assert ok, summary
+    checks = {}
+    for record in instance.fetch_materializations(
+        dg.AssetKey(["daily_net_sales_sql", "metric_calculation", "net_sales_daily_sql"]), limit=1
+    ).records:
+        run_id = record.run_id
+    for event in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
+        evaluation = event.dagster_event.event_specific_data
+        checks[evaluation.check_name] = (evaluation.passed, evaluation.description)
+    assert set(checks) == {"record_count", "daily_minimum", "not_null", "unique", "range", "accepted_values",
+                           "schema", "variance"}
+    assert all(passed for passed, _ in checks.values()), checks
+    assert checks["record_count"][1].startswith("18 rows, within the bounds")
+    assert checks["accepted_values"][1] == "all 18 value(s) of region are accepted (3 distinct)"
+    assert checks["schema"][1] == "9 column(s) match the catalog schema (version 1.0.0)"
+    assert len(persisted(seeded_env, "NET_SALES_DAILY_SQL", day)) == 18

@@ -27,6 +27,7 @@ from metricdag.catalog.models import (
 from metricdag.factory.locks import resolve_locked, run_chain, run_locks
 from metricdag.factory.naming import asset_description, group_name
 from metricdag.factory.sql_assets import in_place_source, read_in_place
+from metricdag.factory.warehouse_checks import in_warehouse, warehouse_check
 from metricdag.io.io_manager import IN_PLACE, READ_AS, ParquetIOManager
 from metricdag.io.objectstore import store_for
 from metricdag.lineage.collect import run_facts
@@ -361,6 +362,10 @@ def _asset_check(
         warnings.filterwarnings("ignore", category=dg.PreviewWarning, message=".*partitions_def.*AssetCheckSpec.*")
         if isinstance(check, FreshnessCheck):
             return _freshness_check(name, check, partitions, dataset, metric)
+        if in_warehouse(metric, dataset):  # a SQL node's output: aggregate queries, not its rows
+            found = warehouse_check(target, name, check, partitions, dataset, metric, key)
+            if found is not None:
+                return found
         if isinstance(check, (VarianceCheck, AnomalyCheck)):
             return _variance_check(target, name, check, partitions, dataset, accepted, metric)
         if isinstance(check, SchemaCheck):

@@ -147,6 +147,16 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         env = load_environment(self.environment, Path(self.project_root) if self.project_root else None)
         return read_table(env.snowflake, table)
 
+    def warehouse_partition(self, asset_key: dg.AssetKey, partition_key: str | None):
+        """The warehouse partition an asset's current pointer names (a permanent error when the
+        partition has no data, or holds a Parquet file instead)."""
+        prefix = self._prefix(asset_key, partition_key)
+        found = current_entry(self._store(), prefix)
+        table = None if found is None else self.table_of(found.uri)
+        if table is None:
+            raise missing_partition(asset_key, partition_key, prefix + " (a warehouse table pointer)")
+        return table
+
     def table_of(self, uri: str):
         """The warehouse partition a pointer file names (None: ``uri`` is a Parquet file)."""
         from metricdag.warehouse_io.tables import POINTER_SUFFIX, WarehouseTable
