@@ -45,7 +45,8 @@ def stage_parquet(
                 store.delete(old.uri)
     result = handler(PersistRequest(
         environment=env.name, dataset=data.dataset, database=target.database, schema=target.schema_name,
-        table=target.table, source_uri=source_uri, partition_column=target.partition_column, partition_value=day,
+        table=target.table, source_uri=source_uri, partition_value=day,
+        partition_column=schema.partition_column or STAGED_PARTITION_COLUMN,  # as the file spells it
         key_columns=list(schema.key), run_id=run_id, publish=False,
     ).to_event())
     return target.model_copy(update={"rows": int(result["rows_loaded"])})
