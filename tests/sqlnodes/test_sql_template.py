@@ -92,7 +92,7 @@ def test_validate_reports_a_bad_reference_at_its_line_in_the_sql_file(tmp_path):
 
     root = copy_project(tmp_path, ["daily_net_sales_sql"])
     folder = root / "metrics" / "daily_net_sales_sql"
-    sql_file = folder / "metric_calculation" / "net_sales" / "src" / "net_sales.sql"
+    sql_file = folder / "metric_calculation" / "net_sales_sql" / "src" / "net_sales_sql.sql"
     lines = sql_file.read_text().splitlines()
     at = next(i for i, line in enumerate(lines) if "fx_rates" in line)
     lines[at] = lines[at].replace('{{ input("fx_rates") }}', "{{ fx_rates }}")
