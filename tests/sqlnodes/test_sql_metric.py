@@ -9,7 +9,7 @@ import pytest
 from metricdag.localstack.seed import sample_days
 from metricdag.runner import materialize_metric
 from metricdag.warehouse import run_query
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, SAMPLE_ROWS
 
 pytestmark = pytest.mark.stack
 
@@ -79,3 +79,39 @@ def test_checks_and_persist_of_a_sql_output_never_fetch_its_rows(seeded_env, mon
     assert checks["accepted_values"][1] == "all 18 value(s) of region are accepted (3 distinct)"
     assert checks["schema"][1] == "9 column(s) match the catalog schema (version 1.0.0)"
     assert len(persisted(seeded_env, "NET_SALES_DAILY_SQL", day)) == 18
+
+
+def test_a_freshness_check_of_a_source_read_in_place_counts_it_in_the_warehouse(seeded_env, monkeypatch, tmp_path):
+    """pos_transactions stays in the warehouse for the SQL node: its freshness check uses the
+    sourcing asset's count, and blocks the run when the day holds fewer rows than required."""
+    import metricdag.warehouse_io.read as read
+    from metricdag.settings import load_environment
+    from tests.conftest import copy_project
+
+    monkeypatch.setattr(read, "read_table", lambda *a, **k: (_ for _ in ()).throw(AssertionError("rows fetched")))
+    root = copy_project(tmp_path, ["daily_net_sales_sql"])
+    spec = root / "metrics" / "daily_net_sales_sql" / "metric.yaml"
+    spec.write_text(spec.read_text().replace(
+        "      - type: record_count\n",
+        "      - {type: freshness, source: pos_transactions, deadline: \"06:00\", min_rows: 3000}\n"
+        "      - type: record_count\n", 1))
+    env = load_environment("local", root)
+    day = sample_days(env)[-6].isoformat()
+    instance = dg.DagsterInstance.ephemeral()
+
+    ok, summary = materialize_metric(root / "metrics" / "daily_net_sales_sql", env, day, instance, verbose=False)
+
+    assert not ok
+    status = {r.asset: r.status for r in summary}
+    fresh = next(v for k, v in status.items() if "[check freshness]" in k)
+    assert fresh == "FAILED (error)"
+    assert "daily_net_sales_sql/preprocessing/pos_transactions_clean_sql" not in {
+        k for k, v in status.items() if v == "ok"
+    }
+    run_id = instance.get_runs(limit=1)[0].run_id
+    evaluation = next(
+        e.dagster_event.event_specific_data
+        for e in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION)
+        if e.dagster_event.event_specific_data.check_name == "freshness"
+    )
+    assert f"is late: {SAMPLE_ROWS} row(s) for {day}" in evaluation.description

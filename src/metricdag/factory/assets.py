@@ -26,7 +26,7 @@ from metricdag.catalog.models import (
 )
 from metricdag.factory.locks import resolve_locked, run_chain, run_locks
 from metricdag.factory.naming import asset_description, group_name
-from metricdag.factory.sql_assets import in_place_source, read_in_place
+from metricdag.factory.sql_assets import in_place_source, read_in_place, source_rows
 from metricdag.factory.warehouse_checks import in_warehouse, warehouse_check
 from metricdag.io.io_manager import IN_PLACE, READ_AS, ParquetIOManager
 from metricdag.io.objectstore import store_for
@@ -477,7 +477,18 @@ def _freshness_check(
     """A check on the sourcing asset of ``check.source``: blocking, it stops the run before any
     node computes on a source that is late or not complete yet (recorded under ``dataset``'s review)."""
 
-    @gate_check(asset_key(metric.name, "sourcing", check.source), name, check, partitions)
+    source = asset_key(metric.name, "sourcing", check.source)
+    if read_in_place(metric, check.source):  # a Snowflake source a SQL node reads: count, do not fetch
+        @gate_check(source, name, check, partitions, required_resource_keys={"io_manager", "persister"})
+        def _counted(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+            with classify_failures(f"check {name!r} of {check.source!r}"):
+                rows = source_rows(context.resources.io_manager, source, context.partition_key)
+            outcome = freshness(rows, partition_date(context), check, datetime.now(timezone.utc))
+            return _result(outcome, check, context, context.resources.persister, metric, dataset, name)
+
+        return _counted
+
+    @gate_check(source, name, check, partitions)
     def _check(
         context: dg.AssetCheckExecutionContext, persister: PersisterResource, data: pd.DataFrame
     ) -> dg.AssetCheckResult:
