@@ -115,3 +115,32 @@ def test_a_freshness_check_of_a_source_read_in_place_counts_it_in_the_warehouse(
         if e.dagster_event.event_specific_data.check_name == "freshness"
     )
     assert f"is late: {SAMPLE_ROWS} row(s) for {day}" in evaluation.description
+
+
+def test_a_failing_query_names_the_node_and_file_and_leaves_the_partition_as_it_was(seeded_env, tmp_path):
+    from metricdag.settings import load_environment
+    from tests.conftest import copy_project
+
+    day = sample_days(seeded_env)[-7].isoformat()
+    instance = dg.DagsterInstance.ephemeral()
+    assert materialize_metric(SQL, seeded_env, day, instance, verbose=False)[0]
+    intermediate = "DAILY_NET_SALES_SQL_INTERMEDIATE.NET_SALES_DAILY_SQL"
+    before = run_query(seeded_env.snowflake, f"SELECT store_id, net_sales_usd FROM {intermediate} WHERE business_date = ? "
+                       "ORDER BY 1", (day,))[1]
+    root = copy_project(tmp_path, ["daily_net_sales_sql"])
+    sql_file = root / "metrics" / "daily_net_sales_sql" / "metric_calculation" / "net_sales_sql" / "src" / "net_sales_sql.sql"
+    sql_file.write_text(sql_file.read_text().replace("COUNT(DISTINCT l.transaction_id)", "COUNT(DISTINCT l.basket_id)"))
+
+    ok, summary = materialize_metric(root / "metrics" / "daily_net_sales_sql", load_environment("local", root), day,
+                                     instance, verbose=False)
+
+    assert not ok
+    failed = [r for r in summary if r.status.startswith("failed")]
+    assert [r.asset for r in failed] == ["daily_net_sales_sql__net_sales_sql"]
+    assert "node 'net_sales_sql' (daily_net_sales_sql/metric_calculation/net_sales_sql/src/net_sales_sql.sql)" in failed[0].status
+    assert "rolled back" in failed[0].status
+    retries = instance.all_logs(instance.get_runs(limit=1)[0].run_id, of_type=dg.DagsterEventType.STEP_UP_FOR_RETRY)
+    assert retries == []  # a SQL error is permanent: one attempt
+    after = run_query(seeded_env.snowflake, f"SELECT store_id, net_sales_usd FROM {intermediate} WHERE business_date = ? "
+                      "ORDER BY 1", (day,))[1]
+    assert after == before and len(after) == 18

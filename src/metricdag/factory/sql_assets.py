@@ -16,7 +16,8 @@ from metricdag.settings import cached_environment
 from metricdag.spec.loader import Metric
 from metricdag.spec.models import NodeSpec
 from metricdag.warehouse_io.stage import stage_parquet
-from metricdag.warehouse_io.tables import ParquetData, WarehouseTable, intermediate_table
+from metricdag.warehouse import quote_identifier
+from metricdag.warehouse_io.tables import ParquetData, WarehouseTable, intermediate_table, source_table
 
 
 def read_in_place(metric: Metric, dataset: str) -> bool:
@@ -89,19 +90,13 @@ def sql_node_asset(metric: Metric, layer: str, node: NodeSpec, partitions: dg.Pa
 
 def in_place_source(dataset: str, coords: SnowflakeCoordinates, default_database: str, schema, day, connection):
     """A Snowflake source read by a SQL node: the locked table's partition, counted, never downloaded."""
-    from metricdag.warehouse_io.tables import source_table
-
     table = source_table(dataset, coords, default_database, schema, day)
+    sql, params = f"SELECT COUNT(*) FROM {table.sql}", ()
+    if table.partition_column and table.partition:  # the connection's (pyformat) binding, as the sources use
+        sql, params = f"{sql} WHERE {quote_identifier(table.partition_column)} = %s", (table.partition.isoformat(),)
     cursor = connection.cursor()
     try:
-        relation_where = ""
-        params: tuple = ()
-        if table.partition_column and table.partition:
-            from metricdag.warehouse import quote_identifier
-
-            relation_where = f" WHERE {quote_identifier(table.partition_column)} = %s"
-            params = (table.partition.isoformat(),)
-        cursor.execute(f"SELECT COUNT(*) FROM {table.sql}{relation_where}", params)
+        cursor.execute(sql, params)
         (rows,) = cursor.fetchone()
     finally:
         cursor.close()
