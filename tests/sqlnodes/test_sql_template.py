@@ -105,3 +105,10 @@ def test_validate_reports_a_bad_reference_at_its_line_in_the_sql_file(tmp_path):
         f"{sql_file}:{at + 1}: '{{{{ fx_rates }}}}' is not allowed in a SQL node; use "
         '{{ input("<dataset>") }} for an input, :partition_date for the partition date'
     ]
+
+
+def test_a_scratch_run_has_its_own_intermediate_schema():
+    from metricdag.warehouse_io.tables import intermediate_schema
+
+    assert intermediate_schema("daily_net_sales_sql") == "DAILY_NET_SALES_SQL_INTERMEDIATE"
+    assert intermediate_schema("daily_net_sales_sql", "20240603-ab12") == "DAILY_NET_SALES_SQL_INTERMEDIATE__SCRATCH_20240603_AB12"

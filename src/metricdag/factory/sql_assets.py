@@ -69,6 +69,7 @@ def sql_node_asset(metric: Metric, layer: str, node: NodeSpec, partitions: dg.Pa
     def _node(context: dg.AssetExecutionContext, catalog: CatalogResource, persister: PersisterResource, **inputs):
         env = cached_environment(persister.environment, persister.project_root)
         day = partition_date(context)
+        scratch = scratch_run(context.run.tags)
         with classify_failures(f"node {node.name!r}"):
             client = catalog.client()
             locked = metric.spec.catalog_datasets()
@@ -77,15 +78,22 @@ def sql_node_asset(metric: Metric, layer: str, node: NodeSpec, partitions: dg.Pa
             for name, value in inputs.items():
                 if isinstance(value, ParquetData):  # a Python/JVM output or a file source: staged by the persister's load
                     resolved = resolve_locked(context, client, name, metric.name, locked)
-                    value = stage_parquet(env, metric.name, value, resolved.schema_, day, context.run.run_id)
+                    value = stage_parquet(env, metric.name, value, resolved.schema_, day, context.run.run_id, scratch)
                     context.log.info(f"staged {name!r} into {value.sql} ({value.rows} rows)")
                 tables[name] = value
-            target = intermediate_table(env.snowflake.database, metric.name, out.dataset, schema, day)
+            target = intermediate_table(env.snowflake.database, metric.name, out.dataset, schema, day, scratch=scratch)
             written = run_sql_node(env.snowflake, metric.folder, node, tables, target, context.run.run_id)
         context.log.info(f"node {node.name!r}: {written.rows} rows into {written.sql} (query id {written.query_id})")
         yield dg.Output(written, output_name=out.dataset)
 
     return _node
+
+
+def scratch_run(run_tags) -> str | None:
+    """The scratch id of a ``metricdag diff`` run (its SQL nodes write their own intermediate schema)."""
+    from metricdag.changes.scratch_run import DIFF_TAG  # imports the factory: only at run time
+
+    return run_tags.get(DIFF_TAG)
 
 
 def in_place_source(dataset: str, coords: SnowflakeCoordinates, default_database: str, schema, day, connection):

@@ -28,10 +28,12 @@ def staged_prefix(env: Environment, metric: str, dataset: str, day: date) -> str
 
 
 def stage_parquet(
-    env: Environment, metric: str, data: ParquetData, schema: DatasetSchema, day: date, run_id: str
+    env: Environment, metric: str, data: ParquetData, schema: DatasetSchema, day: date, run_id: str,
+    scratch: str | None = None,
 ) -> WarehouseTable:
-    """Load ``data`` into ``<DB>.<METRIC>_INTERMEDIATE.<DATASET>`` for ``day`` through the persister."""
-    target = intermediate_table(env.snowflake.database, metric, data.dataset, schema, day)
+    """Load ``data`` into ``<DB>.<METRIC>_INTERMEDIATE.<DATASET>`` for ``day`` through the persister
+    (``scratch``: a scratch run's intermediate schema)."""
+    target = intermediate_table(env.snowflake.database, metric, data.dataset, schema, day, scratch=scratch)
     source_uri = data.uri
     if schema.partition_column is None:
         store = store_for(data.uri, env.object_store.s3_endpoint_url, env.object_store.s3_region)

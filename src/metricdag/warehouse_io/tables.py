@@ -9,6 +9,7 @@ reader finds out where the asset lives from the store itself.
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -87,18 +88,23 @@ class ParquetData(BaseModel):
     partition: date | None = None
 
 
-def intermediate_schema(metric: str) -> str:
-    """``<METRIC>_INTERMEDIATE``: the schema of one metric's SQL-node and staged tables."""
-    return validate_identifier(metric + INTERMEDIATE_SUFFIX, "intermediate schema").upper()
+def intermediate_schema(metric: str, scratch: str | None = None) -> str:
+    """``<METRIC>_INTERMEDIATE``: the schema of one metric's SQL-node and staged tables;
+    ``<METRIC>_INTERMEDIATE__SCRATCH_<id>`` for a scratch run (``metricdag diff``), which must not
+    replace the partitions production runs wrote."""
+    name = metric + INTERMEDIATE_SUFFIX
+    if scratch:
+        name += "__SCRATCH_" + re.sub(r"[^A-Za-z0-9_]", "_", scratch)[:40]
+    return validate_identifier(name, "intermediate schema").upper()
 
 
 def intermediate_table(
-    database: str, metric: str, dataset: str, schema: DatasetSchema, day: date, **facts
+    database: str, metric: str, dataset: str, schema: DatasetSchema, day: date, *, scratch: str | None = None, **facts
 ) -> WarehouseTable:
     """``<DB>.<METRIC>_INTERMEDIATE.<DATASET>``, the day's partition (by the catalog's partition
     column; data without one is staged under :data:`STAGED_PARTITION_COLUMN`)."""
     return WarehouseTable(
-        dataset=dataset, database=database.upper(), schema_name=intermediate_schema(metric), table=dataset.upper(),
+        dataset=dataset, database=database.upper(), schema_name=intermediate_schema(metric, scratch), table=dataset.upper(),
         partition_column=(schema.partition_column or STAGED_PARTITION_COLUMN).upper(), partition=day,
         dataset_schema=schema, **facts,
     )
