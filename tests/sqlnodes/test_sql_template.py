@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
@@ -112,3 +113,23 @@ def test_a_scratch_run_has_its_own_intermediate_schema():
 
     assert intermediate_schema("daily_net_sales_sql") == "DAILY_NET_SALES_SQL_INTERMEDIATE"
     assert intermediate_schema("daily_net_sales_sql", "20240603-ab12") == "DAILY_NET_SALES_SQL_INTERMEDIATE__SCRATCH_20240603_AB12"
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [
+        ({"entrypoint": "metric_calculation/n/src/n.sql:run"}, "must look like 'path/to/node.sql"),
+        ({"entrypoint": "metric_calculation/n/src/n.py"}, "must look like 'path/to/node.sql"),
+        ({"outputs": ["a", "b"]}, "a sql node has exactly one output (its SELECT), not 2"),
+        ({"timeout_s": 60}, "timeout_s is not supported for a sql node"),
+    ],
+    ids=["function_suffix", "not_sql", "two_outputs", "timeout"],
+)
+def test_a_sql_node_declaration_is_checked(fields, expected):
+    from pydantic import ValidationError
+
+    from metricdag.spec.models import NodeSpec
+
+    node = {"name": "n", "language": "sql", "entrypoint": "metric_calculation/n/src/n.sql", "outputs": ["a"], **fields}
+    with pytest.raises(ValidationError, match=re.escape(expected)):
+        NodeSpec.model_validate(node)

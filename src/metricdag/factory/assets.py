@@ -26,7 +26,7 @@ from metricdag.catalog.models import (
 )
 from metricdag.factory.locks import resolve_locked, run_chain, run_locks
 from metricdag.factory.naming import asset_description, group_name
-from metricdag.factory.sql_assets import in_place_source, read_in_place, source_rows
+from metricdag.factory.sql_assets import in_place_source, read_in_place, source_rows, sql_node_asset
 from metricdag.factory.warehouse_checks import in_warehouse, warehouse_check
 from metricdag.io.io_manager import IN_PLACE, READ_AS, ParquetIOManager
 from metricdag.io.objectstore import store_for
@@ -242,8 +242,6 @@ def node_input_key(metric: Metric, dataset: str) -> dg.AssetKey:
 
 def node_asset(metric: Metric, layer: str, node: NodeSpec, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     if node.is_sql:  # runs in the warehouse: its own wiring (metricdag.factory.sql_assets)
-        from metricdag.factory.sql_assets import sql_node_asset
-
         return sql_node_asset(metric, layer, node, partitions)
     outs = {
         out.dataset: dg.AssetOut(

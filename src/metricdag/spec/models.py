@@ -130,7 +130,8 @@ class NodeSpec(Strict):
     name: Name
     language: Language = "python"
     entrypoint: str = Field(
-        description="python: path/to/file.py:function; java/scala: path/to/src:MainClass; relative to the metric folder"
+        description="python: path/to/file.py:function; java/scala: path/to/src:MainClass; sql: path/to/node.sql; "
+        "relative to the metric folder"
     )
     description: str = ""
     inputs: list[Name] = Field(default_factory=list)
