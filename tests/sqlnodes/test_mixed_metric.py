@@ -113,3 +113,24 @@ def test_python_reads_a_sql_output_and_sql_reads_a_python_output(mixed_project):
     assert len(by_store) == 18
     assert all(units == expected for _, units, expected in by_store)
     assert sum(units for _, units, _ in by_store) == staged[1]
+
+
+def test_a_sql_check_of_a_sql_output_reads_its_rows(seeded_env, tmp_path):
+    """The one check that needs rows (a DuckDB query over the day's data) gets them from the
+    intermediate table through the IO manager."""
+    root = copy_project(tmp_path, ["daily_net_sales_sql"])
+    spec = root / "metrics" / "daily_net_sales_sql" / "metric.yaml"
+    spec.write_text(spec.read_text().replace(
+        "      - type: schema\n",
+        "      - type: schema\n      - {type: sql, query: \"SELECT * FROM net_sales_daily_sql WHERE net_sales_usd > 1e9\"}\n", 1))
+    env = load_environment("local", root)
+    day = sample_days(env)[-4].isoformat()
+    instance = dg.DagsterInstance.ephemeral()
+
+    ok, summary = materialize_metric(root / "metrics" / "daily_net_sales_sql", env, day, instance, verbose=False)
+
+    assert ok, [(r.asset, r.status) for r in summary if r.status not in ("ok", "passed")]
+    run_id = instance.get_runs(limit=1)[0].run_id
+    sql = next(e.dagster_event.event_specific_data for e in instance.all_logs(
+        run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION) if e.dagster_event.event_specific_data.check_name == "sql")
+    assert sql.passed and sql.description == "the query returned no offending row (over 18 row(s))"
