@@ -2,7 +2,8 @@
 
 Figures are measured in the same run as their comparison (these machines are noisy), as
 medians of several runs where a run is cheap. Results are also written to
-reports/bench.json so they can be compared across commits. Size: BENCH_ROWS (default 1M).
+reports/bench.json so they can be compared across commits. Size: BENCH_ROWS (default 1M); the SQL-node
+comparison runs at BENCH_SQL_ROWS (default 1M and 10M).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ def collect() -> list[Result]:
     import e2e
     import persist
     import sensor_bench
+    import sql_nodes
 
     from metricdag.localstack.seed import seed
 
@@ -37,6 +39,7 @@ def collect() -> list[Result]:
         results += e2e.run(env, ROWS)
         results += persist.run(env, ROWS)
         results += sensor_bench.run(env, events=10_000)
+    results += sql_nodes.run()  # its own stack: it seeds each of its sizes (BENCH_SQL_ROWS)
     figures = diff_bench.run(rows=ROWS)
     results.append(Result(
         f"snapshot diff, {figures['rows']:,} x {figures['columns']} ({figures['changed_values']} changed values)",

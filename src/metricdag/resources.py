@@ -142,6 +142,7 @@ def resources_for(env: Environment) -> dict[str, object]:
             environment=env.name,
             s3_endpoint_url=store.s3_endpoint_url,
             s3_region=store.s3_region,
+            project_root=str(env.project_root),
         ),
         "object_store": ObjectStoreResource(
             base_uri=env.object_store_uri,

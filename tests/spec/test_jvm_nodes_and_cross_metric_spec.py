@@ -59,7 +59,7 @@ def test_unknown_language(tmp_path):
 
     message = only_problem(folder, tmp_path, path)
 
-    assert "'python', 'java' or 'scala'" in message
+    assert "'python', 'java', 'scala' or 'sql'" in message
 
 
 @pytest.mark.parametrize("value", ["0", "86401", "soon"])

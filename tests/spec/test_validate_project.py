@@ -263,7 +263,7 @@ def test_alerting_yaml_naming_an_unknown_route(project, capsys):
             "{metric: daily_net_sales, select: fx_rates, downstream: true}",
             "{metric: daily_net_sale, select: fx_rates, downstream: true}",
             "event 'fx_rates_corrected': unknown metric 'daily_net_sale' (metrics: daily_net_sales, "
-            "inventory_turnover); did you mean 'daily_net_sales'?",
+            "daily_net_sales_sql, inventory_turnover); did you mean 'daily_net_sales'?",
         ),
         (
             "{metric: daily_net_sales, select: fx_rates, downstream: true}",
@@ -282,7 +282,7 @@ def test_alerting_yaml_naming_an_unknown_route(project, capsys):
             "select: turnover, downstream: true, dataset: net_sales_daily}",
             "select: turnover, downstream: true, dataset: net_sales_dayly}",
             "event 'dataset_published': no metric persists dataset 'net_sales_dayly', so no such event is "
-            "published (persisted: basket_stats_daily, inventory_turnover_daily, net_sales_daily); "
+            "published (persisted: basket_stats_daily, inventory_turnover_daily, net_sales_daily, net_sales_daily_sql); "
             "did you mean 'net_sales_daily'?",
         ),
     ],
@@ -414,7 +414,7 @@ def test_the_command_prints_every_problem_and_exits_1(project, tmp_path):
 
     assert done.returncode == 1, done.stderr
     events_path = project / "pipeline-configs" / "events.yaml"
-    events_line = line_with(events_path, "select: pos_transactions")
+    events_line = line_with(events_path, "{metric: daily_net_sales, select: pos_transactions")
     assert done.stderr.splitlines() == [
         f"{metric}:{line_with(metric)}: sourced dataset 'pos_transactionz' has no catalog entry (checked "
         f"pipeline-configs/catalog/*.yaml and the catalog cache {tmp_path / 'local' / 'catalog-cache' / 'local'}); "
@@ -422,6 +422,6 @@ def test_the_command_prints_every_problem_and_exits_1(project, tmp_path):
         f"{events_path}:{events_line}: event 'pos_transactions_arrived': metric 'daily_net_sales' has no node or "
         "sourced dataset 'pos_transactions' (it has: basket_stats, clean_pos_transactions, fx_rates, net_sales, "
         "pos_transactionz, product_sales, stores); did you mean 'pos_transactionz'?",
-        "1 of 2 metric(s) invalid",
+        "1 of 3 metric(s) invalid",
     ]
     assert "ok  " in done.stdout and "inventory_turnover" in done.stdout

@@ -12,7 +12,8 @@ from metricdag.testing.bdd import *  # noqa: F403 - the shared step definitions
 from tests.conftest import PROJECT_ROOT
 from tests.jvm_support import session_jvm_cache
 
-BDD_FOLDERS = sorted({p.parent for p in (PROJECT_ROOT / "metrics").glob("*/**/tests/bdd/*.feature")})
+BDD_FOLDERS = sorted({p.parent for p in (PROJECT_ROOT / "metrics").glob("*/**/tests/bdd/*.feature")
+                      if not any((p.parent.parent.parent / "src").glob("*.sql"))})  # SQL nodes: tests/sqlnodes/ (stack)
 
 
 @pytest.fixture(scope="session")

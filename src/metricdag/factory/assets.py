@@ -26,7 +26,9 @@ from metricdag.catalog.models import (
 )
 from metricdag.factory.locks import resolve_locked, run_chain, run_locks
 from metricdag.factory.naming import asset_description, group_name
-from metricdag.io.io_manager import ParquetIOManager
+from metricdag.factory.sql_assets import in_place_source, read_in_place, source_rows, sql_node_asset
+from metricdag.factory.warehouse_checks import in_warehouse, warehouse_check
+from metricdag.io.io_manager import IN_PLACE, READ_AS, ParquetIOManager
 from metricdag.io.objectstore import store_for
 from metricdag.lineage.collect import run_facts
 from metricdag.nodes.context import NodeContext
@@ -189,9 +191,15 @@ def sourcing_asset(
         snowflake: SnowflakeResource,
         object_store: ObjectStoreResource,
         legend: LegendResource,
-    ) -> pd.DataFrame:
+    ):
         with classify_failures(f"sourcing {dataset!r}"):
             resolved = resolve_locked(context, catalog.client(), dataset, metric.name, metric.spec.catalog_datasets())
+            if isinstance(resolved.coordinates, SnowflakeCoordinates) and read_in_place(metric, dataset):
+                with snowflake.get_connection() as conn:  # a SQL node reads it: it stays in the warehouse
+                    table = in_place_source(dataset, resolved.coordinates, snowflake.database, resolved.schema_,
+                                            partition_date(context), conn)
+                context.add_output_metadata({"catalog_version": resolved.version})
+                return table
             frame = read_source(
                 resolved, partition_date(context), snowflake, object_store, snowflake.database, legend, context.log
             )
@@ -233,6 +241,8 @@ def node_input_key(metric: Metric, dataset: str) -> dg.AssetKey:
 
 
 def node_asset(metric: Metric, layer: str, node: NodeSpec, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    if node.is_sql:  # runs in the warehouse: its own wiring (metricdag.factory.sql_assets)
+        return sql_node_asset(metric, layer, node, partitions)
     outs = {
         out.dataset: dg.AssetOut(
             key=asset_key(metric.name, layer, out.dataset),
@@ -350,6 +360,10 @@ def _asset_check(
         warnings.filterwarnings("ignore", category=dg.PreviewWarning, message=".*partitions_def.*AssetCheckSpec.*")
         if isinstance(check, FreshnessCheck):
             return _freshness_check(name, check, partitions, dataset, metric)
+        if in_warehouse(metric, dataset):  # a SQL node's output: aggregate queries, not its rows
+            found = warehouse_check(target, name, check, partitions, dataset, metric, key)
+            if found is not None:
+                return found
         if isinstance(check, (VarianceCheck, AnomalyCheck)):
             return _variance_check(target, name, check, partitions, dataset, accepted, metric)
         if isinstance(check, SchemaCheck):
@@ -461,7 +475,18 @@ def _freshness_check(
     """A check on the sourcing asset of ``check.source``: blocking, it stops the run before any
     node computes on a source that is late or not complete yet (recorded under ``dataset``'s review)."""
 
-    @gate_check(asset_key(metric.name, "sourcing", check.source), name, check, partitions)
+    source = asset_key(metric.name, "sourcing", check.source)
+    if read_in_place(metric, check.source):  # a Snowflake source a SQL node reads: count, do not fetch
+        @gate_check(source, name, check, partitions, required_resource_keys={"io_manager", "persister"})
+        def _counted(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+            with classify_failures(f"check {name!r} of {check.source!r}"):
+                rows = source_rows(context.resources.io_manager, source, context.partition_key)
+            outcome = freshness(rows, partition_date(context), check, datetime.now(timezone.utc))
+            return _result(outcome, check, context, context.resources.persister, metric, dataset, name)
+
+        return _counted
+
+    @gate_check(source, name, check, partitions)
     def _check(
         context: dg.AssetCheckExecutionContext, persister: PersisterResource, data: pd.DataFrame
     ) -> dg.AssetCheckResult:
@@ -519,7 +544,7 @@ def _variance_check(
 def review_asset(metric: Metric, dataset: str, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
         key=asset_key(metric.name, "review", dataset),
-        ins={"data": dg.AssetIn(key=dataset_key(metric, dataset))},
+        ins={"data": dg.AssetIn(key=dataset_key(metric, dataset), metadata={READ_AS: IN_PLACE})},
         group_name=group_name(metric.name, "review"),
         partitions_def=partitions,
         description=asset_description(metric, f"`{dataset}` after every blocking review check passed: the accepted data."),
@@ -529,7 +554,7 @@ def review_asset(metric: Metric, dataset: str, partitions: dg.PartitionsDefiniti
         code_version=metric.version.version,  # a changed gating check or node: unsynced
         metadata=version_metadata(metric),
     )
-    def _accepted(context: dg.AssetExecutionContext, persister: PersisterResource, data: pd.DataFrame) -> pd.DataFrame:
+    def _accepted(context: dg.AssetExecutionContext, persister: PersisterResource, data):  # rows, or a warehouse table
         env, store = _repository(persister)
         if store is not None and _records(context):  # the accepted history the variance and anomaly checks read
             with classify_failures(f"recording the acceptance of {dataset!r} in the metrics repository"):
@@ -570,6 +595,12 @@ def persist_asset(metric: Metric, persist: PersistSpec, partitions: dg.Partition
             # exactly the review file this run wrote (or the run it re-executes), never a newer one
             chain = run_chain(context)
             uri = context.resources.io_manager.run_location(source, context.partition_key, chain)
+            table = context.resources.io_manager.table_of(uri)  # a SQL node's output: copied table to table
+            origin = (
+                {"source_uri": uri} if table is None else
+                {"source_table": table.sql, "source_partition_column": table.partition_column,
+                 "source_columns": table.columns}
+            )
             facts = run_facts(  # what this run read and how the review judged it, for the lineage record
                 context.instance, chain, {s.dataset: node_input_key(metric, s.dataset) for s in metric.spec.sourcing},
                 dataset_key(metric, persist.dataset), context.partition_key,
@@ -581,7 +612,7 @@ def persist_asset(metric: Metric, persist: PersistSpec, partitions: dg.Partition
                     database=persister.database,
                     schema=persist_schema(persist, context.run.tags),
                     table=persist.table_name,
-                    source_uri=uri,
+                    **origin,
                     partition_column=persist.partition_column,
                     partition_value=partition_date(context),
                     key_columns=[k for o in _outputs(metric) if o.dataset == persist.dataset for k in o.key],

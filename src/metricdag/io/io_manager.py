@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
 from metricdag.errors import MetricdagError
-from metricdag.io.layout import current_file, file_name, file_of_run, partition_prefix
+from metricdag.io.layout import current_entry, file_name, file_of_run, partition_prefix
 from metricdag.io.objectstore import ObjectStore, join_uri, sha256_hex, store_for
 from metricdag.io.parquet import from_parquet_bytes, to_parquet_bytes
 from metricdag.retries import classify_failures
@@ -42,13 +44,26 @@ def missing_partition(
     )
 
 
+READ_AS = "metricdag/read_as"  # input metadata: how the consumer wants the value
+RELATION = "relation"  # a SQL node: the warehouse table, or the Parquet file's location; never rows
+IN_PLACE = "in_place"  # a pass-through (the review layer): the warehouse table, else the rows
+
+
 class ParquetIOManager(dg.ConfigurableIOManager):
-    """Stores DataFrames as Parquet under ``file://`` (local) or ``s3://`` (deployed)."""
+    """Stores DataFrames as Parquet under ``file://`` (local) or ``s3://`` (deployed).
+
+    One IO manager for every asset, dispatching on where the asset lives: a
+    :class:`~metricdag.warehouse_io.tables.WarehouseTable` (a SQL node's output, a Snowflake source
+    read in place) is stored as a pointer file in the partition's folder instead of Parquet. An
+    input marked ``metricdag/read_as: relation`` (a SQL node's) gets the table or the Parquet
+    file's location, never rows; any other reader of a warehouse partition gets its rows.
+    """
 
     base_uri: str
     environment: str
     s3_endpoint_url: str | None = None
     s3_region: str = "us-east-1"
+    project_root: str | None = None  # for the environment's Snowflake settings (warehouse partitions)
 
     def _store(self) -> ObjectStore:
         return store_for(self.base_uri, self.s3_endpoint_url, self.s3_region)
@@ -57,6 +72,10 @@ class ParquetIOManager(dg.ConfigurableIOManager):
         return partition_prefix(self.base_uri, self.environment, list(asset_key.path), partition_key)
 
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
+        from metricdag.warehouse_io.tables import WarehouseTable
+
+        if isinstance(obj, WarehouseTable):
+            return self._handle_table(context, obj)
         with classify_failures(f"storing {context.asset_key.to_user_string()}"):
             if not isinstance(obj, pd.DataFrame):
                 raise TypeError(
@@ -81,19 +100,72 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             }
         )
 
+    def _handle_table(self, context: dg.OutputContext, table) -> None:
+        """A warehouse partition: only a pointer to it is stored (the rows stay in the warehouse)."""
+        from metricdag.warehouse_io.tables import POINTER_SUFFIX
+
+        with classify_failures(f"storing {context.asset_key.to_user_string()}"):
+            partition = context.partition_key if context.has_partition_key else None
+            prefix = self._prefix(context.asset_key, partition)
+            uri = join_uri(prefix, file_name(context.run_id, _attempt(context)).removesuffix(".parquet") + POINTER_SUFFIX)
+            store = self._store()
+            store.put_bytes(uri, table.to_json())
+            for old in store.list(prefix):
+                if old.uri != uri:
+                    store.delete(old.uri)
+        metadata = {"table": table.sql, "pointer": dg.MetadataValue.path(uri)}
+        if table.rows is not None:
+            metadata.update({"rows": table.rows, "dagster/row_count": table.rows})
+        if table.query_id:
+            metadata["query_id"] = table.query_id
+        context.add_output_metadata(metadata)
+
     def load_input(self, context: dg.InputContext) -> pd.DataFrame:
+        from metricdag.warehouse_io.tables import POINTER_SUFFIX, ParquetData, WarehouseTable
+
         key = context.asset_key
         partition = context.asset_partition_key if context.has_asset_partitions else None
+        read_as = (context.definition_metadata or {}).get(READ_AS)
+        relation = read_as == RELATION
         with classify_failures(f"loading input {context.name!r}" if context.has_input_name else "loading input"):
             prefix = self._prefix(key, partition)
-            found = current_file(self._store(), prefix)
+            found = current_entry(self._store(), prefix)
             if found is None:
                 raise missing_partition(key, partition, prefix)
+            if found.uri.endswith(POINTER_SUFFIX):
+                table = WarehouseTable.from_json(self._store().get_bytes(found.uri))
+                return table if read_as in (RELATION, IN_PLACE) else self._read_table(table)
+            if relation:
+                return ParquetData(dataset=key.path[-1], uri=found.uri,
+                                   partition=date.fromisoformat(partition) if partition else None)
             return from_parquet_bytes(self._store().get_bytes(found.uri))
+
+    def _read_table(self, table) -> pd.DataFrame:
+        from metricdag.settings import load_environment
+        from metricdag.warehouse_io.read import read_table
+
+        env = load_environment(self.environment, Path(self.project_root) if self.project_root else None)
+        return read_table(env.snowflake, table)
+
+    def warehouse_partition(self, asset_key: dg.AssetKey, partition_key: str | None):
+        """The warehouse partition an asset's current pointer names (a permanent error when the
+        partition has no data, or holds a Parquet file instead)."""
+        prefix = self._prefix(asset_key, partition_key)
+        found = current_entry(self._store(), prefix)
+        table = None if found is None else self.table_of(found.uri)
+        if table is None:
+            raise missing_partition(asset_key, partition_key, prefix + " (a warehouse table pointer)")
+        return table
+
+    def table_of(self, uri: str):
+        """The warehouse partition a pointer file names (None: ``uri`` is a Parquet file)."""
+        from metricdag.warehouse_io.tables import POINTER_SUFFIX, WarehouseTable
+
+        return WarehouseTable.from_json(self._store().get_bytes(uri)) if uri.endswith(POINTER_SUFFIX) else None
 
     def location(self, asset_key: dg.AssetKey, partition_key: str | None) -> str | None:
         """URI of the current file of an asset partition (None if there is none)."""
-        found = current_file(self._store(), self._prefix(asset_key, partition_key))
+        found = current_entry(self._store(), self._prefix(asset_key, partition_key))
         return found.uri if found else None
 
     def run_location(self, asset_key: dg.AssetKey, partition_key: str | None, run_ids: Sequence[str]) -> str:

@@ -29,12 +29,18 @@ def file_name(run_id: str, attempt: int | str) -> str:
     return f"{run_id}-{attempt}.parquet"
 
 
+# What an asset partition's folder holds: its Parquet file, or the pointer to the warehouse table
+# partition that holds it (a SQL node's output: metricdag.warehouse_io.tables.POINTER_SUFFIX).
+ENTRY_SUFFIXES = (".parquet", ".table.json")
+
+
 def attempt_of(uri: str, run_id: str) -> int | None:
     """The attempt number in the name of a file ``run_id`` wrote (0 when not a number), else None."""
     name = uri.rsplit("/", 1)[-1]
-    if not (name.startswith(f"{run_id}-") and name.endswith(".parquet")):
+    suffix = next((s for s in ENTRY_SUFFIXES if name.endswith(s)), None)
+    if not (name.startswith(f"{run_id}-") and suffix):
         return None
-    attempt = name[len(run_id) + 1 : -len(".parquet")]
+    attempt = name[len(run_id) + 1 : -len(suffix)]
     if not attempt or "-" in attempt:  # another run's file, whose id starts with this one
         return None
     return int(attempt) if attempt.isdigit() else 0
@@ -60,3 +66,9 @@ def newest(objects: list[ObjectInfo]) -> ObjectInfo | None:
 
 def current_file(store: ObjectStore, prefix: str) -> ObjectInfo | None:
     return newest(store.list(prefix))
+
+
+def current_entry(store: ObjectStore, prefix: str) -> ObjectInfo | None:
+    """The newest Parquet file or warehouse pointer of a partition folder."""
+    entries = [o for o in store.list(prefix) if o.uri.endswith(ENTRY_SUFFIXES)]
+    return max(entries, key=lambda o: (o.modified, o.uri)) if entries else None

@@ -34,12 +34,24 @@ def run_node(
     schemas: Mapping[str, DatasetSchema],
     *,
     jvm_cache: Path | None = None,
+    scratch=None,
+    input_schemas: Mapping[str, DatasetSchema] | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """Run ``node`` on ``inputs``; return its declared outputs, each conformed to ``schemas[output]``."""
+    """Run ``node`` on ``inputs``; return its declared outputs, each conformed to ``schemas[output]``.
+
+    A ``sql`` node runs in the warehouse on the inputs loaded into a scratch schema
+    (:mod:`metricdag.testing.sql_nodes`; ``scratch``: where, default the current environment;
+    ``input_schemas``: the inputs' catalog schemas, typing their tables): how a node test or a BDD
+    scenario runs it. A metric's run never hands a SQL node DataFrames (:mod:`metricdag.factory.sql_assets`)."""
     unknown = [name for name in node.output_names if name not in schemas]
     if unknown:
         raise NodeError(f"node {node.name!r}: no catalog schema for output(s) {unknown}")
-    if node.is_jvm:
+    if node.is_sql:
+        from metricdag.testing.sql_nodes import default_target, run_sql_on_frames
+
+        raw = run_sql_on_frames(scratch or default_target(), metric_folder, node, inputs, schemas, ctx.partition_date,
+                                input_schemas)
+    elif node.is_jvm:
         raw = run_jvm_node(metric_folder, node, inputs, ctx, jvm_cache)
     else:
         fn = load_entrypoint(metric_folder, node.entrypoint, python_module_name(ctx.metric, node.name))

@@ -207,17 +207,41 @@ class LoadPlan:
     table_columns: sql.Statement
     fingerprint: Callable[[Sequence[str]], sql.Statement]  # of the partition, over the given columns
     file_columns: tuple[str, ...]
+    from_table: str | None = None  # a table-to-table load: the source table (copy is an INSERT ... SELECT)
+
+
+@dataclass(frozen=True)
+class TableLoad:
+    """The statements that stand in for COPY when the rows come from a warehouse table."""
+
+    source: sql.TableRef
+    columns: tuple[str, ...]
+    create: sql.Statement
+    insert: sql.Statement
+
+
+def table_load(request: PersistRequest) -> TableLoad:
+    source = sql.parse_table(request.source_table or "")
+    target = sql.TableRef(request.database, request.schema_name, request.table)
+    columns = list(request.source_columns)
+    return TableLoad(
+        source=source, columns=tuple(columns), create=sql.create_table_like(target, source, columns),
+        insert=sql.insert_partition_from(target, source, columns, request.source_partition_column or "",
+                                         request.partition_value),
+    )
 
 
 def plan_load(
-    request: PersistRequest, schema: pa.Schema, env: Environment, loaded_at: datetime | None = None,
-    copy_uri: str | None = None,
+    request: PersistRequest, schema: pa.Schema | None, env: Environment, loaded_at: datetime | None = None,
+    copy_uri: str | None = None, *, load: TableLoad | None = None,
 ) -> LoadPlan:
     """Every statement of the load, built (and validated) before a connection is opened.
     ``loaded_at`` (UTC, default now) is what the rows' ``_LOADED_AT`` says; ``copy_uri`` where
-    COPY reads the file (default: the source; :func:`copy_location`)."""
+    COPY reads the file (default: the source; :func:`copy_location`). ``load``: the rows come
+    from a warehouse table (``schema`` is then None), not from the file of ``request.source_uri``."""
     target = sql.TableRef(request.database, request.schema_name, request.table)
-    source = sql.copy_source(copy_uri or request.source_uri, env.snowflake.stage, env.object_store_uri)
+    source = None if load else sql.copy_source(copy_uri or request.source_uri, env.snowflake.stage,
+                                               env.object_store_uri)
     value = request.partition_value
     loaded_at = loaded_at or datetime.now(timezone.utc).replace(tzinfo=None)
     return LoadPlan(
@@ -225,7 +249,7 @@ def plan_load(
         partition=f"{request.partition_column.upper()}={value.isoformat()}",
         setup=(sql.create_database(target), sql.create_schema(target)),
         table_exists=sql.table_exists(target),
-        create_table=sql.create_table(target, schema, metadata=True),
+        create_table=load.create if load else sql.create_table(target, schema, metadata=True),
         add_metadata=functools.partial(sql.add_metadata_columns, target),
         history_exists=sql.table_exists(sql.history_table(target)) if request.metric else None,
         create_history=sql.create_history_table(target),
@@ -238,12 +262,13 @@ def plan_load(
         locks=(sql.create_lock_table(target), sql.insert_lock_row(target, value)),
         take_lock=sql.take_lock(target, value, request.run_id),
         delete=sql.delete_partition(target, request.partition_column, value),
-        copy=sql.copy_into(target, source),
-        copy_forced=sql.copy_into(target, source, force=True),
+        copy=load.insert if load else sql.copy_into(target, source),
+        copy_forced=load.insert if load else sql.copy_into(target, source, force=True),
         count=sql.count_partition(target, request.partition_column, value),
         table_columns=sql.table_columns(target),
         fingerprint=functools.partial(sql.partition_fingerprint, target, request.partition_column, value),
-        file_columns=tuple(schema.names),
+        file_columns=load.columns if load else tuple(schema.names),
+        from_table=load.source.sql if load else None,
     )
 
 
@@ -355,7 +380,11 @@ def replace_partition(
         copy = plan.copy if reason is None else plan.copy_forced
         execute(cursor, plan.delete.sql, plan.delete.params)
         execute(cursor, copy.sql, copy.params)
-        copied = parse_copy_result([d.name for d in cursor.description or []], cursor.fetchall())
+        if plan.from_table:  # INSERT ... SELECT: one row, the rows inserted
+            (inserted,) = cursor.fetchone()
+            copied = [CopiedFile(plan.from_table, "LOADED", int(inserted))]
+        else:
+            copied = parse_copy_result([d.name for d in cursor.description or []], cursor.fetchall())
         execute(cursor, plan.set_metadata.sql, plan.set_metadata.params)
         execute(cursor, plan.count.sql, plan.count.params)
         (partition_count,) = cursor.fetchone()
@@ -479,6 +508,8 @@ def handler(event: dict, context: Any = None) -> dict:
     started = time.monotonic()
     request = parse_request(event)
     env = load_environment(request.environment)
+    if request.source_table is not None:
+        return load_from_table(request, env, started)
 
     data = read_source(request, env)
     facts = parquet_facts(data, request.partition_column, dataset=request.dataset, source_uri=request.source_uri)
@@ -536,6 +567,76 @@ def handler(event: dict, context: Any = None) -> dict:
     log.info("loaded %d rows into %s partition %s", outcome.rows, plan.target.sql, plan.partition)
     record_load(store, env, request, result, outcome.fingerprint, request.run_id, plan.loaded_at)
     publish(env, request, result)
+    return result.model_dump(mode="json")
+
+
+def table_facts(cursor: Any, request: PersistRequest, load: TableLoad) -> ParquetFacts:
+    """What a file's footer tells a file load, asked of the source table's partition: its rows and
+    a checksum (of the table, partition, row count and row fingerprint: the same rows give the
+    same checksum, so the ledger recognizes a partition that already holds them)."""
+    source, value = load.source, request.partition_value
+    execute(cursor, *_args(sql.table_columns(source)))
+    present = {str(name).upper() for (name,) in cursor.fetchall()}
+    if not present:
+        raise PersistError(f"dataset {request.dataset}: source table {source.sql} does not exist")
+    missing = [c for c in (*load.columns, request.source_partition_column or "") if c.upper() not in present]
+    if missing:
+        raise PersistError(f"dataset {request.dataset}: source table {source.sql} has no column(s) {', '.join(missing)}")
+    check_key_columns_in(load.columns, request)
+    execute(cursor, *_args(sql.partition_fingerprint(source, request.source_partition_column or "", value, list(load.columns))))
+    rows, fingerprint = cursor.fetchone()
+    checksum = sha256_hex(f"{source.sql}|{value.isoformat()}|{int(rows)}|{fingerprint}".encode())
+    return ParquetFacts(schema=None, num_rows=int(rows), checksum=checksum, partition_values=[value])
+
+
+def _args(statement: sql.Statement) -> tuple[str, tuple]:
+    return statement.sql, statement.params
+
+
+def check_key_columns_in(columns: Sequence[str], request: PersistRequest) -> None:
+    missing = [k for k in request.key_columns if k.upper() not in {c.upper() for c in columns}]
+    if missing:
+        raise PersistError(f"dataset {request.dataset}: key column(s) {', '.join(missing)} are not among the copied "
+                           f"columns of {request.source_table} ({', '.join(columns)})")
+
+
+def load_from_table(request: PersistRequest, env: Environment, started: float) -> dict:
+    """A table-to-table load: the source table's partition replaces the target's, inside the
+    warehouse, in the same transaction, with the same ledger, audit and lineage records as a file."""
+    try:
+        load = table_load(request)
+        plan = plan_load(request, None, env, load=load)
+    except PersistError:
+        raise
+    except MetricdagError as exc:
+        raise PersistError(f"dataset {request.dataset}: {exc}") from None
+    store = audit_store_for(env)
+    try:
+        with connect(env.snowflake, database=request.database) as conn:
+            cursor = conn.cursor()
+            facts = table_facts(cursor, request, load)
+            ledger = ledger_entry(store, env, request, plan, facts)
+            outcome = wait_for_partition(lambda: load_once(cursor, plan, facts, ledger), plan)
+    except WarehouseError as exc:
+        raise PersistError(
+            f"{plan.target.sql} partition {plan.partition}: loading from {request.source_table} failed "
+            f"and was rolled back: {exc}",
+            transient=exc.transient,
+        ) from None
+    result = PersistResult(
+        dataset=request.dataset, run_id=request.run_id, table=plan.target.sql,
+        partition_column=request.partition_column.upper(), partition=request.partition_value,
+        rows_loaded=outcome.rows, parquet_rows=facts.num_rows, source_uri=request.source,
+        checksum=facts.checksum, seconds=round(time.monotonic() - started, 3), status=outcome.status,
+        reason=outcome.reason,
+    )
+    rows_run_id = ledger.run_id if outcome.status == "already_loaded" and ledger else request.run_id
+    loaded_at = (ledger.loaded_at if ledger else plan.loaded_at) if outcome.status == "already_loaded" else plan.loaded_at
+    record_load(store, env, request, result, outcome.fingerprint, rows_run_id, loaded_at)
+    if outcome.status != "already_loaded":
+        log.info("loaded %d rows into %s partition %s from %s", outcome.rows, plan.target.sql, plan.partition,
+                 request.source_table)
+        publish(env, request, result)
     return result.model_dump(mode="json")
 
 
@@ -608,7 +709,7 @@ def publish(env: Environment, request: PersistRequest, result: PersistResult) ->
     A load into a backfill's staging schema publishes nothing (the backfill's publish does)."""
     from metricdag.persistence.publish import is_staging_schema
 
-    if env.events is None or is_staging_schema(request.schema_name):
+    if env.events is None or not request.publish or is_staging_schema(request.schema_name):
         return
     from metricdag.events.models import DATASET_PUBLISHED
     from metricdag.events.sources import emit

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from metricdag.errors import MetricdagError
 from metricdag.warehouse import validate_identifier
@@ -53,7 +53,14 @@ class PersistRequest(BaseModel):
     database: str
     schema_name: str = Field(alias="schema")
     table: str
-    source_uri: str = Field(description="one Parquet file, file:// or s3://")
+    source_uri: str | None = Field(default=None, description="one Parquet file, file:// or s3:// (or source_table)")
+    source_table: str | None = Field(
+        default=None,
+        description='a warehouse table "DB"."SCHEMA"."TABLE" whose partition is copied table to table (a SQL '
+        "node's intermediate table), instead of a file",
+    )
+    source_partition_column: str | None = Field(default=None, description="the source table's partition column")
+    source_columns: list[str] = Field(default_factory=list, description="the columns copied from source_table")
     partition_column: str
     partition_value: date
     key_columns: list[str] = []
@@ -70,6 +77,9 @@ class PersistRequest(BaseModel):
     review_results: list[ReviewResult] = Field(
         default_factory=list, description="the review checks of this dataset in the run (and its parents)"
     )
+    publish: bool = Field(
+        default=True, description="emit dataset_published after the load (false: a SQL node's staged input)"
+    )
 
     @field_validator("database", "schema_name", "table", "partition_column")
     @classmethod
@@ -80,7 +90,38 @@ class PersistRequest(BaseModel):
         except MetricdagError as exc:
             raise ValueError(str(exc)) from None
 
-    @field_validator("key_columns")
+    @field_validator("source_partition_column")
+    @classmethod
+    def _source_partition(cls, value: str | None) -> str | None:
+        try:
+            return None if value is None else validate_identifier(value, "source partition column")
+        except MetricdagError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("source_table")
+    @classmethod
+    def _source_table(cls, value: str | None) -> str | None:
+        from metricdag.persistence.sql import parse_table
+
+        try:
+            return None if value is None else parse_table(value).sql
+        except MetricdagError as exc:
+            raise ValueError(str(exc)) from None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> "PersistRequest":
+        if (self.source_uri is None) == (self.source_table is None):
+            raise ValueError("give exactly one of source_uri (a Parquet file) and source_table (a warehouse table)")
+        if self.source_table is not None and not (self.source_partition_column and self.source_columns):
+            raise ValueError("a source_table load needs source_partition_column and source_columns")
+        return self
+
+    @property
+    def source(self) -> str:
+        """The file or table the rows come from (for messages and the audit record)."""
+        return self.source_uri or self.source_table or ""
+
+    @field_validator("key_columns", "source_columns")
     @classmethod
     def _key_identifiers(cls, value: list[str]) -> list[str]:
         for name in value:
@@ -105,8 +146,8 @@ class PersistResult(BaseModel):
     partition: date
     rows_loaded: int
     parquet_rows: int
-    source_uri: str
-    checksum: str = Field(description="sha256:<hex> of the Parquet file")
+    source_uri: str = Field(description="the Parquet file, or the source table of a table-to-table load")
+    checksum: str = Field(description="sha256:<hex> of the Parquet file (of the source partition's rows and fingerprint)")
     seconds: float
     status: Literal["loaded", "already_loaded", "reloaded"] = Field(
         default="loaded",

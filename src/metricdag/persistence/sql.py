@@ -329,3 +329,30 @@ def copy_source(source_uri: str, stage: str | None = None, stage_root_uri: str |
         return CopySource(stage_ref(stage) + suffix, name)
     raise MetricdagError(f"unsupported source {source_uri!r}: the persister loads file:// or s3:// Parquet files")
 
+
+
+# ------------------------------------------------------------------ table-to-table loads
+# A SQL node's output already lives in the warehouse: its partition is copied from the node's
+# intermediate table inside the warehouse (INSERT ... SELECT in the load transaction, in place of
+# COPY), with every other statement of a file load unchanged.
+
+
+def create_table_like(target: TableRef, source: TableRef, columns: list[str]) -> Statement:
+    """The target with ``columns`` of ``source`` (their warehouse types) and the metadata columns."""
+    if not columns:
+        raise MetricdagError(f"cannot create {target.sql}: no columns to copy from {source.sql}")
+    picked = ", ".join(quote_identifier(c, "column") for c in columns)
+    metadata = ", ".join(f"CAST(NULL AS {type_}) AS {quote_identifier(name, 'column')}" for name, type_ in METADATA_COLUMNS)
+    return Statement(f"CREATE TABLE IF NOT EXISTS {target.sql} AS SELECT {picked}, {metadata} FROM {source.sql} WHERE 1 = 0")
+
+
+def insert_partition_from(
+    target: TableRef, source: TableRef, columns: list[str], source_partition_column: str, value: date
+) -> Statement:
+    """Copy the source's partition into the target (one row, one column: the rows inserted)."""
+    picked = ", ".join(quote_identifier(c, "column") for c in columns)
+    return Statement(
+        f"INSERT INTO {target.sql} ({picked}) SELECT {picked} FROM {source.sql} "
+        f"WHERE {quote_identifier(source_partition_column, 'partition column')} = ?",
+        (value,),
+    )

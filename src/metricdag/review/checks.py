@@ -53,8 +53,17 @@ def check_names(review: ReviewSpec) -> list[tuple[str, AnyCheck]]:
     return [(c.type if types.count(c.type) == 1 else f"{c.type}_{i + 1}", c) for i, c in enumerate(review.checks)]
 
 
+# Each check is a pure function of a few facts about the day's data (rows, a measure, counts of
+# offending rows, a few examples), so the same outcome is computed from a DataFrame (the
+# ``<check>(data, ...)`` functions) or from aggregate queries in the warehouse
+# (:mod:`metricdag.review.warehouse_checks`) without moving the rows.
+
+
 def record_count(data: pd.DataFrame, check: RecordCountCheck) -> CheckOutcome:
-    rows = len(data)
+    return record_count_outcome(len(data), check)
+
+
+def record_count_outcome(rows: int, check: RecordCountCheck) -> CheckOutcome:
     upper = "no maximum" if check.max is None else f"at most {check.max}"
     passed = rows >= check.min and (check.max is None or rows <= check.max)
     verdict = "within" if passed else "outside"
@@ -72,7 +81,11 @@ def _fmt(value: float) -> str:
 def daily_minimum(data: pd.DataFrame, check: DailyMinimumCheck, dataset: str = "data") -> CheckOutcome:
     """The day's measure is at least ``check.min`` and, when given, at most ``check.max`` (a
     measure with no value, e.g. the min of no rows, fails)."""
-    value = measure(data, check.measure, dataset)
+    return daily_minimum_outcome(measure(data, check.measure, dataset), check)
+
+
+def daily_minimum_outcome(value: float, check: DailyMinimumCheck) -> CheckOutcome:
+    """:func:`daily_minimum` of the day's measured ``value`` (NaN: no value)."""
     low = not math.isnan(value) and value < check.min
     high = not math.isnan(value) and check.max is not None and value > check.max
     passed = not math.isnan(value) and not low and not high
@@ -117,29 +130,48 @@ def range_check(data: pd.DataFrame, check: RangeCheck, dataset: str = "data") ->
         bad |= values < check.min
     if check.max is not None:
         bad |= values > check.max
-    count = int(bad.sum())
+    return range_outcome(RangeFacts(
+        rows=len(data), failing=int(bad.sum()), examples=_examples(data[bad]),
+        observed_min=None if values.dropna().empty else float(values.min()),
+        observed_max=None if values.dropna().empty else float(values.max()),
+    ), check)
+
+
+@dataclass(frozen=True)
+class RangeFacts:
+    rows: int
+    failing: int  # rows outside the bounds
+    examples: str  # a few of them, as _examples shows them
+    observed_min: float | None
+    observed_max: float | None
+
+
+def range_outcome(facts: RangeFacts, check: RangeCheck) -> CheckOutcome:
+    count, rows = facts.failing, facts.rows
     bounds = " and ".join(
         part for part in (None if check.min is None else f"at least {_fmt(check.min)}",
                           None if check.max is None else f"at most {_fmt(check.max)}") if part
     )
     if count == 0:
-        description = f"all {len(data)} value(s) of {check.column} are {bounds}"
+        description = f"all {rows} value(s) of {check.column} are {bounds}"
     else:
-        description = _failing(count, len(data), f"with {check.column} not {bounds}", _examples(data[bad]))
+        description = _failing(count, rows, f"with {check.column} not {bounds}", facts.examples)
     return CheckOutcome(
         passed=count == 0,
         description=description,
-        metadata={"column": check.column, "failing_rows": count, "rows": len(data), "min": check.min, "max": check.max,
-                  "observed_min": None if values.dropna().empty else float(values.min()),
-                  "observed_max": None if values.dropna().empty else float(values.max())},
+        metadata={"column": check.column, "failing_rows": count, "rows": rows, "min": check.min, "max": check.max,
+                  "observed_min": facts.observed_min, "observed_max": facts.observed_max},
     )
 
 
 def not_null(data: pd.DataFrame, check: NotNullCheck, dataset: str = "data") -> CheckOutcome:
     """Each listed column holds at most ``max_null_pct`` percent nulls (0: none)."""
     _require(data, check.columns, "not_null", dataset)
-    rows = len(data)
-    nulls = {c: int(data[c].isna().sum()) for c in check.columns}
+    return not_null_outcome(len(data), {c: int(data[c].isna().sum()) for c in check.columns}, check)
+
+
+def not_null_outcome(rows: int, nulls: Mapping[str, int], check: NotNullCheck) -> CheckOutcome:
+    """:func:`not_null` from the day's row count and each column's null count."""
     pct = {c: (n / rows * 100 if rows else 0.0) for c, n in nulls.items()}
     over = [c for c in check.columns if pct[c] > check.max_null_pct]
     allowed = "no null" if check.max_null_pct == 0 else f"at most {check.max_null_pct:g}% null"
@@ -156,22 +188,43 @@ def not_null(data: pd.DataFrame, check: NotNullCheck, dataset: str = "data") -> 
 
 def unique(data: pd.DataFrame, check: UniqueCheck, key: Sequence[str], dataset: str = "data") -> CheckOutcome:
     """No two rows share a key (``check.columns``, else the output's ``key``)."""
-    columns = list(check.columns or key)
-    if not columns:
-        raise CheckDataError(f"unique check on {dataset!r}: no columns given and the output declares no key")
+    columns = unique_columns(check, key, dataset)
     _require(data, columns, "unique", dataset)
     duplicated = data.duplicated(subset=columns, keep=False)
     groups = data[duplicated].groupby(columns, dropna=False).size()
-    count = int(duplicated.sum())
+    return unique_outcome(UniqueFacts(
+        rows=len(data), duplicate_keys=len(groups), duplicate_rows=int(duplicated.sum()),
+        examples=_examples(data[duplicated].drop_duplicates(subset=columns), columns),
+    ), columns)
+
+
+@dataclass(frozen=True)
+class UniqueFacts:
+    rows: int
+    duplicate_keys: int  # key values occurring more than once
+    duplicate_rows: int  # rows holding one of them
+    examples: str
+
+
+def unique_columns(check: UniqueCheck, key: Sequence[str], dataset: str) -> list[str]:
+    columns = list(check.columns or key)
+    if not columns:
+        raise CheckDataError(f"unique check on {dataset!r}: no columns given and the output declares no key")
+    return columns
+
+
+def unique_outcome(facts: UniqueFacts, columns: Sequence[str]) -> CheckOutcome:
+    count = facts.duplicate_rows
     if count == 0:
-        description = f"no duplicate ({', '.join(columns)}) in {len(data)} row(s)"
+        description = f"no duplicate ({', '.join(columns)}) in {facts.rows} row(s)"
     else:
-        description = (f"{len(groups)} key(s) of ({', '.join(columns)}) occur more than once ({count} row(s)), e.g. "
-                       + _examples(data[duplicated].drop_duplicates(subset=columns), columns))
+        description = (f"{facts.duplicate_keys} key(s) of ({', '.join(columns)}) occur more than once ({count} row(s)), "
+                       f"e.g. {facts.examples}")
     return CheckOutcome(
         passed=count == 0,
         description=description,
-        metadata={"columns": ", ".join(columns), "duplicate_keys": len(groups), "duplicate_rows": count, "rows": len(data)},
+        metadata={"columns": ", ".join(columns), "duplicate_keys": facts.duplicate_keys, "duplicate_rows": count,
+                  "rows": facts.rows},
     )
 
 
@@ -192,21 +245,28 @@ def _same(value: object, accepted: object) -> bool:
 def accepted_values(data: pd.DataFrame, check: AcceptedValuesCheck, dataset: str = "data") -> CheckOutcome:
     """Every non-null value of the column is one of ``check.values``."""
     _require(data, [check.column], "accepted_values", dataset)
-    values = data[check.column]
-    distinct = [v for v in values.dropna().unique()]
-    unknown = [v for v in distinct if not any(_same(v, a) for a in check.values)]
-    bad = values.isin(unknown) if unknown else pd.Series(False, index=data.index)
-    count = int(bad.sum())
+    counts = data[check.column].dropna().value_counts(sort=False)
+    return accepted_values_outcome(len(data), list(counts.items()), check)
+
+
+def accepted_values_outcome(rows: int, value_counts: Sequence[tuple[object, int]], check: AcceptedValuesCheck) -> CheckOutcome:
+    """:func:`accepted_values` from the day's row count and each distinct non-null value's row count."""
+    unknown = [(v, n) for v, n in value_counts if not any(_same(v, a) for a in check.values)]
+    count = int(sum(n for _, n in unknown))
     if count == 0:
-        description = f"all {len(data)} value(s) of {check.column} are accepted ({len(distinct)} distinct)"
+        description = f"all {rows} value(s) of {check.column} are accepted ({len(value_counts)} distinct)"
     else:
-        shown = ", ".join(repr(v) for v in sorted(unknown, key=str)[:EXAMPLES])
-        description = f"{count} of {len(data)} row(s) have a {check.column} outside the accepted values: {shown}"
+        shown = ", ".join(repr(_plain(v)) for v in sorted((v for v, _ in unknown), key=str)[:EXAMPLES])
+        description = f"{count} of {rows} row(s) have a {check.column} outside the accepted values: {shown}"
     return CheckOutcome(
         passed=count == 0,
         description=description,
-        metadata={"column": check.column, "failing_rows": count, "unexpected_values": len(unknown), "rows": len(data)},
+        metadata={"column": check.column, "failing_rows": count, "unexpected_values": len(unknown), "rows": rows},
     )
+
+
+def _plain(value: object) -> object:
+    return value.item() if hasattr(value, "item") else value
 
 
 def column_type(series: pd.Series) -> str:
@@ -230,19 +290,25 @@ COMPATIBLE = {"decimal": {"float64", "decimal"}, "float64": {"float64", "int64"}
 
 def schema_check(data: pd.DataFrame, schema: DatasetSchema, version: str | None = None) -> CheckOutcome:
     """The columns (names, order) and types equal the catalog schema; each drift is named by column."""
+    return schema_outcome([(str(c), column_type(data[c])) for c in data.columns], schema, version)
+
+
+def schema_outcome(columns: Sequence[tuple[str, str]], schema: DatasetSchema, version: str | None = None) -> CheckOutcome:
+    """:func:`schema_check` from the data's (column, catalog type) pairs, in order."""
     expected = [c.name for c in schema.columns]
-    actual = [str(c) for c in data.columns]
+    actual = [name for name, _ in columns]
+    types = dict(columns)
     drifts: list[str] = []
     for name in expected:
         if name not in actual:
             drifts.append(f"{name}: missing (catalog: {schema.column(name).type})")
     for name in actual:
         if name not in expected:
-            drifts.append(f"{name}: not in the catalog schema (data: {column_type(data[name])})")
+            drifts.append(f"{name}: not in the catalog schema (data: {types[name]})")
     for column in schema.columns:
         if column.name not in actual:
             continue
-        found = column_type(data[column.name])
+        found = types[column.name]
         if found != "empty" and found != column.type and found not in COMPATIBLE.get(column.type, set()):
             drifts.append(f"{column.name}: type {found}, catalog says {column.type}")
     if not drifts and [n for n in actual if n in expected] != expected:

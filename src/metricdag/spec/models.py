@@ -32,13 +32,14 @@ NAME = r"^[a-z][a-z0-9_]{0,62}$"
 JVM_CLASS_RE = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z_$][A-Za-z0-9_$]*)*")
 ROUTE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 
-Language = Literal["python", "java", "scala"]
+Language = Literal["python", "java", "scala", "sql"]
 JVM_LANGUAGES: tuple[str, ...] = ("java", "scala")
 SOURCE_SUFFIX = {"java": ".java", "scala": ".scala"}
 ENTRYPOINT_FORMS = {
     "python": "path/to/file.py:function",
     "java": "path/to/src:MainClass (a source folder and the fully qualified main class)",
     "scala": "path/to/src:MainClass (a source folder and the fully qualified main object)",
+    "sql": "path/to/node.sql (one SELECT over {{ input(\"<dataset>\") }} references, run in the warehouse)",
 }
 
 Name = Annotated[str, Field(pattern=NAME, description="lower_snake_case, at most 63 characters")]
@@ -129,7 +130,8 @@ class NodeSpec(Strict):
     name: Name
     language: Language = "python"
     entrypoint: str = Field(
-        description="python: path/to/file.py:function; java/scala: path/to/src:MainClass; relative to the metric folder"
+        description="python: path/to/file.py:function; java/scala: path/to/src:MainClass; sql: path/to/node.sql; "
+        "relative to the metric folder"
     )
     description: str = ""
     inputs: list[Name] = Field(default_factory=list)
@@ -152,7 +154,9 @@ class NodeSpec(Strict):
     def _entrypoint(cls, v: str, info: ValidationInfo) -> str:
         language = info.data.get("language")  # absent when the language itself is invalid (reported there)
         path, sep, target = v.partition(":")
-        if language in JVM_LANGUAGES:
+        if language == "sql":
+            ok = not sep and path.endswith(".sql") and len(path) > len(".sql")
+        elif language in JVM_LANGUAGES:
             ok = bool(sep) and bool(path) and not path.endswith(SOURCE_SUFFIX[language]) and JVM_CLASS_RE.fullmatch(target)
         else:
             ok = language is None or (bool(sep) and path.endswith(".py") and target.isidentifier())
@@ -162,9 +166,21 @@ class NodeSpec(Strict):
             raise ValueError(f"entrypoint {v!r} must be a path inside the metric folder")
         return v
 
+    @model_validator(mode="after")
+    def _one_sql_output(self) -> "NodeSpec":
+        if self.language == "sql" and len(self.outputs) != 1:
+            raise ValueError(f"a sql node has exactly one output (its SELECT), not {len(self.outputs)}")
+        if self.language == "sql" and self.timeout_s is not None:
+            raise ValueError("timeout_s is not supported for a sql node (set the warehouse's statement timeout)")
+        return self
+
     @property
     def is_jvm(self) -> bool:
         return self.language in JVM_LANGUAGES
+
+    @property
+    def is_sql(self) -> bool:
+        return self.language == "sql"
 
     @property
     def entrypoint_path(self) -> str:

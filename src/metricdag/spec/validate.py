@@ -65,6 +65,8 @@ def semantic_problems(
                     writer[out] = node.name
             if message := entrypoint_problem(node, folder):
                 add((layer, i, "entrypoint"), message)
+            elif node.is_sql:
+                problems.extend(sql_template_problems(node, folder))
             if isinstance(node.retry_policy, str) and node.retry_policy not in retry_policy_names:
                 add((layer, i, "retry_policy"), _unknown_policy(node.retry_policy, retry_policy_names))
 
@@ -238,6 +240,18 @@ def _check_columns(check: Any) -> list[tuple[tuple, str, bool]]:
         return [(("column",), check.column, False)]
     if check.type in ("not_null", "unique"):
         return [(("columns", k), column, False) for k, column in enumerate(check.columns)]
+    return []
+
+
+def sql_template_problems(node: NodeSpec, folder: Path) -> list[Problem]:
+    """A SQL node's file against the reference syntax, each problem at its line in the .sql file."""
+    from metricdag.errors import SpecError
+    from metricdag.nodes.sql_template import load
+
+    try:
+        load(folder / node.entrypoint_path, declared_inputs=node.inputs)
+    except SpecError as exc:
+        return list(exc.problems)
     return []
 
 

@@ -121,7 +121,8 @@ def node_runs(node_case: NodeCase, jvm_cache: Path) -> None:
         raise AssertionError(f"scenario gives no table for input(s) {', '.join(missing)} of node {node.name!r}")
     ctx = NodeContext(metric.name, node.name, node_case.partition_date, dict(node.params), log)
     schemas = {o: node_case.schema(o) for o in node.output_names}
-    node_case.outputs = run_node(metric.folder, node, node_case.inputs, ctx, schemas, jvm_cache=jvm_cache)
+    node_case.outputs = run_node(metric.folder, node, node_case.inputs, ctx, schemas, jvm_cache=jvm_cache,
+                                 input_schemas={i: node_case.schema(i) for i in node.inputs})  # a sql node's tables
 
 
 def _output(node_case: NodeCase, dataset: str) -> pd.DataFrame:

@@ -210,7 +210,11 @@ class _SnapshotMaker:
         inputs = {u.logical_name: self.input_frame(nut, u) for u in cfg.snapshots.inputs}
         schemas = {name: self.schema(name) for name in nut.node.output_names}
         ctx = NodeContext(nut.metric.name, nut.node.name, cfg.partition_date, dict(nut.node.params), log)
-        produced = run_node(nut.metric.folder, nut.node, inputs, ctx, schemas, jvm_cache=self.jvm_cache)
+        from metricdag.testing.sql_nodes import ScratchTarget  # where a sql node runs: this environment
+
+        produced = run_node(nut.metric.folder, nut.node, inputs, ctx, schemas, jvm_cache=self.jvm_cache,
+                            scratch=ScratchTarget(self.env.snowflake),
+                            input_schemas={u.logical_name: self.schema(u.logical_name) for u in cfg.snapshots.inputs})
         self._running.discard(nut.label)
         self._outputs[nut.label] = produced
         return produced

@@ -135,6 +135,12 @@ def run_in_scratch(
         for use, snap in inputs:
             scratch.load(use.logical_name, snap.frame)
             frames[use.logical_name] = scratch.read(use.logical_name, snap.snapshot.schema_)
+        if nut.node.is_sql and node_runner is run_node:  # runs on the loaded tables, in the scratch schema
+            from metricdag.testing.sql_nodes import run_sql_in_schema
+
+            tables = {use.logical_name: snap.snapshot.schema_ for use, snap in inputs}
+            return run_sql_in_schema(setup.env.snowflake, scratch, nut.metric.folder, nut.node, tables, schemas,
+                                     nut.config.partition_date)
         ctx = NodeContext(nut.metric.name, nut.node.name, nut.config.partition_date, dict(nut.node.params), log)
         return node_runner(nut.metric.folder, nut.node, frames, ctx, schemas, jvm_cache=jvm_cache)
 

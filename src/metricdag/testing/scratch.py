@@ -48,9 +48,11 @@ class ScratchSchema:
     def table(self, name: str) -> TableRef:
         return TableRef(self.database, self.schema, name)
 
-    def load(self, name: str, frame: pd.DataFrame) -> int:
-        """Create table ``name`` from ``frame``'s types and COPY the rows in; returns the row count."""
-        table = pa.Table.from_pandas(frame, preserve_index=False)
+    def load(self, name: str, frame: pd.DataFrame, schema: pa.Schema | None = None) -> int:
+        """Create table ``name`` from ``frame``'s types (or ``schema``, e.g. from the catalog: a column
+        of nulls then keeps its type) and COPY the rows in; returns the row count."""
+        table = pa.Table.from_pandas(frame[schema.names] if schema is not None else frame, schema=schema,
+                                     preserve_index=False)
         file_name = f"{name}.parquet"
         pq.write_table(table, self.folder / file_name)
         target = self.table(name)
