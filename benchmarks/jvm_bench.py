@@ -106,7 +106,8 @@ def run(rows: int, repeat: int = 3) -> list[Result]:
     lines = len(data["pos_transactions_clean"])
     return [
         Result(f"Java node basket_stats, {lines:,} clean POS lines (wall)", round(java_s, 2), "s",
-               "the same in pandas", round(pandas_s, 2), round(ratio, 2), "<= 2x", ratio <= 2),
+               "the same in pandas", round(pandas_s, 2), round(ratio, 2), "<= 2x at 1,000,000 rows",
+               ratio <= 2 if rows >= 1_000_000 else None),
         Result("  CSV exchange (inputs written, output read back) in that", round(exchange_s, 2), "s",
                "the Java node's time", round(java_s, 2), round(exchange_s / java_s, 2)),
     ]
