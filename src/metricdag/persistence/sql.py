@@ -86,15 +86,6 @@ def table_exists(target: TableRef) -> Statement:
     )
 
 
-def table_columns(target: TableRef) -> Statement:
-    """One row per column of ``target``: its name."""
-    db = quote_identifier(target.database, "database")
-    return Statement(
-        f"SELECT COLUMN_NAME FROM {db}.INFORMATION_SCHEMA.COLUMNS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ?",
-        (target.schema.upper(), target.table.upper()),
-    )
-
-
 def existing_columns(target: TableRef) -> Statement:
     """One row per column of ``target``, of its history table and of the lock table next to it:
     ``(TABLE_NAME, COLUMN_NAME)``. What a load needs to know before it creates anything, in one
