@@ -2,8 +2,10 @@
 
 Figures are measured in the same run as their comparison (these machines are noisy), as
 medians of several runs where a run is cheap. Results are also written to
-reports/bench.json so they can be compared across commits. Size: BENCH_ROWS (default 1M); the SQL-node
-comparison runs at BENCH_SQL_ROWS (default 1M and 10M).
+reports/bench.json so they can be compared across commits. Size: BENCH_ROWS (default 1M); the
+backfill row has its own stack with BENCH_BACKFILL_DAYS (default 30) days of
+BENCH_BACKFILL_ROWS (default 2,000) POS rows; the SQL-node comparison runs at BENCH_SQL_ROWS
+(default 1M and 10M).
 """
 
 from __future__ import annotations
@@ -21,12 +23,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import ROOT, Result, isolated_stack  # noqa: E402
 
 ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
+BACKFILL_DAYS = int(os.environ.get("BENCH_BACKFILL_DAYS", "30"))
+BACKFILL_ROWS = int(os.environ.get("BENCH_BACKFILL_ROWS", "2000"))
 
 
 def collect() -> list[Result]:
+    import backfill_bench
     import defs_load
     import diff_bench
     import e2e
+    import jvm_bench
     import persist
     import sensor_bench
     import sql_nodes
@@ -39,6 +45,9 @@ def collect() -> list[Result]:
         results += e2e.run(env, ROWS)
         results += persist.run(env, ROWS)
         results += sensor_bench.run(env, events=10_000)
+    with isolated_stack() as env:  # its own data: BACKFILL_DAYS days ending at the sample date
+        results += backfill_bench.run(env, days=BACKFILL_DAYS, rows_per_day=BACKFILL_ROWS)
+    results += jvm_bench.run(ROWS)
     results += sql_nodes.run()  # its own stack: it seeds each of its sizes (BENCH_SQL_ROWS)
     figures = diff_bench.run(rows=ROWS)
     results.append(Result(
@@ -63,6 +72,7 @@ def main() -> int:
     out = ROOT / "reports" / "bench.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps({"commit": commit, "rows": ROWS, "machine": platform.machine(), "cpus": os.cpu_count(),
+                               "backfill_days": BACKFILL_DAYS, "backfill_rows_per_day": BACKFILL_ROWS,
                                "started": started, "results": rows}, indent=2))
     print(f"written {out}")
     return 0

@@ -87,6 +87,19 @@ def test_basket_stats_match_a_pandas_reference_on_the_sample(jvm_cache):
     pd.testing.assert_series_equal(out["mean_basket_value_usd"], (expected["value"] / expected["baskets"]), check_names=False, atol=0.0051)
 
 
+def test_basket_stats_read_quoted_fields_across_the_readers_buffer(jvm_cache):
+    """Quoted fields (a comma and quotes in every row) over a file many times the Java reader's
+    64 Ki-char buffer: the same result as the unquoted file."""
+    clean_pos = run("clean_pos_transactions", {"pos_transactions": sample_data.pos_transactions(2000, DAY), "stores": sample_data.stores()})
+    fx = sample_data.fx_rates()
+    plain = run("basket_stats", {"pos_transactions_clean": clean_pos, "fx_rates": fx}, jvm_cache)
+
+    quoted = clean_pos.assign(region='Europe, "West"\r\nand more')
+    out = run("basket_stats", {"pos_transactions_clean": quoted, "fx_rates": fx}, jvm_cache)
+
+    pd.testing.assert_frame_equal(out, plain)
+
+
 def test_basket_stats_fails_on_a_currency_without_rate(jvm_cache):
     from metricdag.nodes.errors import NodeError
 

@@ -125,6 +125,31 @@ def test_csv_exchange_round_trip_keeps_values_and_nulls(tmp_path):
     assert datetime.fromisoformat(back["at"].iloc[1]) == datetime(2024, 6, 3, 10, 0, 0, 250000)
 
 
+def test_a_frame_without_values_to_quote_is_written_in_the_exchange_format_by_arrow(tmp_path, monkeypatch):
+    """The fast (Arrow) writer: exactly the text the format documents, never pandas' fallback."""
+    import metricdag.nodes.csv_exchange as exchange
+
+    frame = pd.DataFrame({
+        "name": ["plain", None, "b"],
+        "n": pd.array([1, None, 3], dtype="Int64"),
+        "x": [0.1, float("nan"), -2.5],
+        "flag": [True, False, True],
+        "maybe": pd.Series([True, None, False], dtype=object),
+        "day": [date(2024, 6, 3)] * 3,
+        "at": pd.to_datetime(["2024-06-03 10:00:00", "2024-06-03 10:00:00.25", None], format="ISO8601"),
+    })
+    monkeypatch.setattr(exchange, "_to_text", lambda series: pytest.fail("written by pandas, not Arrow"))
+
+    write_csv(frame, tmp_path / "f.csv")
+
+    assert (tmp_path / "f.csv").read_text() == (
+        "name,n,x,flag,maybe,day,at\n"
+        "plain,1,0.1,true,true,2024-06-03,2024-06-03T10:00:00\n"
+        ",,,false,,2024-06-03,2024-06-03T10:00:00.250000\n"
+        "b,3,-2.5,true,false,2024-06-03,\n"
+    )
+
+
 def test_object_column_of_booleans_is_written_as_true_false(tmp_path):
     write_csv(pd.DataFrame({"flag": pd.Series([True, None, False], dtype=object), "n": [1, 2, 3]}), tmp_path / "f.csv")
 

@@ -187,6 +187,29 @@ def test_loads_into_a_database_and_schema_that_do_not_exist_yet(env, objectstore
     assert rows(env, table, database="FRESH_DB") == as_rows(frame)
 
 
+def test_a_load_into_an_existing_table_runs_no_ddl(env, objectstore_dir, table, monkeypatch):
+    """Only the first load creates anything; later loads find the database, schema, table, history
+    and lock tables in one metadata query (a CREATE ... IF NOT EXISTS of each on every load was most
+    of a load's fixed cost)."""
+    import metricdag.persistence.handler as handler_module
+
+    handler(event(table, write_parquet(objectstore_dir, sales(DAY1, {"berlin": 1.0})), DAY1, metric="m"))
+    ran: list[str] = []
+    real = handler_module.execute
+
+    def recording(cursor, sql, params=None):
+        ran.append(sql)
+        return real(cursor, sql, params)
+
+    monkeypatch.setattr(handler_module, "execute", recording)
+    second = sales(DAY2, {"paris": 2.0})
+    handler(event(table, write_parquet(objectstore_dir, second), DAY2, metric="m"))
+
+    assert [s for s in ran if s.split()[0].upper() in {"CREATE", "ALTER", "DROP"}] == []
+    assert sum("INFORMATION_SCHEMA" in s for s in ran) == 1
+    assert rows(env, table, DAY2) == as_rows(second)
+
+
 # ---------------------------------------------------------------- refused before any SQL runs
 
 

@@ -30,7 +30,10 @@ from metricdag.nodes.jvm_build import Toolchain, default_cache_dir, ensure_compi
 from metricdag.nodes.process import Finished, run_streaming
 from metricdag.spec.models import NodeSpec
 
-JVM_OPTIONS = ("-Dfile.encoding=UTF-8", "-Dsun.stdout.encoding=UTF-8", "-Dsun.stderr.encoding=UTF-8")
+# The throughput collector: a node is a batch program, and on 1,000,000 input rows basket_stats
+# ran in about 1.0 s with it against 1.3-1.4 s with the default G1, using half the memory.
+# (-XX:TieredStopAtLevel=1 was measured too: no faster here; class data sharing is on by default.)
+JVM_OPTIONS = ("-Dfile.encoding=UTF-8", "-Dsun.stdout.encoding=UTF-8", "-Dsun.stderr.encoding=UTF-8", "-XX:+UseParallelGC")
 
 
 def jvm_command(

@@ -70,6 +70,7 @@ LOCK_RETRY_FIRST_S, LOCK_RETRY_MAX_S = 0.2, 2.0  # backoff between attempts to t
 # Snowflake's "statement aborted: another transaction holds the lock" (000625); the local
 # Snowflake server (localstack/snowflake_server.py) reports DuckDB's write conflicts with it too.
 LOCK_CONFLICT_ERRNO = 625
+DOES_NOT_EXIST_ERRNO = 2003  # "Database ... does not exist or not authorized" (fakesnow: DuckDB's catalog error)
 
 
 # ------------------------------------------------------------------------------ the Parquet file
@@ -189,22 +190,22 @@ def verify_load(
 class LoadPlan:
     target: sql.TableRef
     partition: str  # COLUMN=YYYY-MM-DD, for messages
-    setup: tuple[sql.Statement, ...]  # database and schema, IF NOT EXISTS
-    table_exists: sql.Statement
+    setup: tuple[sql.Statement, ...]  # database and schema, IF NOT EXISTS (only when the table is missing)
+    existing: sql.Statement  # the columns of the table, its history table and the lock table
     create_table: sql.Statement
     add_metadata: Callable[[set[str]], tuple[sql.Statement, ...]]  # for a table from before them
-    history_exists: sql.Statement | None  # None: no history (a load that is not a metric's, e.g. raw data)
+    history: bool  # False: no history (a load that is not a metric's, e.g. raw data)
     create_history: sql.Statement
     set_metadata: sql.Statement
     to_history: sql.Statement | None
     loaded_at: datetime
-    locks: tuple[sql.Statement, ...]  # the lock table and this partition's row, IF NOT EXISTS
+    create_locks: sql.Statement  # the lock table, IF NOT EXISTS (only when it is missing)
+    lock_row: sql.Statement  # this partition's lock row, when it has none
     take_lock: sql.Statement
     delete: sql.Statement
     copy: sql.Statement
     copy_forced: sql.Statement  # a reload of a file the table's load history may still hold
     count: sql.Statement
-    table_columns: sql.Statement
     fingerprint: Callable[[Sequence[str]], sql.Statement]  # of the partition, over the given columns
     file_columns: tuple[str, ...]
     from_table: str | None = None  # a table-to-table load: the source table (copy is an INSERT ... SELECT)
@@ -248,10 +249,10 @@ def plan_load(
         target=target,
         partition=f"{request.partition_column.upper()}={value.isoformat()}",
         setup=(sql.create_database(target), sql.create_schema(target)),
-        table_exists=sql.table_exists(target),
+        existing=sql.existing_columns(target),
         create_table=load.create if load else sql.create_table(target, schema, metadata=True),
         add_metadata=functools.partial(sql.add_metadata_columns, target),
-        history_exists=sql.table_exists(sql.history_table(target)) if request.metric else None,
+        history=bool(request.metric),
         create_history=sql.create_history_table(target),
         set_metadata=sql.set_load_metadata(
             target, request.partition_column, value,
@@ -259,13 +260,13 @@ def plan_load(
         ),
         to_history=sql.copy_to_history(target, request.partition_column, value) if request.metric else None,
         loaded_at=loaded_at,
-        locks=(sql.create_lock_table(target), sql.insert_lock_row(target, value)),
+        create_locks=sql.create_lock_table(target),
+        lock_row=sql.insert_lock_row(target, value),
         take_lock=sql.take_lock(target, value, request.run_id),
         delete=sql.delete_partition(target, request.partition_column, value),
         copy=load.insert if load else sql.copy_into(target, source),
         copy_forced=load.insert if load else sql.copy_into(target, source, force=True),
         count=sql.count_partition(target, request.partition_column, value),
-        table_columns=sql.table_columns(target),
         fingerprint=functools.partial(sql.partition_fingerprint, target, request.partition_column, value),
         file_columns=load.columns if load else tuple(schema.names),
         from_table=load.source.sql if load else None,
@@ -275,33 +276,58 @@ def plan_load(
 # ---------------------------------------------------------------------------- the transaction
 
 
-def ensure_table(cursor: Any, plan: LoadPlan) -> bool:
-    """Create the database, schema and table when missing (a table from before the metadata
-    columns gains them), its history table, and the partition's load-lock row; True when the
-    table was created.
+@dataclass(frozen=True)
+class TableState:
+    """The target table as the load found (or made) it."""
 
-    The table is created only after checking it is missing, not with a blind
+    created: bool  # it did not exist before this load
+    columns: frozenset[str]  # its column names, upper case
+
+
+def existing_tables(cursor: Any, plan: LoadPlan) -> dict[str, set[str]]:
+    """Table name (upper case) -> its column names (upper case), for the target, its history
+    table and the lock table, those that exist. Empty when the database does not exist."""
+    try:
+        execute(cursor, plan.existing.sql, plan.existing.params)
+    except WarehouseError as exc:
+        if exc.errno != DOES_NOT_EXIST_ERRNO:
+            raise
+        return {}  # no such database (yet): the setup creates it
+    found: dict[str, set[str]] = {}
+    for table, column in cursor.fetchall():
+        found.setdefault(str(table).upper(), set()).add(str(column).upper())
+    return found
+
+
+def ensure_table(cursor: Any, plan: LoadPlan) -> TableState:
+    """Create the database, schema and table when missing (a table from before the metadata
+    columns gains them), its history table, the lock table and the partition's load-lock row.
+
+    One metadata query says what exists, so a load into an existing table runs no DDL at all
+    (``CREATE DATABASE/SCHEMA IF NOT EXISTS`` on every load cost more than the rest of a small
+    load's fixed work). The table is created only after checking it is missing, not with a blind
     ``CREATE TABLE IF NOT EXISTS``: fakesnow treats that statement on an existing table as a new
     table and forgets its load history, which would hide a reused file name (LOAD_SKIPPED).
     """
-    for statement in plan.setup:
-        execute(cursor, statement.sql, statement.params)
-    execute(cursor, plan.table_exists.sql, plan.table_exists.params)
-    (existing,) = cursor.fetchone()
-    if not existing:
-        execute(cursor, plan.create_table.sql, plan.create_table.params)
-    else:
-        execute(cursor, plan.table_columns.sql, plan.table_columns.params)
-        for statement in plan.add_metadata({str(name).upper() for (name,) in cursor.fetchall()}):
+    found = existing_tables(cursor, plan)
+    target = plan.target
+    columns = found.get(target.table.upper())
+    created = columns is None
+    if created:
+        for statement in plan.setup:
             execute(cursor, statement.sql, statement.params)
-    if plan.history_exists is not None:
-        execute(cursor, plan.history_exists.sql, plan.history_exists.params)
-        (history,) = cursor.fetchone()
-        if not history:
-            execute(cursor, plan.create_history.sql, plan.create_history.params)
-    for statement in plan.locks:
-        execute(cursor, statement.sql, statement.params)
-    return not existing
+        execute(cursor, plan.create_table.sql, plan.create_table.params)
+        columns = {c.upper() for c in plan.file_columns} | {name for name, _ in sql.METADATA_COLUMNS}
+    else:
+        for statement in plan.add_metadata(columns):
+            execute(cursor, statement.sql, statement.params)
+            columns = columns | {name for name, _ in sql.METADATA_COLUMNS}
+    if plan.history and sql.history_table(target).table.upper() not in found:
+        execute(cursor, plan.create_history.sql, plan.create_history.params)
+    if sql.lock_table(target).table.upper() not in found:
+        execute(cursor, plan.create_locks.sql, plan.create_locks.params)
+    execute(cursor, plan.lock_row.sql, plan.lock_row.params)
+    return TableState(created, frozenset(columns))
 
 
 @dataclass(frozen=True)
@@ -312,11 +338,9 @@ class PartitionState:
     fingerprint: str | None
 
 
-def fingerprint_columns(cursor: Any, plan: LoadPlan) -> list[str]:
+def fingerprint_columns(plan: LoadPlan, table_columns: frozenset[str]) -> list[str]:
     """The file's columns that the table has (COPY ignores the others), in the file's order."""
-    execute(cursor, plan.table_columns.sql, plan.table_columns.params)
-    in_table = {str(name).upper() for (name,) in cursor.fetchall()}
-    return [c for c in plan.file_columns if c.upper() in in_table]
+    return [c for c in plan.file_columns if c.upper() in table_columns]
 
 
 def partition_state(cursor: Any, plan: LoadPlan, columns: Sequence[str]) -> PartitionState:
@@ -359,21 +383,21 @@ def _rollback(cursor: Any) -> None:
 
 
 def replace_partition(
-    cursor: Any, plan: LoadPlan, parquet_rows: int, *, ledger: LedgerEntry | None = None, created: bool = False,
+    cursor: Any, plan: LoadPlan, parquet_rows: int, table: TableState, *, ledger: LedgerEntry | None = None,
 ) -> LoadOutcome:
     """Lock + (verify the ledger) + DELETE + COPY + verify + fingerprint in one transaction.
     Rolls back on any error.
 
     ``ledger`` is the partition's ledger entry when it names this very file content: the load
     is skipped (``already_loaded``) when the table agrees with it, and ``reloaded`` with the
-    reason when not. ``created``: the table did not exist before this load."""
-    columns = fingerprint_columns(cursor, plan)
+    reason when not. ``table``: what :func:`ensure_table` found (or created)."""
+    columns = fingerprint_columns(plan, table.columns)
     execute(cursor, "BEGIN")
     try:
         execute(cursor, plan.take_lock.sql, plan.take_lock.params)  # first: it waits for another load
         reason = None
         if ledger is not None:
-            reason = ledger_mismatch(ledger, None if created else partition_state(cursor, plan, columns))
+            reason = ledger_mismatch(ledger, None if table.created else partition_state(cursor, plan, columns))
             if reason is None:
                 execute(cursor, "COMMIT")
                 return LoadOutcome("already_loaded", ledger.rows, ledger.fingerprint)
@@ -642,10 +666,10 @@ def load_from_table(request: PersistRequest, env: Environment, started: float) -
 
 def load_once(cursor: Any, plan: LoadPlan, facts: ParquetFacts, ledger: LedgerEntry | None) -> LoadOutcome:
     """One attempt: the table (created when missing), then the load transaction."""
-    created = ensure_table(cursor, plan)
-    if created:
+    table = ensure_table(cursor, plan)
+    if table.created:
         log.info("created %s", plan.target.sql)
-    return replace_partition(cursor, plan, facts.num_rows, ledger=ledger, created=created)
+    return replace_partition(cursor, plan, facts.num_rows, table, ledger=ledger)
 
 
 # ------------------------------------------------------------------- ledger, audit, publish

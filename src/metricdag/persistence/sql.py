@@ -86,6 +86,19 @@ def table_exists(target: TableRef) -> Statement:
     )
 
 
+def existing_columns(target: TableRef) -> Statement:
+    """One row per column of ``target``, of its history table and of the lock table next to it:
+    ``(TABLE_NAME, COLUMN_NAME)``. What a load needs to know before it creates anything, in one
+    query (no rows for a table: it does not exist; an error: neither does the database)."""
+    db = quote_identifier(target.database, "database")
+    names = (target.table.upper(), history_table(target).table.upper(), lock_table(target).table.upper())
+    return Statement(
+        f"SELECT TABLE_NAME, COLUMN_NAME FROM {db}.INFORMATION_SCHEMA.COLUMNS "
+        "WHERE TABLE_SCHEMA = ? AND TABLE_NAME IN (?, ?, ?)",
+        (target.schema.upper(), *names),
+    )
+
+
 def table_columns(target: TableRef) -> Statement:
     """One row per column of ``target``: its name."""
     db = quote_identifier(target.database, "database")

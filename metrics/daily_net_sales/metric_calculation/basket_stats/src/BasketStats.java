@@ -31,7 +31,7 @@ public final class BasketStats {
     public static void main(String[] args) throws Exception {
         NodeArgs node = NodeArgs.parse(args);
         Map<String, Double> usdPerUnit = readRates(node.input("fx_rates"));
-        Map<String, StoreDay> days = new TreeMap<>(); // "business_date,store_id" in order
+        Map<String, Map<String, StoreDay>> days = new HashMap<>(); // business_date -> store_id -> totals
         long lines = 0;
         long returns = 0;
 
@@ -53,7 +53,8 @@ public final class BasketStats {
                 if (rate == null) {
                     throw new IllegalArgumentException(in.where() + ": no USD rate for currency " + row.get(currency));
                 }
-                StoreDay day = days.computeIfAbsent(row.get(date) + "," + row.get(store), k -> new StoreDay());
+                StoreDay day = days.computeIfAbsent(row.get(date), k -> new HashMap<>())
+                        .computeIfAbsent(row.get(store), k -> new StoreDay());
                 day.baskets.add(row.get(transaction));
                 day.items += Long.parseLong(row.get(quantity));
                 day.valueUsd += Double.parseDouble(row.get(netAmount)) * rate;
@@ -63,15 +64,17 @@ public final class BasketStats {
         Path output = node.output("basket_stats_daily");
         try (Csv.Writer out = new Csv.Writer(output, "business_date", "store_id", "baskets",
                 "mean_items_per_basket", "mean_basket_value_usd")) {
-            for (Map.Entry<String, StoreDay> entry : days.entrySet()) {
-                String[] key = entry.getKey().split(",", 2);
-                StoreDay day = entry.getValue();
-                int baskets = day.baskets.size();
-                out.row(key[0], key[1], baskets, round((double) day.items / baskets, 4), round(day.valueUsd / baskets, 2));
+            for (Map.Entry<String, Map<String, StoreDay>> date : new TreeMap<>(days).entrySet()) {
+                for (Map.Entry<String, StoreDay> store : new TreeMap<>(date.getValue()).entrySet()) {
+                    StoreDay day = store.getValue();
+                    int baskets = day.baskets.size();
+                    out.row(date.getKey(), store.getKey(), baskets, round((double) day.items / baskets, 4),
+                            round(day.valueUsd / baskets, 2));
+                }
             }
         }
         System.out.println("basket_stats: " + lines + " lines (" + returns + " return lines left out), "
-                + days.size() + " store-days written");
+                + days.values().stream().mapToInt(Map::size).sum() + " store-days written");
     }
 
     static Map<String, Double> readRates(Path path) throws Exception {

@@ -1,6 +1,7 @@
-import java.io.BufferedReader;
 import java.io.BufferedWriter;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -16,16 +17,31 @@ import java.util.Map;
 final class Csv {
     private Csv() {}
 
-    /** Reads one record at a time; columns are looked up by header name. */
+    /**
+     * Reads one record at a time; columns are looked up by header name.
+     *
+     * Reads the file's bytes through its own buffer (the delimiters are ASCII, which UTF-8 never
+     * uses inside a multi-byte character): an unquoted field that lies inside the buffer is decoded
+     * straight from it, everything else (quotes, carriage returns, a field across two buffer fills)
+     * takes the general path one byte at a time.
+     */
     static final class Reader implements AutoCloseable {
+        private static final int BUFFER_BYTES = 1 << 16;
+
         private final Path path;
-        private final BufferedReader in;
+        private final InputStream in;
+        private final byte[] buf = new byte[BUFFER_BYTES];
+        private int pos;
+        private int len;
+        private boolean recordEnded; // the last field read ended its record (a line end or the end of the file)
+        private final ByteArrayOutputStream field = new ByteArrayOutputStream();
         private final Map<String, Integer> columns = new LinkedHashMap<>();
+        private int width = 16;
         private long record;
 
         Reader(Path path) throws IOException {
             this.path = path;
-            this.in = Files.newBufferedReader(path, StandardCharsets.UTF_8);
+            this.in = Files.newInputStream(path);
             List<String> header = next();
             if (header == null) {
                 throw new IOException(path + ": no header line");
@@ -33,6 +49,7 @@ final class Csv {
             for (int i = 0; i < header.size(); i++) {
                 columns.put(header.get(i), i);
             }
+            width = header.size();
             record = 0;
         }
 
@@ -57,11 +74,13 @@ final class Csv {
         /** The next record, or null at the end of the file. */
         List<String> next() throws IOException {
             while (true) {
-                int c = in.read();
-                if (c == -1) {
+                if (pos == len && !refill()) {
                     return null;
                 }
-                List<String> fields = parse(c);
+                List<String> fields = new ArrayList<>(width);
+                do {
+                    fields.add(nextField());
+                } while (!recordEnded);
                 record++;
                 if (!(fields.size() == 1 && fields.get(0) == null)) {
                     return fields; // a blank line is not a record
@@ -69,44 +88,78 @@ final class Csv {
             }
         }
 
-        private List<String> parse(int c) throws IOException {
-            List<String> fields = new ArrayList<>();
-            StringBuilder field = new StringBuilder();
+        private boolean refill() throws IOException {
+            int n;
+            do {
+                n = in.read(buf, 0, buf.length);
+            } while (n == 0);
+            pos = 0;
+            len = Math.max(n, 0);
+            return n > 0;
+        }
+
+        private int read() throws IOException {
+            if (pos == len && !refill()) {
+                return -1;
+            }
+            return buf[pos++] & 0xff;
+        }
+
+        private String nextField() throws IOException {
+            if (pos < len && buf[pos] != '"') { // an unquoted field inside the buffer: no copy but the String's
+                int start = pos;
+                for (int i = start; i < len; i++) {
+                    byte c = buf[i];
+                    if (c == ',' || c == '\n') {
+                        pos = i + 1;
+                        recordEnded = c == '\n';
+                        return i == start ? null : new String(buf, start, i - start, StandardCharsets.UTF_8);
+                    }
+                    if (c == '\r' || c == '"') {
+                        break;
+                    }
+                }
+            }
+            return generalField();
+        }
+
+        private String generalField() throws IOException {
+            field.reset();
             boolean inQuotes = false;
             boolean quoted = false;
+            int c = read();
             while (true) {
                 if (inQuotes) {
                     if (c == -1) {
                         throw new IOException(path + ": unterminated quoted field in record " + (record + 1));
                     }
                     if (c == '"') {
-                        int next = in.read();
+                        int next = read();
                         if (next != '"') {
                             inQuotes = false;
                             c = next;
                             continue;
                         }
                     }
-                    field.append((char) c);
-                } else if (c == '"' && field.length() == 0 && !quoted) {
+                    field.write(c);
+                } else if (c == '"' && field.size() == 0 && !quoted) {
                     inQuotes = true;
                     quoted = true;
                 } else if (c == ',') {
-                    fields.add(value(field));
-                    field.setLength(0);
-                    quoted = false;
+                    recordEnded = false;
+                    return value(field);
                 } else if (c == '\n' || c == -1) {
-                    fields.add(value(field));
-                    return fields;
+                    recordEnded = true;
+                    return value(field);
                 } else if (c != '\r') {
-                    field.append((char) c);
+                    field.write(c);
                 }
-                c = in.read();
+                c = read();
             }
         }
 
-        private static String value(StringBuilder field) {
-            return field.length() == 0 ? null : field.toString(); // empty, quoted or not, is null
+        private static String value(ByteArrayOutputStream field) {
+            return field.size() == 0 ? null : field.toString(StandardCharsets.UTF_8); // empty, quoted or not, is null
         }
 
         @Override
