@@ -13,8 +13,10 @@ carries its retry classification, taken from the connector's error before it is 
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from metricdag.errors import MetricdagError
@@ -110,6 +112,27 @@ def execute(cursor: Any, sql: str, params: Sequence[Any] | None = None) -> Any:
         return cursor.execute(sql, params)
     except snowflake.connector.errors.Error as exc:
         raise WarehouseError(f"{exc.msg or exc}\n  in: {sql}", exc.errno, transient=is_transient(exc)) from None
+
+
+def rollback(cursor: Any) -> None:
+    """ROLLBACK after a failure; a ROLLBACK that fails too is logged, not raised (the original
+    error matters more, and the session ends anyway)."""
+    try:
+        cursor.execute("ROLLBACK")
+    except Exception as exc:
+        logging.getLogger(__name__).warning("ROLLBACK failed: %s", exc)
+
+
+@contextmanager
+def transaction(cursor: Any) -> Iterator[None]:
+    """BEGIN, the block, COMMIT; on any error ROLLBACK (:func:`rollback`) and the error re-raised."""
+    execute(cursor, "BEGIN")
+    try:
+        yield
+        execute(cursor, "COMMIT")
+    except BaseException:
+        rollback(cursor)
+        raise
 
 
 def run_query(

@@ -55,7 +55,7 @@ from metricdag.persistence.request import (
 )
 from metricdag.retries import describe, is_transient
 from metricdag.settings import Environment, load_environment
-from metricdag.warehouse import WarehouseError, connect, execute
+from metricdag.warehouse import WarehouseError, connect, execute, rollback
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -375,13 +375,6 @@ class LoadOutcome:
     reason: str | None = None  # why a partition the ledger had was reloaded
 
 
-def _rollback(cursor: Any) -> None:
-    try:
-        cursor.execute("ROLLBACK")
-    except Exception as exc:  # the original error matters more; the session ends anyway
-        log.warning("ROLLBACK failed: %s", exc)
-
-
 def replace_partition(
     cursor: Any, plan: LoadPlan, parquet_rows: int, table: TableState, *, ledger: LedgerEntry | None = None,
 ) -> LoadOutcome:
@@ -425,7 +418,7 @@ def replace_partition(
         execute(cursor, "COMMIT")
         return LoadOutcome("loaded" if reason is None else "reloaded", rows_loaded, state.fingerprint, reason)
     except BaseException:
-        _rollback(cursor)
+        rollback(cursor)
         raise
 
 

@@ -26,7 +26,7 @@ from typing import Any
 from metricdag.errors import MetricdagError
 from metricdag.persistence import sql
 from metricdag.persistence.sql import Statement, TableRef
-from metricdag.warehouse import WarehouseError, connect, execute, quote_identifier, validate_identifier
+from metricdag.warehouse import WarehouseError, connect, execute, quote_identifier, transaction, validate_identifier
 
 log = logging.getLogger(__name__)
 
@@ -232,16 +232,8 @@ def publish_range(settings: Any, targets: Sequence[PublishTarget], days: Sequenc
         with connect(settings, database=database) as conn:
             cursor = conn.cursor()
             columns = [prepare(cursor, t, days) for t in targets]
-            execute(cursor, "BEGIN")
-            try:
+            with transaction(cursor):
                 published = [publish_table(cursor, t, days, c, run_id) for t, c in zip(targets, columns, strict=True)]
-                execute(cursor, "COMMIT")
-            except BaseException:
-                try:
-                    cursor.execute("ROLLBACK")
-                except Exception as exc:  # the original error matters more
-                    log.warning("ROLLBACK failed: %s", exc)
-                raise
     except WarehouseError as exc:
         raise PublishError(f"publishing {days[0]} .. {days[-1]} failed and was rolled back: {exc}",
                            transient=exc.transient) from None

@@ -5,7 +5,6 @@ and the partition keeps its previous rows."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,11 +13,10 @@ from metricdag.catalog.models import DatasetSchema
 from metricdag.nodes.errors import NodeError
 from metricdag.persistence import sql
 from metricdag.settings import SnowflakeSettings
-from metricdag.warehouse import WarehouseError, connect, execute
+from metricdag.warehouse import WarehouseError, connect, execute, transaction
 from metricdag.warehouse_io.statements import arrow_schema, duplicate_keys, insert_select
 from metricdag.warehouse_io.tables import WarehouseTable
 
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -54,8 +52,7 @@ def replace_with_query(
     delete = sql.delete_partition(ref, column, day)
     insert = insert_select(ref, target.columns, query.sql, query.params)
     count = sql.count_partition(ref, column, day)
-    execute(cursor, "BEGIN")
-    try:
+    with transaction(cursor):
         execute(cursor, lock.sql, lock.params)
         execute(cursor, delete.sql, delete.params)
         execute(cursor, insert.sql, insert.params)
@@ -79,13 +76,6 @@ def replace_with_query(
                     f"node {query.node!r} ({query.path}): output {target.dataset!r} has {int(duplicated)} duplicated "
                     f"and {int(null_keys)} null value(s) of its key ({', '.join(key)}); {where} was left unchanged"
                 )
-        execute(cursor, "COMMIT")
-    except BaseException:
-        try:
-            cursor.execute("ROLLBACK")
-        except Exception as exc:  # the original error matters more
-            log.warning("ROLLBACK failed: %s", exc)
-        raise
     return target.model_copy(update={"rows": inserted, "query_id": query_id})
 
 
