@@ -522,23 +522,32 @@ def _variance_check(
         persister = context.resources.persister
         env, store = _repository(persister)
         with classify_failures(f"check {name!r} of {dataset!r}"):
-            if store is None:
-                history, known = accepted_history(read, day, check.window, check.measure, dataset), 0
-            else:
-                history, known = repository_history(
-                    store, env.name, metric.name, dataset, check.measure, day, check.window, read
-                )
+            history, known = check_history(store, env, metric, dataset, check, day, read)
             value = measure(data, check.measure, dataset)
-        if isinstance(check, AnomalyCheck):
-            outcome = anomaly(value, day, [(p.day, p.value) for p in history], check)
-        else:
-            outcome = variance(value, [p.value for p in history], check)
-        days = ", ".join(p.day.isoformat() for p in history) or "none"
-        found = {**outcome.metadata, "history_partitions": days, "history_from_repository": known}
-        return _result(CheckOutcome(outcome.passed, outcome.description, found), check, context, persister, metric,
+        return _result(history_outcome(check, value, day, history, known), check, context, persister, metric,
                        dataset, name)
 
     return _check
+
+
+def check_history(store, env, metric: Metric, dataset: str, check: VarianceCheck | AnomalyCheck, day, read):
+    """The accepted days before ``day`` a variance or anomaly check compares with, and how many of
+    them the metrics repository knew: from the repository, with ``read`` for the days it does not
+    know (all of them without a repository)."""
+    if store is None:
+        return accepted_history(read, day, check.window, check.measure, dataset), 0
+    return repository_history(store, env.name, metric.name, dataset, check.measure, day, check.window, read)
+
+
+def history_outcome(check: VarianceCheck | AnomalyCheck, value, day, history, known: int) -> CheckOutcome:
+    """The day's ``value`` against its ``history`` (:func:`check_history`), with the days compared."""
+    if isinstance(check, AnomalyCheck):
+        outcome = anomaly(value, day, [(p.day, p.value) for p in history], check)
+    else:
+        outcome = variance(value, [p.value for p in history], check)
+    days = ", ".join(p.day.isoformat() for p in history) or "none"
+    found = {**outcome.metadata, "history_partitions": days, "history_from_repository": known}
+    return CheckOutcome(outcome.passed, outcome.description, found)
 
 
 def review_asset(metric: Metric, dataset: str, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:

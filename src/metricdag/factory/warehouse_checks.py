@@ -10,9 +10,7 @@ import dagster as dg
 
 from metricdag.factory.locks import resolve_locked
 from metricdag.retries import classify_failures
-from metricdag.review.checks import AnyCheck, CheckOutcome, anomaly, variance
-from metricdag.review.history import accepted_history
-from metricdag.review.repository import repository_history
+from metricdag.review.checks import AnyCheck
 from metricdag.review.warehouse_checks import measure_in_warehouse, runs_in_warehouse, warehouse_outcome
 from metricdag.settings import cached_environment
 from metricdag.spec.loader import Metric
@@ -62,7 +60,14 @@ def warehouse_check(
 def _history_check(target, name, check, partitions, dataset, metric):
     """Variance or anomaly: the day's measure as one aggregate query; the accepted history from the
     metrics repository (days it does not know have no value: the review layer holds no rows)."""
-    from metricdag.factory.assets import _repository, _result, gate_check, partition_date
+    from metricdag.factory.assets import (
+        _repository,
+        _result,
+        check_history,
+        gate_check,
+        history_outcome,
+        partition_date,
+    )
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=dg.PreviewWarning, message=".*partitions_def.*AssetCheckSpec.*")
@@ -76,19 +81,8 @@ def _history_check(target, name, check, partitions, dataset, metric):
                 table = context.resources.io_manager.warehouse_partition(target, context.partition_key)
                 value = measure_in_warehouse(env.snowflake, table, check.measure)
                 unknown = lambda _day: None  # noqa: E731  (no rows are read for a history day)
-                if store is None:
-                    history, known = accepted_history(unknown, day, check.window, check.measure, dataset), 0
-                else:
-                    history, known = repository_history(
-                        store, env.name, metric.name, dataset, check.measure, day, check.window, unknown
-                    )
-            if isinstance(check, AnomalyCheck):
-                outcome = anomaly(value, day, [(p.day, p.value) for p in history], check)
-            else:
-                outcome = variance(value, [p.value for p in history], check)
-            days = ", ".join(p.day.isoformat() for p in history) or "none"
-            found = {**outcome.metadata, "history_partitions": days, "history_from_repository": known}
-            return _result(CheckOutcome(outcome.passed, outcome.description, found), check, context, persister,
+                history, known = check_history(store, env, metric, dataset, check, day, unknown)
+            return _result(history_outcome(check, value, day, history, known), check, context, persister,
                            metric, dataset, name)
 
     return _check
