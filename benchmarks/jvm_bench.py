@@ -13,15 +13,13 @@ JVM's own CSV parsing is inside its run time.
 
 from __future__ import annotations
 
-import statistics
 import tempfile
-import time
 from datetime import date
 from pathlib import Path
 
 import pandas as pd
 
-from common import ROOT, Result
+from common import ROOT, Result, median_seconds
 
 DAY = date(2024, 6, 3)
 
@@ -82,16 +80,8 @@ def run(rows: int, repeat: int = 3) -> list[Result]:
     if out["baskets"].tolist() != expected["baskets"].tolist():
         raise RuntimeError("basket_stats and the pandas reference disagree on the basket counts")
 
-    def timed(fn) -> float:
-        samples = []
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            fn()
-            samples.append(time.perf_counter() - t0)
-        return statistics.median(samples)
-
-    java_s = timed(java)
-    pandas_s = timed(lambda: with_pandas(data))
+    java_s = median_seconds(java, repeat)
+    pandas_s = median_seconds(lambda: with_pandas(data), repeat)
     with tempfile.TemporaryDirectory() as tmp:
         out_csv = Path(tmp, "out.csv")
         write_csv(out, out_csv)
@@ -101,7 +91,7 @@ def run(rows: int, repeat: int = 3) -> list[Result]:
                 write_csv(frame, Path(tmp, f"{name}.csv"))
             read_csv(out_csv)
 
-        exchange_s = timed(exchange)
+        exchange_s = median_seconds(exchange, repeat)
     ratio = java_s / pandas_s
     lines = len(data["pos_transactions_clean"])
     return [
