@@ -240,37 +240,38 @@ def node_input_key(metric: Metric, dataset: str) -> dg.AssetKey:
     return dataset_key(metric, dataset)
 
 
+def node_out(metric: Metric, layer: str, node: NodeSpec, out, kinds: set[str], runs: str) -> dg.AssetOut:
+    """The asset of one output of ``node``; ``runs`` says how the node runs (in its description)."""
+    return dg.AssetOut(
+        key=asset_key(metric.name, layer, out.dataset),
+        group_name=group_name(metric.name, layer),
+        owners=owners(metric),
+        tags=tags(metric, layer),
+        kinds=kinds,
+        description=asset_description(
+            metric,
+            f"`{out.dataset}`, output of {layer} node `{node.name}` ({runs})"
+            + (f": {node.description}" if node.description else "."),
+        ),
+        code_version=node_code_version(metric, node),
+        metadata={"node": node.name, "entrypoint": node.entrypoint, "key_columns": out.key,
+                  **version_metadata(metric)},
+    )
+
+
+def node_op(metric: Metric, node: NodeSpec, partitions: dg.PartitionsDefinition) -> dict:
+    """What every node's ``multi_asset`` is named, partitioned, retried and tagged with."""
+    return {"name": f"{metric.name}__{node.name}", "partitions_def": partitions,
+            "retry_policy": retry_policy(metric, node), "op_tags": {"metric": metric.name, "node": node.name}}
+
+
 def node_asset(metric: Metric, layer: str, node: NodeSpec, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     if node.is_sql:  # runs in the warehouse: its own wiring (metricdag.factory.sql_assets)
         return sql_node_asset(metric, layer, node, partitions)
-    outs = {
-        out.dataset: dg.AssetOut(
-            key=asset_key(metric.name, layer, out.dataset),
-            group_name=group_name(metric.name, layer),
-            owners=owners(metric),
-            tags=tags(metric, layer),
-            kinds={node.language},
-            description=asset_description(
-                metric,
-                f"`{out.dataset}`, output of {layer} node `{node.name}` ({node.language})"
-                + (f": {node.description}" if node.description else "."),
-            ),
-            code_version=node_code_version(metric, node),
-            metadata={"node": node.name, "entrypoint": node.entrypoint, "key_columns": out.key,
-                      **version_metadata(metric)},
-        )
-        for out in node.outputs
-    }
+    outs = {out.dataset: node_out(metric, layer, node, out, {node.language}, node.language) for out in node.outputs}
     ins = {name: dg.AssetIn(key=node_input_key(metric, name)) for name in node.inputs}
 
-    @dg.multi_asset(
-        name=f"{metric.name}__{node.name}",
-        outs=outs,
-        ins=ins,
-        partitions_def=partitions,
-        retry_policy=retry_policy(metric, node),
-        op_tags={"metric": metric.name, "node": node.name},
-    )
+    @dg.multi_asset(outs=outs, ins=ins, **node_op(metric, node, partitions))
     def _node(context: dg.AssetExecutionContext, catalog: CatalogResource, **inputs: pd.DataFrame):
         with classify_failures(f"node {node.name!r}"):
             client = catalog.client()

@@ -7,7 +7,6 @@ import dagster as dg
 
 from metricdag.catalog.models import SnowflakeCoordinates
 from metricdag.factory.locks import resolve_locked
-from metricdag.factory.naming import asset_description, group_name
 from metricdag.io.io_manager import READ_AS, RELATION
 from metricdag.nodes.sql import run_sql_node
 from metricdag.resources import CatalogResource, PersisterResource
@@ -27,45 +26,18 @@ def read_in_place(metric: Metric, dataset: str) -> bool:
 
 def sql_node_asset(metric: Metric, layer: str, node: NodeSpec, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     from metricdag.factory.assets import (  # assets.py builds every node through node_asset, which calls this
-        asset_key,
-        node_code_version,
         node_input_key,
-        owners,
+        node_op,
+        node_out,
         partition_date,
-        retry_policy,
-        tags,
-        version_metadata,
     )
 
     out = node.outputs[0]
-    outs = {
-        out.dataset: dg.AssetOut(
-            key=asset_key(metric.name, layer, out.dataset),
-            group_name=group_name(metric.name, layer),
-            owners=owners(metric),
-            tags=tags(metric, layer),
-            kinds={"sql", "snowflake"},
-            description=asset_description(
-                metric,
-                f"`{out.dataset}`, output of {layer} node `{node.name}` (sql, run in the warehouse into "
-                f"`{metric.name.upper()}_INTERMEDIATE.{out.dataset.upper()}`)"
-                + (f": {node.description}" if node.description else "."),
-            ),
-            code_version=node_code_version(metric, node),
-            metadata={"node": node.name, "entrypoint": node.entrypoint, "key_columns": out.key,
-                      **version_metadata(metric)},
-        )
-    }
+    runs = f"sql, run in the warehouse into `{metric.name.upper()}_INTERMEDIATE.{out.dataset.upper()}`"
+    outs = {out.dataset: node_out(metric, layer, node, out, {"sql", "snowflake"}, runs)}
     ins = {name: dg.AssetIn(key=node_input_key(metric, name), metadata={READ_AS: RELATION}) for name in node.inputs}
 
-    @dg.multi_asset(
-        name=f"{metric.name}__{node.name}",
-        outs=outs,
-        ins=ins,
-        partitions_def=partitions,
-        retry_policy=retry_policy(metric, node),
-        op_tags={"metric": metric.name, "node": node.name},
-    )
+    @dg.multi_asset(outs=outs, ins=ins, **node_op(metric, node, partitions))
     def _node(context: dg.AssetExecutionContext, catalog: CatalogResource, persister: PersisterResource, **inputs):
         env = cached_environment(persister.environment, persister.project_root)
         day = partition_date(context)
