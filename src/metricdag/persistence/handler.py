@@ -559,6 +559,15 @@ def handler(event: dict, context: Any = None) -> dict:
             transient=exc.transient,
         ) from None
 
+    return finish_load(store, env, request, plan, facts, ledger, outcome, started)
+
+
+def finish_load(
+    store: AuditStore | None, env: Environment, request: PersistRequest, plan: LoadPlan, facts: ParquetFacts,
+    ledger: LedgerEntry | None, outcome: LoadOutcome, started: float,
+) -> dict:
+    """After the load transaction (of a file or a table): the result, its audit and ledger record,
+    and (unless the partition already held the rows) the ``dataset_published`` event."""
     result = PersistResult(
         dataset=request.dataset,
         run_id=request.run_id,
@@ -567,7 +576,7 @@ def handler(event: dict, context: Any = None) -> dict:
         partition=request.partition_value,
         rows_loaded=outcome.rows,
         parquet_rows=facts.num_rows,
-        source_uri=request.source_uri,
+        source_uri=request.source,
         checksum=facts.checksum,
         seconds=round(time.monotonic() - started, 3),
         status=outcome.status,
@@ -581,7 +590,8 @@ def handler(event: dict, context: Any = None) -> dict:
         return result.model_dump(mode="json")
     if outcome.reason:
         log.warning("%s partition %s reloaded: %s", plan.target.sql, plan.partition, outcome.reason)
-    log.info("loaded %d rows into %s partition %s", outcome.rows, plan.target.sql, plan.partition)
+    log.info("loaded %d rows into %s partition %s from %s", outcome.rows, plan.target.sql, plan.partition,
+             request.source)
     record_load(store, env, request, result, outcome.fingerprint, request.run_id, plan.loaded_at)
     publish(env, request, result)
     return result.model_dump(mode="json")
@@ -640,21 +650,7 @@ def load_from_table(request: PersistRequest, env: Environment, started: float) -
             f"and was rolled back: {exc}",
             transient=exc.transient,
         ) from None
-    result = PersistResult(
-        dataset=request.dataset, run_id=request.run_id, table=plan.target.sql,
-        partition_column=request.partition_column.upper(), partition=request.partition_value,
-        rows_loaded=outcome.rows, parquet_rows=facts.num_rows, source_uri=request.source,
-        checksum=facts.checksum, seconds=round(time.monotonic() - started, 3), status=outcome.status,
-        reason=outcome.reason,
-    )
-    rows_run_id = ledger.run_id if outcome.status == "already_loaded" and ledger else request.run_id
-    loaded_at = (ledger.loaded_at if ledger else plan.loaded_at) if outcome.status == "already_loaded" else plan.loaded_at
-    record_load(store, env, request, result, outcome.fingerprint, rows_run_id, loaded_at)
-    if outcome.status != "already_loaded":
-        log.info("loaded %d rows into %s partition %s from %s", outcome.rows, plan.target.sql, plan.partition,
-                 request.source_table)
-        publish(env, request, result)
-    return result.model_dump(mode="json")
+    return finish_load(store, env, request, plan, facts, ledger, outcome, started)
 
 
 def load_once(cursor: Any, plan: LoadPlan, facts: ParquetFacts, ledger: LedgerEntry | None) -> LoadOutcome:
