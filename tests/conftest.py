@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -17,40 +18,42 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_ROWS = 2000
 
 
-@pytest.fixture(scope="session")
-def stack_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Environment]:
-    """The local environment on free ports, with its state under a temp folder, stack running."""
-    local_dir = tmp_path_factory.mktemp("local")
-    overrides = {
-        "METRICDAG_LOCAL_DIR": str(local_dir),
-        "METRICDAG_SNOWFLAKE_PORT": str(free_port()),
-        "METRICDAG_CATALOG_PORT": str(free_port()),
-        "METRICDAG_TOKEN_PORT": str(free_port()),
-        "METRICDAG_LEGEND_PORT": str(free_port()),
-        "METRICDAG_SMTP_PORT": str(free_port()),
-        "METRICDAG_PAGERDUTY_PORT": str(free_port()),
-        "METRICDAG_MOTO_PORT": str(free_port()),
-        "METRICDAG_LAMBDA_PORT": str(free_port()),
+PORTS = ("SNOWFLAKE", "CATALOG", "TOKEN", "LEGEND", "SMTP", "PAGERDUTY", "MOTO", "LAMBDA")
+
+
+def stack_environ(local_dir: str, env_name: str) -> dict[str, str]:
+    """The variables of a stack of ``env_name`` on free ports, its state under ``local_dir``."""
+    return {
+        "METRICDAG_LOCAL_DIR": local_dir,
+        **{f"METRICDAG_{name}_PORT": str(free_port()) for name in PORTS},
         "METRICDAG_SNOWFLAKE_PASSWORD": "test-only",
         # Reuse a secret the session already set (tests/oauth_fixtures.py does the same), so every
         # token service and every subprocess of the session agree on one value.
         "METRICDAG_CLIENT_SECRET": os.environ.get("METRICDAG_CLIENT_SECRET") or "test-only-client-secret",
         "METRICDAG_SAMPLE_ROWS": str(SAMPLE_ROWS),
-        "METRICDAG_ENV": "local",
+        "METRICDAG_ENV": env_name,
     }
-    saved = {k: os.environ.get(k) for k in overrides}
-    os.environ.update(overrides)
-    env = load_environment("local", PROJECT_ROOT)
-    try:
-        stack.up(env)
-        yield env
-    finally:
-        stack.down(env)
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+
+
+@contextmanager
+def environ(overrides: dict[str, str]) -> Iterator[None]:
+    """``overrides`` set in this process's environment, and put back as they were afterwards."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in overrides.items():
+            patch.setenv(name, value)
+        yield
+
+
+@pytest.fixture(scope="session")
+def stack_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Environment]:
+    """The local environment on free ports, with its state under a temp folder, stack running."""
+    with environ(stack_environ(str(tmp_path_factory.mktemp("local")), "local")):
+        env = load_environment("local", PROJECT_ROOT)
+        try:
+            stack.up(env)
+            yield env
+        finally:
+            stack.down(env)
 
 
 @pytest.fixture(scope="session")
