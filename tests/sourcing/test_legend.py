@@ -194,7 +194,7 @@ def test_400_fails_at_once_with_the_servers_message(script, session) -> None:
     s, url = script
     s.answers = [(400, {"message": "unknown parameter 'dte'"}, {})]
 
-    with pytest.raises(SourceError, match="answered 400: unknown parameter 'dte'"):
+    with pytest.raises(SourceError, match="answered HTTP 400: unknown parameter 'dte'"):
         read_legend(session, url, {"dte": "2024-06-03"}, 10, "fx_rates", retry=FAST, sleep=lambda _: None)
     assert len(s.requests) == 1
 

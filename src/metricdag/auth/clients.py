@@ -12,9 +12,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from metricdag.yamlio import load_model
+from metricdag.schema import StrictModel
 
 SCOPE = r"^[a-z][a-z0-9_-]{0,31}:[a-z][a-z0-9_-]{0,31}$"
 CLIENT_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
@@ -23,18 +24,14 @@ ENV_VAR = r"^[A-Z_][A-Z0-9_]{0,127}$"
 Scope = Annotated[str, Field(pattern=SCOPE, description="<service>:<permission>, e.g. catalog:read")]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class RegisteredClient(_Strict):
+class RegisteredClient(StrictModel):
     client_id: str = Field(pattern=CLIENT_ID)
     description: str = ""
     secret_env: str = Field(pattern=ENV_VAR, description="environment variable holding the client secret")
     scopes: list[Scope] = Field(min_length=1, description="the scopes this client may be granted")
 
 
-class ClientRegistry(_Strict):
+class ClientRegistry(StrictModel):
     clients: list[RegisteredClient]
 
     @model_validator(mode="after")

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from metricdag.audit.store import AuditStore, Publication, audit_store_for
-from metricdag.errors import MetricdagError
+from metricdag.errors import MetricdagError, describe_errors
 from metricdag.io.objectstore import sha256_hex, store_for
 from metricdag.persistence import sql
 from metricdag.persistence.request import (
@@ -459,8 +459,7 @@ def parse_request(event: dict) -> PersistRequest:
     try:
         return PersistRequest.model_validate(event)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'event'}: {e['msg']}" for e in exc.errors())
-        raise PersistError(f"invalid persist request: {problems}") from None
+        raise PersistError(f"invalid persist request: {describe_errors(exc.errors(), 'event')}") from None
 
 
 def read_source(request: PersistRequest, env: Environment) -> bytes:

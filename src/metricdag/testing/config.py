@@ -24,30 +24,27 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from metricdag.catalog.snapshots import NodeName, SnapshotId, TestEnvironment, Version
 from metricdag.errors import ConfigError, Problem, SpecError
 from metricdag.spec.loader import Metric, load_metric
 from metricdag.spec.models import NodeSpec
 from metricdag.yamlio import line_of, load_model, parse_yaml
+from metricdag.schema import StrictModel
 
 CONFIG_FILE = Path("tests") / "test_config.yaml"
 TEST_ENVIRONMENTS_FILE = Path("pipeline-configs") / "test-environments.yaml"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Tolerance(_Strict):
+class Tolerance(StrictModel):
     """Numeric tolerance of one column: equal when ``|a - b| <= abs + rel * |baseline|``."""
 
     abs: float = Field(default=0.0, ge=0)
     rel: float = Field(default=0.0, ge=0)
 
 
-class SnapshotUse(_Strict):
+class SnapshotUse(StrictModel):
     dataset_id: SnapshotId
     dataset: str | None = Field(default=None, description="the node input/output it stands for (default: dataset_id)")
     version: Version | None = None
@@ -67,16 +64,16 @@ class BaselineUse(SnapshotUse):
         return {c: t if isinstance(t, Tolerance) else Tolerance(abs=t) for c, t in self.tolerance.items()}
 
 
-class SnapshotUses(_Strict):
+class SnapshotUses(StrictModel):
     inputs: list[SnapshotUse] = Field(default_factory=list)
     baseline_outputs: list[BaselineUse] = Field(min_length=1)
 
 
-class BddTest(_Strict):
+class BddTest(StrictModel):
     feature_file: str
 
 
-class NodeTestConfig(_Strict):
+class NodeTestConfig(StrictModel):
     node_name: NodeName
     test_environment: TestEnvironment
     partition_date: date
@@ -158,13 +155,13 @@ def load_node_under_test(node_folder: Path, project_root: Path | None = None) ->
 # ------------------------------------------------------------------- test environments
 
 
-class TestEnvironmentSpec(_Strict):
+class TestEnvironmentSpec(StrictModel):
     environment: str = Field(description="the metricdag environment (pipeline-configs/environments/<name>.yaml)")
     schema_prefix: str = Field(default="SCRATCH", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,40}$")
     database: str | None = Field(default=None, description="where scratch schemas go (default: the environment's)")
 
 
-class TestEnvironmentsFile(_Strict):
+class TestEnvironmentsFile(StrictModel):
     test_environments: dict[str, TestEnvironmentSpec]
 
 
