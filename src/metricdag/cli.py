@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from metricdag.errors import MetricdagError, SpecError
+from metricdag.errors import MetricdagError
 
 
 def _env():

@@ -28,8 +28,9 @@ from metricdag.factory import build_metric_definitions, job_name
 from metricdag.factory.assets import asset_key
 from metricdag.factory.locks import resolve_lock_tags
 from metricdag.io.io_manager import ParquetIOManager
+from metricdag.io.resource import object_store_resource
 from metricdag.io.layout import current_file, partition_prefix
-from metricdag.io.objectstore import ObjectStore, join_uri, local_path, store_for
+from metricdag.io.objectstore import ObjectStore, env_store, join_uri, local_path
 from metricdag.io.parquet import from_parquet_bytes
 from metricdag.settings import Environment
 from metricdag.spec.loader import Metric
@@ -62,13 +63,14 @@ class Scratch:
         return join_uri(self.env.object_store_uri, "scratch", "diff", self.id)
 
     def store(self) -> ObjectStore:
-        return store_for(self.base_uri, self.env.object_store.s3_endpoint_url, self.env.object_store.s3_region)
+        return env_store(self.env, self.base_uri)
 
-    def io_manager(self) -> ParquetIOManager:
-        store = self.env.object_store
-        return ParquetIOManager(
-            base_uri=self.base_uri, environment=self.env.name, s3_endpoint_url=store.s3_endpoint_url, s3_region=store.s3_region
-        )
+    def resources(self) -> dict[str, object]:
+        """The object store (and the IO manager over it) pointed at the scratch area: every reader
+        and writer of asset files in the run, checks included, uses it."""
+        object_store = object_store_resource(self.env, self.base_uri)
+        return {"object_store": object_store,
+                "io_manager": ParquetIOManager(object_store=object_store, project_root=str(self.env.project_root))}
 
     def prefix(self, path: list[str], partition: str) -> str:
         return partition_prefix(self.base_uri, self.env.name, path, partition)
@@ -119,8 +121,7 @@ def reviewed_keys(metric: Metric) -> list[dg.AssetKey]:
 
 def _copy_current(scratch: Scratch, path: list[str], partition: str) -> bool:
     """Copy production's file of an asset partition into the scratch layout (read-only on production)."""
-    source_store = store_for(scratch.env.object_store_uri, scratch.env.object_store.s3_endpoint_url,
-                             scratch.env.object_store.s3_region)
+    source_store = env_store(scratch.env)
     found = current_file(source_store, scratch.production_prefix(path, partition))
     if found is None:
         return False
@@ -161,7 +162,7 @@ def run_range(scratch: Scratch, metric: Metric, partitions: list[str], log=print
     """The metric's job for each partition, oldest first, into the scratch area; stops at the first failure."""
     env = scratch.env
     defs = build_metric_definitions(metric.folder, env)
-    resources = {**defs.resources, "io_manager": scratch.io_manager()}
+    resources = {**defs.resources, **scratch.resources()}
     scratch_defs = dg.Definitions(assets=defs.assets, asset_checks=defs.asset_checks, jobs=defs.jobs, resources=resources)
     job = scratch_defs.resolve_job_def(job_name(metric.name))
     client = CatalogClient.for_environment(env)

@@ -25,7 +25,7 @@ from metricdag.catalog.client import CatalogClient
 from metricdag.catalog.models import ObjectStoreCoordinates, SnowflakeCoordinates
 from metricdag.catalog.seed import load_seed_files, seed_catalog
 from metricdag.errors import MetricdagError, SpecError
-from metricdag.io.objectstore import join_uri, store_for
+from metricdag.io.objectstore import env_store, join_uri
 from metricdag.io.parquet import to_parquet_bytes
 from metricdag.localstack import sample_data
 from metricdag.persistence.handler import handler
@@ -84,7 +84,7 @@ def seed(env: Environment, rows_per_day: int | None = None, days: int | None = N
 def _seed_locked(env: Environment, rows_per_day: int | None, days: int | None) -> SeedReport:
     client = catalog_client(env)
     published, present = seed_catalog(client, load_seed_files(env.project_root / CATALOG_SEED_DIR))
-    store = store_for(env.object_store_uri, env.object_store.s3_endpoint_url, env.object_store.s3_region)
+    store = env_store(env)
 
     for name, frame in (("stores", sample_data.stores()),):
         coords = client.resolve(name).coordinates
@@ -133,7 +133,7 @@ def seed_inventory(env: Environment, client: CatalogClient, days: list[date]) ->
     coords = client.resolve("inventory_snapshots").coordinates
     if not isinstance(coords, ObjectStoreCoordinates) or not coords.partitioned:
         raise MetricdagError("sample dataset 'inventory_snapshots' must be partitioned files in the object store")
-    store = store_for(env.object_store_uri, env.object_store.s3_endpoint_url, env.object_store.s3_region)
+    store = env_store(env)
     rows = 0
     for day in days:
         frame = sample_data.inventory_snapshots(day)

@@ -44,7 +44,7 @@ from pydantic import ValidationError
 
 from metricdag.audit.store import AuditStore, Publication, audit_store_for
 from metricdag.errors import MetricdagError, describe_errors
-from metricdag.io.objectstore import sha256_hex, store_for
+from metricdag.io.objectstore import env_store, sha256_hex
 from metricdag.persistence import sql
 from metricdag.persistence.request import (
     PartitionBusyError,
@@ -463,7 +463,7 @@ def parse_request(event: dict) -> PersistRequest:
 
 
 def read_source(request: PersistRequest, env: Environment) -> bytes:
-    store = store_for(request.source_uri, env.object_store.s3_endpoint_url, env.object_store.s3_region)
+    store = env_store(env, request.source_uri)
     try:
         return store.get_bytes(request.source_uri)
     except Exception as exc:

@@ -45,7 +45,7 @@ def register(subparsers) -> None:
 
 def cmd_backtest(args: argparse.Namespace) -> int:
     from metricdag.factory.assets import dataset_key
-    from metricdag.io.objectstore import store_for
+    from metricdag.io.objectstore import env_store
     from metricdag.review.backtest import backtest, fire_counts
     from metricdag.review.checks import check_names
     from metricdag.review.history import last_days, partition_reader, stored_days
@@ -62,7 +62,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     repository = audit_store_for(env)
     folder = env.project_root / "metrics" / args.metric
     metric = load_metric(folder, env.project_root)
-    store = store_for(env.object_store_uri, env.object_store.s3_endpoint_url, env.object_store.s3_region)
+    store = env_store(env)
     reviews = [r for r in metric.spec.review if args.dataset in (None, r.dataset)]
     if not reviews:
         raise MetricdagError(f"metric {metric.name!r} reviews no dataset {args.dataset!r}")
@@ -107,7 +107,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 def cmd_suggest(args: argparse.Namespace) -> int:
     from metricdag.factory.assets import asset_key, dataset_key
-    from metricdag.io.objectstore import store_for
+    from metricdag.io.objectstore import env_store
     from metricdag.review.history import partition_reader, stored_days
     from metricdag.review.profile import profile
     from metricdag.review.suggest import render_review, suggested_checks
@@ -118,7 +118,7 @@ def cmd_suggest(args: argparse.Namespace) -> int:
         raise MetricdagError("--last must be at least 1")
     env = load_environment()
     metric = load_metric(env.project_root / "metrics" / args.metric, env.project_root)
-    store = store_for(env.object_store_uri, env.object_store.s3_endpoint_url, env.object_store.s3_region)
+    store = env_store(env)
     reviews = {r.dataset: r for r in metric.spec.review}
     entries = []
     for layer, node in metric.spec.nodes():

@@ -35,7 +35,7 @@ from metricdag.catalog.client import CatalogClient
 from metricdag.catalog.conform import conform
 from metricdag.catalog.snapshots import SnapshotRef
 from metricdag.errors import MetricdagError
-from metricdag.io.objectstore import store_for
+from metricdag.io.objectstore import env_store
 from metricdag.localstack import sample_data
 from metricdag.nodes.context import NodeContext
 from metricdag.nodes.runner import run_node
@@ -187,7 +187,7 @@ class _SnapshotMaker:
             return conform(SOURCES[logical](day), self.schema(logical), logical)
         asset = _input_asset_path(nut, logical)
         read = partition_reader(
-            store_for(self.env.object_store_uri, self.env.object_store.s3_endpoint_url, self.env.object_store.s3_region),
+            env_store(self.env),
             self.env.object_store_uri, self.env.name, asset,
         )
         stored = read(day)

@@ -7,7 +7,7 @@ import pandas as pd
 from metricdag.catalog.client import CatalogClient, SnapshotNotFoundError
 from metricdag.catalog.models import DatasetSchema, version_key
 from metricdag.catalog.snapshots import PublishedSnapshotDataset, SnapshotDataset
-from metricdag.io.objectstore import join_uri, sha256_hex, store_for
+from metricdag.io.objectstore import env_store, join_uri, sha256_hex
 from metricdag.settings import Environment
 from metricdag.testing.snapshots import encode
 
@@ -42,7 +42,7 @@ def publish_frame(
     """Write the file (immutable path per version), then publish it with its sha256 and size."""
     data = encode(frame, fmt)
     location = snapshot_location(env, dataset_id, version, fmt)
-    store_for(location, env.object_store.s3_endpoint_url, env.object_store.s3_region).put_bytes(location, data)
+    env_store(env, location).put_bytes(location, data)
     snapshot = SnapshotDataset(
         dataset_id=dataset_id,
         schema=schema,

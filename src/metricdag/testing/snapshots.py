@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 from metricdag.catalog.conform import SchemaMismatchError, conform
 from metricdag.catalog.snapshots import SnapshotDataset
 from metricdag.errors import MetricdagError
-from metricdag.io.objectstore import sha256_hex, store_for
+from metricdag.io.objectstore import env_store, sha256_hex
 from metricdag.settings import Environment
 
 
@@ -44,7 +44,7 @@ def decode(data: bytes, fmt: str) -> pd.DataFrame:
 
 
 def fetch_bytes(env: Environment, location: str) -> bytes:
-    store = store_for(location, env.object_store.s3_endpoint_url, env.object_store.s3_region)
+    store = env_store(env, location)
     try:
         return store.get_bytes(location)
     except FileNotFoundError:
