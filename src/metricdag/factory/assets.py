@@ -157,7 +157,7 @@ def read_source(
             return read_snowflake(conn, sql, params)
     if isinstance(coords, ObjectStoreCoordinates):
         return read_object_store(
-            object_store.store(), resolved.name, coords, object_store.base_uri, day, object_store.allowed_prefixes
+            object_store.store(), resolved.name, coords, object_store.sources_base, day, object_store.allowed_prefixes
         )
     if isinstance(coords, LegendLambdaCoordinates):
         return read_legend(

@@ -25,6 +25,13 @@ class ObjectStoreResource(dg.ConfigurableResource):
     s3_region: str = "us-east-1"
     allowed_prefixes: list[str] = []
     """Other prefixes catalog coordinates may be under besides ``base_uri`` (``object_store.allowed_prefixes``)."""
+    sources_uri: str | None = None
+    """Where sourced datasets' relative coordinates resolve, when not under ``base_uri`` (a diff's
+    scratch run stores its asset files apart but reads the environment's sources)."""
+
+    @property
+    def sources_base(self) -> str:
+        return self.sources_uri or self.base_uri
 
     def store(self) -> ObjectStore:
         return store_for(self.base_uri, self.s3_endpoint_url, self.s3_region)
@@ -92,7 +99,8 @@ class ObjectStoreResource(dg.ConfigurableResource):
 
 
 def object_store_resource(env, base_uri: str | None = None) -> ObjectStoreResource:
-    """The environment's object-store resource (``base_uri``: another base, e.g. a diff's scratch area)."""
+    """The environment's object-store resource (``base_uri``: another base for the asset files,
+    e.g. a diff's scratch area; sources are still read from the environment's base)."""
     store = env.object_store
     return ObjectStoreResource(
         base_uri=base_uri or env.object_store_uri,
@@ -100,4 +108,5 @@ def object_store_resource(env, base_uri: str | None = None) -> ObjectStoreResour
         s3_endpoint_url=store.s3_endpoint_url,
         s3_region=store.s3_region,
         allowed_prefixes=env.object_store_allowed_prefixes,
+        sources_uri=env.object_store_uri if base_uri else None,
     )
