@@ -182,14 +182,6 @@ class NodeSpec(StrictModel):
         return self.entrypoint.partition(":")[0].rstrip("/")
 
     @property
-    def entrypoint_file(self) -> str:
-        return self.entrypoint_path
-
-    @property
-    def entrypoint_function(self) -> str:
-        return self.entrypoint.partition(":")[2]
-
-    @property
     def main_class(self) -> str:
         return self.entrypoint.partition(":")[2]
 
