@@ -36,6 +36,7 @@ from metricdag.settings import Environment
 from metricdag.spec.loader import Metric
 from metricdag.spec.models import VarianceCheck
 from metricdag.testing.scratch import _sigterm_as_exit as sigterm_as_exit  # the node tests' own handling
+from metricdag.spec.layers import REVIEW, SOURCING
 
 DIFF_TAG = "metricdag/diff"
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the diff prints its own summary
@@ -113,9 +114,9 @@ class PartitionRun:
 def reviewed_keys(metric: Metric) -> list[dg.AssetKey]:
     """Every asset of the metric up to and including review (never the persisted layer)."""
     spec = metric.spec
-    keys = [asset_key(metric.name, "sourcing", s.dataset) for s in spec.sourcing if not s.from_metric]
+    keys = [asset_key(metric.name, SOURCING, s.dataset) for s in spec.sourcing if not s.from_metric]
     keys += [asset_key(metric.name, layer, out) for layer, node in spec.nodes() for out in node.output_names]
-    keys += [asset_key(metric.name, "review", r) for r in sorted({r.dataset for r in spec.review})]
+    keys += [asset_key(metric.name, REVIEW, r) for r in sorted({r.dataset for r in spec.review})]
     return keys
 
 
@@ -135,12 +136,12 @@ def prepare_inputs(scratch: Scratch, metric: Metric, partitions: list[str]) -> N
     for source in metric.spec.sourcing:
         if source.from_metric:
             for day in partitions:
-                _copy_current(scratch, [source.from_metric, "review", source.dataset], day)
+                _copy_current(scratch, [source.from_metric, REVIEW, source.dataset], day)
     first = date.fromisoformat(partitions[0])
     for review in metric.spec.review:
         window = max((c.window for c in review.checks if isinstance(c, VarianceCheck)), default=0)
         for back in range(1, window + 1):
-            _copy_current(scratch, [metric.name, "review", review.dataset], (first - timedelta(days=back)).isoformat())
+            _copy_current(scratch, [metric.name, REVIEW, review.dataset], (first - timedelta(days=back)).isoformat())
 
 
 def _failures(result: dg.ExecuteInProcessResult) -> list[str]:
@@ -188,7 +189,7 @@ def run_range(scratch: Scratch, metric: Metric, partitions: list[str], log=print
 
 def reviewed_output(scratch: Scratch, metric: Metric, dataset: str, partition: str) -> pd.DataFrame:
     """What the working tree's definition accepted for ``dataset`` on ``partition``."""
-    prefix = scratch.prefix([metric.name, "review", dataset], partition)
+    prefix = scratch.prefix([metric.name, REVIEW, dataset], partition)
     found = current_file(scratch.store(), prefix)
     if found is None:
         raise MetricdagError(f"{metric.name}/review/{dataset} has no scratch data for {partition} under {prefix}")

@@ -19,6 +19,7 @@ from metricdag.io.resource import ObjectStoreResource
 from metricdag.resources import CatalogResource
 from metricdag.settings import Environment
 from metricdag.spec.loader import Metric
+from metricdag.spec.layers import PERSISTED
 
 EVENT_ID_TAG = "metricdag/event_id"
 EVENT_TYPE_TAG = "metricdag/event_type"
@@ -47,7 +48,7 @@ def event_sensor(
     event is dead-lettered with the reason and what to run first."""
     graph = dependency_graph(assets)
     groups = node_groups(assets)
-    persisted = {asset_key(metric.name, "persisted", p.dataset) for p in metric.spec.persist}
+    persisted = {asset_key(metric.name, PERSISTED, p.dataset) for p in metric.spec.persist}
     selections = {
         event_type: {t: selection_for(metric, [t], graph) for t in ts} for event_type, ts in targets.items()
     }

@@ -9,6 +9,7 @@ from datetime import date
 from tabulate import tabulate
 
 from metricdag.errors import MetricdagError
+from metricdag.spec.layers import METRIC_CALCULATION, REVIEW
 
 
 def register(subparsers) -> None:
@@ -74,7 +75,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             continue
         found_check = True
         checked = list(dataset_key(metric, review.dataset).path)
-        accepted = [metric.name, "review", review.dataset]
+        accepted = [metric.name, REVIEW, review.dataset]
         end = args.end or next(iter(stored_days(store, env.object_store_uri, env.name, checked)[-1:]), None)
         if end is None:
             print(f"{'/'.join(checked)}: no stored partitions")
@@ -124,10 +125,10 @@ def cmd_suggest(args: argparse.Namespace) -> int:
     for layer, node in metric.spec.nodes():
         for out in node.outputs:
             reviewed = out.dataset in reviews
-            if not reviewed and layer != "metric_calculation":
+            if not reviewed and layer != METRIC_CALCULATION:
                 continue  # an intermediate dataset: suggested only once it is reviewed
             # accepted partitions of a reviewed output; the stored ones of an output not reviewed yet
-            path = list((asset_key(metric.name, "review", out.dataset) if reviewed else dataset_key(metric, out.dataset)).path)
+            path = list((asset_key(metric.name, REVIEW, out.dataset) if reviewed else dataset_key(metric, out.dataset)).path)
             days = stored_days(store, env.object_store_uri, env.name, path)[-args.last:]
             read = partition_reader(store, env.object_store_uri, env.name, path)
             frames = {d: f for d in days if (f := read(d)) is not None}

@@ -26,6 +26,7 @@ from metricdag.errors import MetricdagError
 from metricdag.settings import ExecutorSpec  # noqa: F401  (metric.yaml's executor:, same model as the environment default)
 from metricdag.warehouse import validate_identifier
 from metricdag.schema import NAME_PATTERN, StrictModel
+from metricdag.spec.layers import NODE_LAYERS, SOURCING
 
 JVM_CLASS_RE = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z_$][A-Za-z0-9_$]*)*")
 ROUTE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
@@ -461,9 +462,7 @@ class MetricSpec(StrictModel):
 
     def nodes(self) -> list[tuple[str, NodeSpec]]:
         """Every node with its layer, in declaration order."""
-        return [("preprocessing", n) for n in self.preprocessing] + [
-            ("metric_calculation", n) for n in self.metric_calculation
-        ]
+        return [(layer, n) for layer in NODE_LAYERS for n in getattr(self, layer)]
 
     def catalog_datasets(self) -> list[str]:
         """Every logical dataset a run of this metric resolves in the catalog (what its lock covers)."""
@@ -472,7 +471,7 @@ class MetricSpec(StrictModel):
 
     def layer_of(self, dataset: str) -> str:
         if any(s.dataset == dataset for s in self.sourcing):
-            return "sourcing"
+            return SOURCING
         for layer, node in self.nodes():
             if dataset in node.output_names:
                 return layer

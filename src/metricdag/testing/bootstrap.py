@@ -45,6 +45,7 @@ from metricdag.spec.loader import discover_metric_folders, load_metric
 from metricdag.testing.config import CONFIG_FILE, NodeUnderTest, SnapshotUse, load_node_under_test
 from metricdag.testing.publish import latest_version, publish_frame
 from metricdag.testing.snapshots import fetch_verified
+from metricdag.spec.layers import REVIEW
 
 log = logging.getLogger("metricdag.testing")
 
@@ -225,5 +226,5 @@ def _input_asset_path(nut: NodeUnderTest, logical: str) -> list[str]:
     spec = nut.metric.spec
     source = next((s for s in spec.sourcing if s.dataset == logical), None)
     if source is not None and source.from_metric:
-        return [source.from_metric, "review", logical]
+        return [source.from_metric, REVIEW, logical]
     return [nut.metric.name, spec.layer_of(logical), logical]
