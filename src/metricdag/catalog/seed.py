@@ -16,6 +16,9 @@ from metricdag.catalog.models import DatasetDefinition, canonical_version
 from metricdag.errors import ConfigError, Problem, SpecError
 from metricdag.yamlio import line_of, parse_yaml, load_model
 
+CATALOG_SEED_DIR = Path("pipeline-configs") / "catalog"
+"""Where a project keeps the catalog entries it publishes (one YAML file per metric)."""
+
 
 class CatalogSeedFile(BaseModel):
     """One seed file."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
-from metricdag.testing.diff import DiffResult
+from metricdag.changes.frame_diff import DiffResult
 
 MAX_ROWS_SHOWN = 50
 

@@ -1,4 +1,4 @@
-"""``python -m metricdag.catalog_service --db-url sqlite:///.local/catalog.db --jwks-url URL --issuer URL --port 8766``."""
+"""``python -m metricdag_catalog_service --db-url sqlite:///.local/catalog.db --jwks-url URL --issuer URL --port 8766``."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from pathlib import Path
 import uvicorn
 
 from metricdag.auth.tokens import JwksKeys, TokenVerifier
-from metricdag.catalog_service.app import create_app
-from metricdag.catalog_service.placement import bases_from_environments
 from metricdag.errors import MetricdagError
+from metricdag_catalog_service.app import create_app
+from metricdag_catalog_service.placement import bases_from_environments
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m metricdag.catalog_service", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m metricdag_catalog_service", description=__doc__)
     parser.add_argument("--db-url", required=True, help="SQLAlchemy URL, e.g. sqlite:///.local/catalog.db")
     parser.add_argument("--jwks-url", required=True, help="the token service's public keys")
     parser.add_argument("--issuer", required=True, help="the 'iss' tokens must carry")

@@ -22,9 +22,9 @@ from sqlalchemy.orm import sessionmaker
 from metricdag.asgi import SafeJSONResponse, install_error_handlers
 from metricdag.auth.middleware import BearerAuthMiddleware, read_write_scopes
 from metricdag.auth.tokens import TokenVerifier
-from metricdag.catalog_service import datasets, locks, snapshots
-from metricdag.catalog_service.db import make_engine, migrate
-from metricdag.catalog_service.placement import Placement
+from metricdag_catalog_service import datasets, locks, snapshots
+from metricdag_catalog_service.db import make_engine, migrate
+from metricdag_catalog_service.placement import Placement
 
 MAX_BODY_BYTES = 1024 * 1024
 REALM = "metricdag-catalog"

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from metricdag.asgi import StrictJSONRoute
 from metricdag.catalog.models import NAME_RE, DatasetDefinition, ResolvedDataset, canonical_version, version_key
-from metricdag.catalog_service.common import (
+from metricdag_catalog_service.common import (
     PROTECTED,
     Detail,
     SessionDep,
@@ -24,8 +24,8 @@ from metricdag.catalog_service.common import (
     shown,
     sorted_versions,
 )
-from metricdag.catalog_service.db import Dataset, DatasetVersion, as_utc
-from metricdag.catalog_service.placement import placement_problems
+from metricdag_catalog_service.db import Dataset, DatasetVersion, as_utc
+from metricdag_catalog_service.placement import placement_problems
 
 log = logging.getLogger("metricdag.catalog_service")
 

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from metricdag.asgi import StrictJSONRoute
 from metricdag.catalog.locks import RunLock, StoredRunLock
 from metricdag.catalog.models import canonical_version
-from metricdag.catalog_service import db
-from metricdag.catalog_service.common import PROTECTED, Detail, SessionDep, caller
+from metricdag_catalog_service import db
+from metricdag_catalog_service.common import PROTECTED, Detail, SessionDep, caller
 
 log = logging.getLogger("metricdag.catalog_service")
 

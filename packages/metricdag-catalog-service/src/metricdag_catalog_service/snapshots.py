@@ -23,8 +23,8 @@ from metricdag.catalog.snapshots import (
     SnapshotsResponse,
     StoredNodeSnapshotConfig,
 )
-from metricdag.catalog_service import db
-from metricdag.catalog_service.common import (
+from metricdag_catalog_service import db
+from metricdag_catalog_service.common import (
     PROTECTED,
     Detail,
     SessionDep,

@@ -1,6 +1,6 @@
 """The local stand-in for Legend lambda APIs: daily FX rates, paginated, bearer token required.
 
-    python -m metricdag.localstack.legend_service --jwks-url URL --issuer URL --port 8768
+    python -m metricdag_localstack.legend_service --jwks-url URL --issuer URL --port 8768
 
 ``GET /lambdas/fx_rates?date=YYYY-MM-DD&page_size=N[&page_token=T]`` answers one page of a
 Legend TDS result (the shape :mod:`metricdag.sourcing.legend` reads) with the USD rate of
@@ -29,8 +29,8 @@ from metricdag.asgi import SafeJSONResponse, install_error_handlers
 from metricdag.auth.middleware import PUBLIC_PATHS, BearerAuthMiddleware
 from metricdag.auth.tokens import JwksKeys, TokenVerifier
 from metricdag.errors import MetricdagError
-from metricdag.localstack import sample_data
 from metricdag.sourcing.legend import LambdaPage, TdsBuilder, TdsColumn, TdsResult, TdsRow
+from metricdag_localstack import sample_data
 
 SCOPE = "legend:read"
 MAX_PAGE_SIZE = 1000
@@ -129,7 +129,7 @@ def create_legend_app(verifier: TokenVerifier, lambdas: Mapping[str, Lambda] | N
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m metricdag.localstack.legend_service", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m metricdag_localstack.legend_service", description=__doc__)
     parser.add_argument("--jwks-url", required=True)
     parser.add_argument("--issuer", required=True)
     parser.add_argument("--audience", default="metricdag")

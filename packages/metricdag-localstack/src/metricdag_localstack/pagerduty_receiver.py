@@ -1,6 +1,6 @@
 """The local stack's PagerDuty stand-in: keeps every Events API v2 event it receives.
 
-    python -m metricdag.localstack.pagerduty_receiver --dir .local/pagerduty --port 8769
+    python -m metricdag_localstack.pagerduty_receiver --dir .local/pagerduty --port 8769
 
 ``POST /v2/enqueue`` stores the JSON body as ``<dir>/<ns timestamp>.json`` and answers 202 like
 PagerDuty; ``GET /events`` lists what was received, oldest first; ``GET /incidents`` shows what
@@ -85,7 +85,7 @@ def incidents(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m metricdag.localstack.pagerduty_receiver", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m metricdag_localstack.pagerduty_receiver", description=__doc__)
     parser.add_argument("--dir", required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8769)

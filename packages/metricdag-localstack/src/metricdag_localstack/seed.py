@@ -13,7 +13,6 @@ deletes a file the first is still loading.
 
 from __future__ import annotations
 
-import logging
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -23,17 +22,16 @@ from filelock import FileLock, Timeout
 
 from metricdag.catalog.client import CatalogClient
 from metricdag.catalog.models import ObjectStoreCoordinates, SnowflakeCoordinates
-from metricdag.catalog.seed import load_seed_files, seed_catalog
-from metricdag.errors import MetricdagError, SpecError
+from metricdag.catalog.refresh import refresh_cache
+from metricdag.catalog.seed import CATALOG_SEED_DIR, load_seed_files, seed_catalog
+from metricdag.errors import MetricdagError
 from metricdag.io.objectstore import join_uri, store_for
 from metricdag.io.parquet import to_parquet_bytes
-from metricdag.localstack import sample_data
 from metricdag.persistence.handler import handler
 from metricdag.persistence.request import PersistRequest
 from metricdag.settings import Environment
-from metricdag.spec.loader import discover_metric_folders, load_metric
+from metricdag_localstack import sample_data
 
-CATALOG_SEED_DIR = Path("pipeline-configs") / "catalog"
 SEED_LOCK_TIMEOUT_S = 900.0
 
 
@@ -145,25 +143,3 @@ def seed_inventory(env: Environment, client: CatalogClient, days: list[date]) ->
                 store.delete(old.uri)
         rows += len(frame)
     return rows
-
-
-def referenced_datasets(env: Environment) -> list[str]:
-    """The datasets of every metric that loads; a broken metric.yaml is skipped with a warning
-    (it fails alone, where it is run or loaded)."""
-    names: set[str] = set()
-    for folder in discover_metric_folders(env.project_root):
-        try:
-            spec = load_metric(folder, env.project_root).spec
-        except SpecError as exc:
-            logging.getLogger(__name__).warning("warning: not refreshing the catalog cache for %s:\n%s", folder.name, exc)
-            continue
-        names |= {s.dataset for s in spec.sourcing}
-        names |= {o.dataset for _, n in spec.nodes() for o in n.outputs}
-    return sorted(names)
-
-
-def refresh_cache(env: Environment, client: CatalogClient | None = None) -> list[str]:
-    """Fill the on-disk catalog cache that definitions load reads (the one network step)."""
-    names = referenced_datasets(env)
-    (client or catalog_client(env)).refresh(names)
-    return names

@@ -1,6 +1,6 @@
 """The local stack's SMTP sink: accepts every message and keeps it as a file.
 
-    python -m metricdag.localstack.smtp_sink --dir .local/mail --port 8025
+    python -m metricdag_localstack.smtp_sink --dir .local/mail --port 8025
 
 Each message is written (atomically) as ``<dir>/<ns timestamp>-<n>.eml``.
 """
@@ -38,7 +38,7 @@ def messages(folder: Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m metricdag.localstack.smtp_sink", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m metricdag_localstack.smtp_sink", description=__doc__)
     parser.add_argument("--dir", required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8025)

@@ -1,6 +1,6 @@
 """The local Snowflake: one fakesnow server process that owns the DuckDB files.
 
-    python -m metricdag.localstack.snowflake_server --db-dir DIR --host 127.0.0.1 --port P
+    python -m metricdag_localstack.snowflake_server --db-dir DIR --host 127.0.0.1 --port P
 
 DuckDB allows one writer process per file, so this process is the only one that opens the
 files under ``DIR``; everything else (Dagster steps, the persister, the CLI) connects over
@@ -316,7 +316,7 @@ def checkpoint(duck_conn: Any) -> None:
 
 def arg_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m metricdag.localstack.snowflake_server",
+        prog="python -m metricdag_localstack.snowflake_server",
         description="Serve a persistent local Snowflake (fakesnow over DuckDB files) on loopback.",
     )
     parser.add_argument("--db-dir", required=True, type=Path, help="folder holding one <DATABASE>.db file per database")

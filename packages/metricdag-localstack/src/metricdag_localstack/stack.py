@@ -28,14 +28,14 @@ from urllib.parse import urlparse
 import requests
 
 from metricdag.errors import MetricdagError
-from metricdag.localstack.processes import (
+from metricdag.settings import Environment
+from metricdag_localstack.processes import (
     pid_alive,
     port_in_use,
     start_process,
     stop_process_group,
     wait_for_port,
 )
-from metricdag.settings import Environment
 
 STATE_FILE = "stack.json"
 
@@ -87,7 +87,7 @@ def plan(env: Environment) -> list[ServicePlan]:
             "token",
             token_host,
             token_port,
-            [sys.executable, "-m", "metricdag.auth", "--clients", str(env.path(local.auth_clients)),
+            [sys.executable, "-m", "metricdag_token_service", "--clients", str(env.path(local.auth_clients)),
              "--key-dir", str(env.path(local.auth_key_dir)), "--issuer", auth.expected_issuer,
              "--audience", auth.audience, "--ttl", str(local.token_ttl_s), "--host", token_host, "--port", str(token_port)],
             "METRICDAG_TOKEN_PORT",
@@ -97,7 +97,7 @@ def plan(env: Environment) -> list[ServicePlan]:
             "snowflake",
             sf_host,
             sf_port,
-            [sys.executable, "-m", "metricdag.localstack.snowflake_server", "--db-dir",
+            [sys.executable, "-m", "metricdag_localstack.snowflake_server", "--db-dir",
              str(env.path(local.snowflake_db_dir)), "--host", sf_host, "--port", str(sf_port)],
             "METRICDAG_SNOWFLAKE_PORT",
         ),
@@ -105,7 +105,7 @@ def plan(env: Environment) -> list[ServicePlan]:
             "catalog",
             catalog_host,
             catalog_port,
-            [sys.executable, "-m", "metricdag.catalog_service", "--db-url", _sqlite_url(env, local.catalog_db_url),
+            [sys.executable, "-m", "metricdag_catalog_service", "--db-url", _sqlite_url(env, local.catalog_db_url),
              *verify, "--host", catalog_host, "--port", str(catalog_port)],
             "METRICDAG_CATALOG_PORT",
             "/health",
@@ -118,7 +118,7 @@ def plan(env: Environment) -> list[ServicePlan]:
                 "legend",
                 legend_host,
                 legend_port,
-                [sys.executable, "-m", "metricdag.localstack.legend_service", *verify,
+                [sys.executable, "-m", "metricdag_localstack.legend_service", *verify,
                  "--host", legend_host, "--port", str(legend_port)],
                 "METRICDAG_LEGEND_PORT",
                 "/health",
@@ -151,7 +151,7 @@ def aws_plans(env: Environment) -> list[ServicePlan]:
         state_dir = env.path(local.state_dir).resolve()
         out.append(ServicePlan(
             "lambda", host, port,
-            [sys.executable, "-m", "metricdag.localstack.lambda_service",
+            [sys.executable, "-m", "metricdag_localstack.lambda_service",
              "--function-name", persister.function_name or "metricdag-persister", "--zip", str(lambda_zip_path(env)),
              "--handler", LAMBDA_HANDLER, "--timeout", str(persister.timeout_s), "--state-dir", str(state_dir),
              # what the deployed function is configured with: its environment's name and variables
@@ -181,7 +181,7 @@ def alert_sink_plans(env: Environment) -> list[ServicePlan]:
     if smtp_host in ("127.0.0.1", "localhost"):
         out.append(ServicePlan(
             "smtp", smtp_host, env.alerting.smtp_port,
-            [sys.executable, "-m", "metricdag.localstack.smtp_sink", "--dir", str(state_dir / "mail"),
+            [sys.executable, "-m", "metricdag_localstack.smtp_sink", "--dir", str(state_dir / "mail"),
              "--host", smtp_host, "--port", str(env.alerting.smtp_port)],
             "METRICDAG_SMTP_PORT",
         ))
@@ -189,7 +189,7 @@ def alert_sink_plans(env: Environment) -> list[ServicePlan]:
     if pd_host in ("127.0.0.1", "localhost"):
         out.append(ServicePlan(
             "pagerduty", pd_host, pd_port,
-            [sys.executable, "-m", "metricdag.localstack.pagerduty_receiver", "--dir", str(state_dir / "pagerduty"),
+            [sys.executable, "-m", "metricdag_localstack.pagerduty_receiver", "--dir", str(state_dir / "pagerduty"),
              "--host", pd_host, "--port", str(pd_port)],
             "METRICDAG_PAGERDUTY_PORT",
             "/health",

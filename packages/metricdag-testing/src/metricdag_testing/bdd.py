@@ -14,7 +14,7 @@ Tables are typed by the dataset's catalog schema (``pipeline-configs/catalog``);
 a null; a column the table leaves out of an input is null. "has these rows" compares by the
 schema key among the table's columns (exact for text and integers, 0.005 for floats) and fails
 with the diff report; "has exactly these rows" also fails on output rows the table does not list.
-Use it in a test module with ``from metricdag.testing.bdd import *`` and ``scenarios(folder)``;
+Use it in a test module with ``from metricdag_testing.bdd import *`` and ``scenarios(folder)``;
 the module provides a ``jvm_cache`` fixture (a folder) for Java and Scala nodes.
 """
 
@@ -32,13 +32,14 @@ from pytest_bdd import given, parsers, then, when
 from metricdag.catalog.conform import conform
 from metricdag.catalog.models import DatasetSchema
 from metricdag.catalog.seed import load_seed_files
+from metricdag.changes.frame_diff import ColumnTolerance, diff_frames
+from metricdag.changes.report import diff_text
 from metricdag.nodes.context import NodeContext
 from metricdag.nodes.runner import run_node
 from metricdag.settings import find_project_root
 from metricdag.spec.loader import load_metric
-from metricdag.testing.config import load_node_under_test
-from metricdag.testing.diff import ColumnTolerance, diff_frames
-from metricdag.testing.report import diff_text
+from metricdag.spec.node_tests import load_node_under_test
+from metricdag_testing.sql_nodes import in_scratch
 
 FLOAT_TOLERANCE = ColumnTolerance(abs=0.005)
 log = logging.getLogger("metricdag.bdd")
@@ -122,7 +123,7 @@ def node_runs(node_case: NodeCase, jvm_cache: Path) -> None:
     ctx = NodeContext(metric.name, node.name, node_case.partition_date, dict(node.params), log)
     schemas = {o: node_case.schema(o) for o in node.output_names}
     node_case.outputs = run_node(metric.folder, node, node_case.inputs, ctx, schemas, jvm_cache=jvm_cache,
-                                 input_schemas={i: node_case.schema(i) for i in node.inputs})  # a sql node's tables
+                                 sql=in_scratch(), input_schemas={i: node_case.schema(i) for i in node.inputs})  # a sql node's tables
 
 
 def _output(node_case: NodeCase, dataset: str) -> pd.DataFrame:
@@ -165,5 +166,5 @@ def output_has_n_rows(node_case: NodeCase, dataset: str, count: str) -> None:
     assert actual == int(count), f"output {dataset!r} has {actual} rows, expected {count}"
 
 
-# ``from metricdag.testing.bdd import *`` brings the steps and the fixtures pytest-bdd registers for them.
+# ``from metricdag_testing.bdd import *`` brings the steps and the fixtures pytest-bdd registers for them.
 __all__ = ["NodeCase", *(name for name in list(globals()) if name.startswith("pytestbdd_"))]

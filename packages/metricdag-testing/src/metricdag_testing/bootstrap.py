@@ -13,7 +13,7 @@ Where a missing snapshot's rows come from, on the config's ``partition_date``:
   1. another node's output for the same day (the node is run on its own input snapshots;
      ``pos_transactions_clean_sample`` is clean_pos_transactions' baseline and the input of
      net_sales, basket_stats and product_sales);
-  2. locally, the deterministic sample of a source dataset (:mod:`metricdag.localstack.sample_data`);
+  2. locally, the deterministic sample of a source dataset (:mod:`metricdag_localstack.sample_data`);
   3. the input's data for that day as a run stored it: the asset's partition in the object store
      (``metricdag run --date D --metric M`` materializes it).
 
@@ -36,15 +36,16 @@ from metricdag.catalog.conform import conform
 from metricdag.catalog.snapshots import SnapshotRef
 from metricdag.errors import MetricdagError
 from metricdag.io.objectstore import store_for
-from metricdag.localstack import sample_data
 from metricdag.nodes.context import NodeContext
 from metricdag.nodes.runner import run_node
 from metricdag.review.history import partition_reader
 from metricdag.settings import Environment
 from metricdag.spec.loader import discover_metric_folders, load_metric
-from metricdag.testing.config import CONFIG_FILE, NodeUnderTest, SnapshotUse, load_node_under_test
-from metricdag.testing.publish import latest_version, publish_frame
-from metricdag.testing.snapshots import fetch_verified
+from metricdag.spec.node_tests import CONFIG_FILE, NodeUnderTest, SnapshotUse, load_node_under_test
+from metricdag_localstack import sample_data
+from metricdag_testing.publish import latest_version, publish_frame
+from metricdag_testing.snapshots import fetch_verified
+from metricdag_testing.sql_nodes import ScratchTarget, in_scratch
 
 log = logging.getLogger("metricdag.testing")
 
@@ -210,10 +211,8 @@ class _SnapshotMaker:
         inputs = {u.logical_name: self.input_frame(nut, u) for u in cfg.snapshots.inputs}
         schemas = {name: self.schema(name) for name in nut.node.output_names}
         ctx = NodeContext(nut.metric.name, nut.node.name, cfg.partition_date, dict(nut.node.params), log)
-        from metricdag.testing.sql_nodes import ScratchTarget  # where a sql node runs: this environment
-
         produced = run_node(nut.metric.folder, nut.node, inputs, ctx, schemas, jvm_cache=self.jvm_cache,
-                            scratch=ScratchTarget(self.env.snowflake),
+                            sql=in_scratch(ScratchTarget(self.env.snowflake)),  # a sql node: in this environment
                             input_schemas={u.logical_name: self.schema(u.logical_name) for u in cfg.snapshots.inputs})
         self._running.discard(nut.label)
         self._outputs[nut.label] = produced

@@ -14,8 +14,8 @@ def _jvm_cache() -> Path | None:
 
 
 def cmd_test_node(args: argparse.Namespace) -> int:
-    from metricdag.testing.report import render_text
-    from metricdag.testing.runner import run_node_test
+    from metricdag.changes.report import render_text
+    from metricdag_testing.runner import run_node_test
 
     failed = 0
     for folder in args.node_dirs:
@@ -32,7 +32,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     from metricdag.settings import load_environment
 
     if args.action == "publish":
-        from metricdag.testing.runner import publish_node_baselines
+        from metricdag_testing.runner import publish_node_baselines
 
         if len(args.node_dirs) != 1:
             print("error: snapshot publish needs exactly one node folder", file=sys.stderr)
@@ -45,7 +45,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
         if result.published:
             print("the node's tests now compare with these versions (configs that pin a version: update it in tests/test_config.yaml)")
         return 0
-    from metricdag.testing.bootstrap import bootstrap
+    from metricdag_testing.bootstrap import bootstrap
 
     report = bootstrap(load_environment(), folders=[Path(f) for f in args.node_dirs], jvm_cache=_jvm_cache())
     print(f"snapshots published: {', '.join(report.published) or 'none'}; already present: {', '.join(report.present) or 'none'}")

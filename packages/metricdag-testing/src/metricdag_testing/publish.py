@@ -9,7 +9,7 @@ from metricdag.catalog.models import DatasetSchema, version_key
 from metricdag.catalog.snapshots import PublishedSnapshotDataset, SnapshotDataset
 from metricdag.io.objectstore import join_uri, sha256_hex, store_for
 from metricdag.settings import Environment
-from metricdag.testing.snapshots import encode
+from metricdag_testing.snapshots import encode
 
 
 def snapshot_location(env: Environment, dataset_id: str, version: str, fmt: str) -> str:

@@ -22,21 +22,21 @@ import pandas as pd
 from metricdag.catalog.client import CatalogClient, SnapshotNotFoundError
 from metricdag.catalog.models import canonical_version
 from metricdag.catalog.snapshots import SnapshotDataset, SnapshotsResponse
+from metricdag.changes.frame_diff import ColumnTolerance, diff_frames
+from metricdag.changes.report import NodeReport, write_reports
 from metricdag.errors import MetricdagError
 from metricdag.nodes.context import NodeContext
 from metricdag.nodes.runner import run_node
 from metricdag.settings import Environment, find_project_root, load_environment
-from metricdag.testing.config import (
+from metricdag.spec.node_tests import (
     NodeUnderTest,
     SnapshotUse,
     TestEnvironmentSpec,
     load_node_under_test,
     load_test_environment,
 )
-from metricdag.testing.diff import ColumnTolerance, diff_frames
-from metricdag.testing.report import NodeReport, write_reports
-from metricdag.testing.scratch import scratch_schema
-from metricdag.testing.snapshots import VerifiedSnapshot, fetch_verified
+from metricdag_testing.scratch import scratch_schema
+from metricdag_testing.snapshots import VerifiedSnapshot, fetch_verified
 
 log = logging.getLogger("metricdag.testing")
 
@@ -136,7 +136,7 @@ def run_in_scratch(
             scratch.load(use.logical_name, snap.frame)
             frames[use.logical_name] = scratch.read(use.logical_name, snap.snapshot.schema_)
         if nut.node.is_sql and node_runner is run_node:  # runs on the loaded tables, in the scratch schema
-            from metricdag.testing.sql_nodes import run_sql_in_schema
+            from metricdag_testing.sql_nodes import run_sql_in_schema
 
             tables = {use.logical_name: snap.snapshot.schema_ for use, snap in inputs}
             return run_sql_in_schema(setup.env.snowflake, scratch, nut.metric.folder, nut.node, tables, schemas,
@@ -206,7 +206,7 @@ def publish_node_baselines(
     """Run the node on its (verified) input snapshots and publish each output that differs from
     the baseline its test uses as the next version of that snapshot dataset; an identical output
     publishes nothing. ``outputs``: only these node outputs (default: all)."""
-    from metricdag.testing.publish import next_version, publish_frame
+    from metricdag_testing.publish import next_version, publish_frame
 
     setup = prepare(Path(node_folder), project_root)
     cfg = setup.nut.config

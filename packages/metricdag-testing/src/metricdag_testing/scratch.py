@@ -15,9 +15,7 @@ import contextlib
 import logging
 import secrets
 import shutil
-import signal
 import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +27,7 @@ from metricdag.catalog.conform import conform
 from metricdag.catalog.models import DatasetSchema
 from metricdag.persistence.sql import CopySource, TableRef, copy_into, create_table
 from metricdag.settings import SnowflakeSettings
+from metricdag.signals import sigterm_as_exit
 from metricdag.warehouse import WarehouseError, connect, execute, quote_identifier, validate_identifier
 
 log = logging.getLogger("metricdag.testing")
@@ -79,22 +78,6 @@ class ScratchSchema:
         return conform(frame, schema, name, role="scratch table")
 
 
-def _raise_exit(signum, frame):  # noqa: ARG001 - signal handler signature
-    raise SystemExit(128 + signum)
-
-
-@contextlib.contextmanager
-def _sigterm_as_exit() -> Iterator[None]:
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, _raise_exit)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def schema_exists(settings: SnowflakeSettings, database: str, schema: str) -> bool:
     with connect(settings, database=database) as conn:
         cursor = conn.cursor()
@@ -114,7 +97,7 @@ def scratch_schema(
     name = scratch_schema_name(prefix, node)
     qualified = f"{quote_identifier(database, 'database')}.{quote_identifier(name, 'schema')}"
     folder = Path(tempfile.mkdtemp(prefix="metricdag-scratch-"))
-    with _sigterm_as_exit(), connect(settings, database=database) as conn:
+    with sigterm_as_exit(), connect(settings, database=database) as conn:
         cursor = conn.cursor()
         try:
             execute(cursor, f"CREATE DATABASE IF NOT EXISTS {quote_identifier(database, 'database')}")

@@ -18,10 +18,11 @@ import pandas as pd
 
 from metricdag.catalog.models import Column, DatasetSchema
 from metricdag.nodes.errors import NodeError
+from metricdag.nodes.runner import SqlOnFrames
 from metricdag.settings import SnowflakeSettings
 from metricdag.spec.models import NodeSpec
-from metricdag.testing.scratch import ScratchSchema, scratch_schema
 from metricdag.warehouse_io.tables import WarehouseTable
+from metricdag_testing.scratch import ScratchSchema, scratch_schema
 
 RUN_ID = "node-test"
 
@@ -66,6 +67,19 @@ def run_sql_on_frames(
             schemas[name] = (input_schemas or {}).get(name) or frame_schema(frame, name)
             scratch.load(name, frame, schema=arrow_schema(schemas[name]))
         return run_sql_in_schema(target.settings, scratch, metric_folder, node, schemas, output_schemas, partition_date)
+
+
+def in_scratch(target: ScratchTarget | None = None) -> SqlOnFrames:
+    """:func:`metricdag.nodes.runner.run_node`'s ``sql=``: a SQL node run on DataFrames in a scratch
+    schema of ``target`` (default: the current environment's warehouse, read when the node runs)."""
+
+    def run(metric_folder: Path, node: NodeSpec, inputs: Mapping[str, pd.DataFrame],
+            output_schemas: Mapping[str, DatasetSchema], partition_date: date,
+            input_schemas: Mapping[str, DatasetSchema] | None = None) -> dict[str, pd.DataFrame]:
+        return run_sql_on_frames(target or default_target(), metric_folder, node, inputs, output_schemas,
+                                 partition_date, input_schemas)
+
+    return run
 
 
 def run_sql_in_schema(

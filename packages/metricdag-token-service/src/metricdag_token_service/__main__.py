@@ -1,4 +1,4 @@
-"""``python -m metricdag.auth --clients pipeline-configs/auth/clients.yaml --key-dir .local/auth --port 8767``:
+"""``python -m metricdag_token_service --clients pipeline-configs/auth/clients.yaml --key-dir .local/auth --port 8767``:
 the local token service."""
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ from pathlib import Path
 
 import uvicorn
 
-from metricdag.auth.clients import load_registry
-from metricdag.auth.keys import load_or_create_signing_key
-from metricdag.auth.token_service import create_token_app
 from metricdag.errors import MetricdagError
+from metricdag_token_service.app import create_token_app
+from metricdag_token_service.clients import load_registry
+from metricdag_token_service.keys import load_or_create_signing_key
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m metricdag.auth", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m metricdag_token_service", description=__doc__)
     parser.add_argument("--clients", required=True, type=Path, help="registered clients (YAML)")
     parser.add_argument("--key-dir", required=True, type=Path, help="folder of the signing key (created once)")
     parser.add_argument("--issuer", required=True, help="the 'iss' of issued tokens (this service's base URL)")

@@ -17,11 +17,11 @@ from urllib.parse import parse_qsl, unquote_plus
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from metricdag.auth.clients import ClientRegistry, ScopeNotAllowedError, authenticate, grant_scopes, missing_secrets
-from metricdag.auth.keys import SigningKey
-from metricdag.auth.tokens import issue_token
+from metricdag_token_service.clients import ClientRegistry, ScopeNotAllowedError, authenticate, grant_scopes, missing_secrets
+from metricdag_token_service.keys import SigningKey
+from metricdag_token_service.tokens import issue_token
 
-log = logging.getLogger("metricdag.auth.token_service")
+log = logging.getLogger("metricdag.token_service")
 
 MAX_FORM_BYTES = 8 * 1024
 FORM = "application/x-www-form-urlencoded"

@@ -20,10 +20,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
+from metricdag.auth.tokens import ALGORITHM
 from metricdag.errors import ConfigError
 
 KEY_FILE = "signing-key.pem"
-ALGORITHM = "RS256"
 
 
 def _b64url(data: bytes) -> str:

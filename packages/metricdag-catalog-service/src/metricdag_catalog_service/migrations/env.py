@@ -1,11 +1,11 @@
 """Alembic environment of the catalog service.
 
-The service runs the migrations itself at start (:func:`metricdag.catalog_service.db.migrate`,
+The service runs the migrations itself at start (:func:`metricdag_catalog_service.db.migrate`,
 which passes its connection in ``config.attributes``). To write a new revision after changing
 ``db.py``::
 
-    alembic -c src/metricdag/catalog_service/migrations/alembic.ini -x db_url=sqlite:///tmp/c.db upgrade head
-    alembic -c src/metricdag/catalog_service/migrations/alembic.ini -x db_url=sqlite:///tmp/c.db \\
+    alembic -c packages/metricdag-catalog-service/src/metricdag_catalog_service/migrations/alembic.ini -x db_url=sqlite:///tmp/c.db upgrade head
+    alembic -c packages/metricdag-catalog-service/src/metricdag_catalog_service/migrations/alembic.ini -x db_url=sqlite:///tmp/c.db \\
         revision --autogenerate -m "what changed"
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from metricdag.catalog_service.db import Base, make_engine
+from metricdag_catalog_service.db import Base, make_engine
 
 config = context.config
 target_metadata = Base.metadata
