@@ -160,3 +160,28 @@ def test_the_rules_catch_a_forbidden_import(tmp_path, monkeypatch):
     assert [v.split(": ", 1)[1] for v in violations(PLATFORM)] == ["metricdag imports metricdag_testing.runner"]
     assert violations(PLATFORM)[0].endswith("compare.py:4: metricdag imports metricdag_testing.runner")
     assert [v.split(": ", 1)[1] for v in violations(TOKEN_SERVICE)] == ["metricdag_token_service imports metricdag.factory"]
+
+
+def test_the_code_location_wheel_and_the_lambda_zip_carry_the_platform_only(tmp_path):
+    """`make package`: the wheel holds the platform's modules and requires none of the other
+    parts' dependencies; the persister's zip carries no module of another part."""
+    import zipfile
+
+    from metricdag import packaging
+
+    wheel = packaging.build_wheel(tmp_path, ROOT)
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+        (metadata_file,) = [n for n in names if n.endswith(".dist-info/METADATA")]
+        requires = [line.split(":", 1)[1].strip() for line in zf.read(metadata_file).decode().splitlines()
+                    if line.startswith("Requires-Dist:") and "extra ==" not in line]
+    tops = {n.split("/")[0] for n in names}
+    assert tops == {"metricdag", metadata_file.split("/")[0]}
+    assert "metricdag/settings.py" in names and "metricdag/factory/assets.py" in names
+    assert not [n for n in names if n.split("/")[1] in ("catalog_service", "localstack", "testing")]
+    assert {r.split(">")[0].split("=")[0].split("[")[0].strip() for r in requires}.isdisjoint(
+        {"fakesnow", "aiosmtpd", "pytest-bdd", "uvicorn", "alembic", "fastapi", "PyJWT", "moto"}
+    )
+    entries = packaging.zip_entries(ROOT)
+    assert "metricdag/persistence/handler.py" in entries
+    assert not [a for a in entries if a.split("/")[0] in (CATALOG_SERVICE, TOKEN_SERVICE, LOCALSTACK, TESTING)]
