@@ -16,7 +16,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
-from pathlib import Path
 
 from filelock import FileLock, Timeout
 
