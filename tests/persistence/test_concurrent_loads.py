@@ -12,12 +12,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pyarrow as pa
 import pytest
 
-from metricdag.localstack.snowflake_server import IDLE_TRANSACTION_TIMEOUT_S
 from metricdag.persistence import handler as handler_module
 from metricdag.persistence.handler import ensure_table, handler, plan_load
 from metricdag.persistence.request import PartitionBusyError, PersistError, PersistRequest
 from metricdag.retries import is_transient
 from metricdag.warehouse import connect, run_query
+from metricdag_localstack.snowflake_server import IDLE_TRANSACTION_TIMEOUT_S
 from tests.persistence.conftest import qualified
 from tests.persistence.test_handler import DAY1, DAY2, as_rows, event, rows, sales, table, write_parquet  # noqa: F401
 

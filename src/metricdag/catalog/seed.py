@@ -16,6 +16,9 @@ from metricdag.errors import ConfigError, Problem, SpecError
 from metricdag.yamlio import line_of, parse_yaml, load_model
 from metricdag.schema import StrictModel
 
+CATALOG_SEED_DIR = Path("pipeline-configs") / "catalog"
+"""Where a project keeps the catalog entries it publishes (one YAML file per metric)."""
+
 
 class CatalogSeedFile(StrictModel):
     """One seed file."""

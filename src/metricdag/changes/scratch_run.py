@@ -33,9 +33,9 @@ from metricdag.io.layout import current_file, partition_prefix
 from metricdag.io.objectstore import ObjectStore, env_store, join_uri, local_path
 from metricdag.io.parquet import from_parquet_bytes
 from metricdag.settings import Environment
+from metricdag.signals import sigterm_as_exit
 from metricdag.spec.loader import Metric
 from metricdag.spec.models import VarianceCheck
-from metricdag.testing.scratch import _sigterm_as_exit as sigterm_as_exit  # the node tests' own handling
 from metricdag.spec.layers import REVIEW, SOURCING
 
 DIFF_TAG = "metricdag/diff"
