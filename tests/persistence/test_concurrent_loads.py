@@ -14,7 +14,7 @@ import pytest
 
 from metricdag.localstack.snowflake_server import IDLE_TRANSACTION_TIMEOUT_S
 from metricdag.persistence import handler as handler_module
-from metricdag.persistence.handler import ensure_table, handler, plan_load
+from metricdag.persistence.handler import begin_locked, ensure_table, handler, plan_load
 from metricdag.persistence.request import PartitionBusyError, PersistError, PersistRequest
 from metricdag.retries import is_transient
 from metricdag.warehouse import connect, run_query
@@ -102,9 +102,9 @@ def test_a_load_that_overlaps_another_waits_for_it_and_replaces_its_rows(seeded_
     with connect(seeded_env.snowflake, database="METRICDAG") as conn:
         cursor = conn.cursor()
         ensure_table(cursor, plan)
-        for statement in ("BEGIN", plan.take_lock, plan.delete, plan.copy):  # the first load, mid-way
-            sql = statement if isinstance(statement, str) else statement.sql
-            cursor.execute(sql, None if isinstance(statement, str) else statement.params)
+        begin_locked(cursor, plan)  # the first load of this partition, mid-way
+        for statement in (plan.delete, plan.copy):
+            cursor.execute(statement.sql, statement.params)
         with ThreadPoolExecutor(1) as pool:
             later = pool.submit(handler, event(table, write_parquet(objectstore, second), DAY1))
             time.sleep(2)
