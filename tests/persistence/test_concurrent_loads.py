@@ -116,6 +116,25 @@ def test_a_load_that_overlaps_another_waits_for_it_and_replaces_its_rows(seeded_
     assert rows(seeded_env, table, DAY1) == as_rows(second)
 
 
+def test_each_partition_has_one_lock_row_naming_its_last_load(seeded_env, objectstore, table):
+    """The first load of a partition creates its lock row; later loads take it without another."""
+    loads = [(DAY1, {"berlin": 1.0}), (DAY1, {"paris": 2.0}), (DAY2, {"rome": 3.0}), (DAY1, {"oslo": 4.0})]
+    run_ids = {}
+    for day, stores in loads:
+        result = handler(event(table, write_parquet(objectstore, sales(day, stores)), day))
+        assert result["status"] == "loaded"
+        run_ids[day] = result["run_id"]
+
+    _, locks = run_query(
+        seeded_env.snowflake,
+        'SELECT "PARTITION_VALUE", "RUN_ID" FROM "METRICDAG"."METRICS"."METRICDAG_LOAD_LOCKS" '
+        'WHERE "TABLE_NAME" = ? ORDER BY "PARTITION_VALUE"',
+        (table.upper(),),
+    )
+    assert locks == [(DAY1, run_ids[DAY1]), (DAY2, run_ids[DAY2])]
+    assert rows(seeded_env, table, DAY1) == as_rows(sales(DAY1, {"oslo": 4.0}))
+
+
 def test_a_partition_held_too_long_is_a_clear_transient_error(seeded_env, objectstore, table, monkeypatch):
     handler(event(table, write_parquet(objectstore, sales(DAY1, STORES)), DAY1))
     monkeypatch.setattr(handler_module, "LOCK_WAIT_S", 2.0)
