@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from metricdag.catalog.client import CatalogClient
+from metricdag.factory import graph_order
 from metricdag.factory.assets import (
     node_asset,
     persist_asset,
@@ -22,11 +23,7 @@ from metricdag.resources import CatalogResource, resources_for
 from metricdag.settings import Environment, ExecutorSpec, current_environment
 from metricdag.spec.loader import Metric, load_metric
 
-
-# A backfill launched from the UI runs one partition per run through
-# the normal day-by-day path (assets read ``context.partition_key``: one day per run); the CLI's
-# ``metricdag backfill`` adds the staging-then-publish path over the same job.
-BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
+graph_order.install()  # Dagster's job and asset-graph builds sort in linear time, however deep the metric
 
 
 EXECUTOR_TAG = "metricdag/executor"  # on every run of the job: which executor ran its steps
@@ -126,7 +123,6 @@ def definitions_for(metric: Metric, env: Environment) -> dg.Definitions:
     reviewed = sorted({r.dataset for r in spec.review})
     assets += [review_asset(metric, dataset, partitions) for dataset in reviewed]
     assets += [persist_asset(metric, p, partitions) for p in spec.persist]
-    assets = [a.with_attributes(backfill_policy=BACKFILL_POLICY) for a in assets]
     checks = [check for review in spec.review for check in review_checks(metric, review, partitions)]
 
     executor = executor_spec(metric, env)
