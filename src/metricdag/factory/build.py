@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -106,12 +109,28 @@ def daily_schedule(metric: Metric, job) -> dg.ScheduleDefinition:
 def build_metric_definitions(folder: Path | str, env: Environment | None = None) -> dg.Definitions:
     """The code location of one metric. A broken metric.yaml raises SpecError (``path:line: ...``)."""
     env = env or current_environment()
-    metric = load_metric(Path(folder), env.project_root)
-    return definitions_for(metric, env)
+    with collector_paused():
+        metric = load_metric(Path(folder), env.project_root)
+        return definitions_for(metric, env)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while a location is built: the build only adds
+    objects that stay alive, and the collector would rescan all of them again and again as they
+    pile up (about a tenth of a 10,000-asset load). On again afterwards, as it was."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def definitions_for(metric: Metric, env: Environment) -> dg.Definitions:
     spec = metric.spec
+    graph_order.fit_recursion_limit(spec)  # Dagster walks the job graph one frame per level
     partitions = dg.DailyPartitionsDefinition(start_date=spec.partitions.start_date.isoformat())
     cache = CatalogClient(env.catalog.url, env.path(env.catalog.cache_dir), env.name)
 

@@ -11,14 +11,23 @@ counting each item's unmet dependencies: O(items + edges).
 
 :func:`install` puts it in place of ``toposort.toposort`` (Dagster calls it through the module),
 once, when the factory is imported: what a code server loads before it builds any job.
+
+Dagster also walks a job's graph recursively, one Python frame per level (``GraphDefinition``
+building its adjacency lists, from nodes in no fixed order): a metric with a chain of about
+1,000 nodes failed to load with ``RecursionError`` or not, from one process to the next.
+:func:`fit_recursion_limit` makes room for the metric's depth.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Hashable, Iterator, Mapping
 from typing import AbstractSet
 
 import toposort as _toposort
+
+from metricdag.spec.models import MetricSpec
+from metricdag.spec.validate import node_graph
 
 _ORIGINAL = _toposort.toposort
 
@@ -57,3 +66,14 @@ def install() -> None:
     """Use :func:`toposort_levels` for every ``toposort.toposort`` call in this process."""
     if _toposort.toposort is _ORIGINAL:
         _toposort.toposort = toposort_levels
+
+
+STACK_ROOM = 1000  # frames for whatever calls the build (a code server, a test), as Python's default limit
+
+
+def fit_recursion_limit(spec: MetricSpec) -> None:
+    """Raise the recursion limit (never lower it) so a recursive walk of the metric's graph, one
+    frame per level, fits above :data:`STACK_ROOM` frames of callers."""
+    levels = sum(1 for _ in toposort_levels(node_graph(spec))) + 4  # sourcing, review, checks, persist
+    if sys.getrecursionlimit() < levels + STACK_ROOM:
+        sys.setrecursionlimit(levels + STACK_ROOM)
