@@ -31,7 +31,6 @@ from metricdag.factory.warehouse_checks import in_warehouse, warehouse_check
 from metricdag.io.io_manager import IN_PLACE, READ_AS
 from metricdag.lineage.collect import run_facts
 from metricdag.nodes.context import NodeContext
-from metricdag.nodes.runner import node_code_version as node_sources_version
 from metricdag.nodes.runner import run_node
 from metricdag.persistence.publish import STAGING_TAG, staging_schema
 from metricdag.persistence.request import PersistRequest
@@ -78,6 +77,20 @@ from metricdag.spec.models import (
 )
 
 LAYERS = ("sourcing", "preprocessing", "metric_calculation", "review", "persisted")
+
+# A backfill launched from the UI runs one partition per run through
+# the normal day-by-day path (assets read ``context.partition_key``: one day per run); the CLI's
+# ``metricdag backfill`` adds the staging-then-publish path over the same job. Given to every
+# asset decorator (a copy of each asset with it would cost as much again at load).
+BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=1)
+
+
+def layer_asset(**kwargs):
+    """``@dg.asset`` with :data:`BACKFILL_POLICY` (a beta parameter of ``asset``, not of
+    ``multi_asset``: Dagster's warning about it is not the user's to act on)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*backfill_policy.*")
+        return dg.asset(backfill_policy=BACKFILL_POLICY, **kwargs)
 
 
 def asset_key(metric: str, layer: str, dataset: str) -> dg.AssetKey:
@@ -170,7 +183,7 @@ def read_source(
 def sourcing_asset(
     metric: Metric, dataset: str, partitions: dg.PartitionsDefinition, cached: ResolvedDataset | None
 ) -> dg.AssetsDefinition:
-    @dg.asset(
+    @layer_asset(
         key=asset_key(metric.name, "sourcing", dataset),
         group_name=group_name(metric.name, "sourcing"),
         partitions_def=partitions,
@@ -229,7 +242,7 @@ def upstream_metric_spec(metric: Metric, source: SourcingSpec, partitions: dg.Pa
 
 
 def node_code_version(metric: Metric, node: NodeSpec) -> str:
-    return node_sources_version(metric.folder, node)
+    return metric.version.node_version(node.name)  # hashed once per load, with the metric version
 
 
 def node_input_key(metric: Metric, dataset: str) -> dg.AssetKey:
@@ -261,7 +274,7 @@ def node_out(metric: Metric, layer: str, node: NodeSpec, out, kinds: set[str], r
 
 def node_op(metric: Metric, node: NodeSpec, partitions: dg.PartitionsDefinition) -> dict:
     """What every node's ``multi_asset`` is named, partitioned, retried and tagged with."""
-    return {"name": f"{metric.name}__{node.name}", "partitions_def": partitions,
+    return {"name": f"{metric.name}__{node.name}", "partitions_def": partitions, "backfill_policy": BACKFILL_POLICY,
             "retry_policy": retry_policy(metric, node), "op_tags": {"metric": metric.name, "node": node.name}}
 
 
@@ -552,7 +565,7 @@ def history_outcome(check: VarianceCheck | AnomalyCheck, value, day, history, kn
 
 
 def review_asset(metric: Metric, dataset: str, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
-    @dg.asset(
+    @layer_asset(
         key=asset_key(metric.name, "review", dataset),
         ins={"data": dg.AssetIn(key=dataset_key(metric, dataset), metadata={READ_AS: IN_PLACE})},
         group_name=group_name(metric.name, "review"),
@@ -581,7 +594,7 @@ def review_asset(metric: Metric, dataset: str, partitions: dg.PartitionsDefiniti
 def persist_asset(metric: Metric, persist: PersistSpec, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     source = asset_key(metric.name, "review", persist.dataset)
 
-    @dg.asset(
+    @layer_asset(
         key=asset_key(metric.name, "persisted", persist.dataset),
         deps=[source],
         group_name=group_name(metric.name, "persisted"),

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from metricdag.nodes.runner import node_code_version
@@ -40,8 +41,16 @@ class MetricVersion:
     version: str
     parts: tuple[VersionPart, ...]
 
-    def node_versions(self) -> dict[str, str]:
+    @cached_property
+    def _node_digests(self) -> dict[str, str]:
         return {p.name: p.digest for p in self.parts if p.kind == "node"}
+
+    def node_versions(self) -> dict[str, str]:
+        return dict(self._node_digests)
+
+    def node_version(self, node: str) -> str:
+        """The code version of one node (what its assets show), without rehashing its sources."""
+        return self._node_digests[node]
 
     def as_dict(self) -> dict[str, Any]:
         return {
