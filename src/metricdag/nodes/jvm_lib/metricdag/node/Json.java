@@ -260,7 +260,14 @@ public final class Json {
             }
             String text = s.substring(start, pos);
             try {
-                return integral ? (Object) Long.parseLong(text) : (Object) Double.parseDouble(text);
+                if (integral) {
+                    try {
+                        return Long.parseLong(text);
+                    } catch (NumberFormatException tooLong) {
+                        return Double.parseDouble(text); // beyond a long: as Python's json, a number still
+                    }
+                }
+                return Double.parseDouble(text);
             } catch (NumberFormatException exc) {
                 pos = start;
                 throw error("bad number " + text);
