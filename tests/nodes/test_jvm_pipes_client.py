@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from datetime import date, datetime
-from pathlib import Path
+from datetime import date
 
 import pandas as pd
 import pytest

@@ -22,7 +22,7 @@ from metricdag.catalog.models import DatasetSchema
 from metricdag.nodes.context import NodeContext
 from metricdag.nodes.errors import NodeError
 from metricdag.nodes.jvm import run_jvm_node
-from metricdag.nodes.jvm_build import source_files, sources_digest
+from metricdag.nodes.jvm_build import LIBRARY_DIR, source_files, sources_digest
 from metricdag.nodes.python import load_entrypoint, run_python_node
 from metricdag.spec.models import NodeSpec
 
@@ -84,8 +84,11 @@ def node_source_files(metric_folder: Path, node: NodeSpec) -> list[Path]:
 
 
 def node_code_version(metric_folder: Path, node: NodeSpec) -> str:
-    """Changes when any source file of the node or its declaration in metric.yaml changes."""
+    """Changes when any source file of the node (a JVM node's library too) or its declaration in
+    metric.yaml changes."""
     digest = sources_digest(metric_folder, node_source_files(metric_folder, node))
+    if node.is_jvm:  # and the node library it is compiled against
+        digest += sources_digest(LIBRARY_DIR, source_files(LIBRARY_DIR, "java"))
     declared = node.model_dump_json(exclude=None if any(o.checks for o in node.outputs) else NO_CHECKS)
     return hashlib.sha256((digest + declared).encode()).hexdigest()[:16]
 
