@@ -107,7 +107,7 @@ def test_basket_stats_fails_on_a_currency_without_rate(jvm_cache):
         run("basket_stats", {"pos_transactions_clean": HAND_CHECKED, "fx_rates": RATES.iloc[:1]}, jvm_cache)
 
     assert "exited with code 1" in str(info.value)
-    assert "pos_transactions_clean.csv record 6: no USD rate for currency EUR" in str(info.value)
+    assert "pos_transactions_clean.cols row 6: no USD rate for currency EUR" in str(info.value)
 
 
 def test_product_sales_on_a_hand_checked_day():

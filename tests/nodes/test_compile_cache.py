@@ -51,7 +51,8 @@ def test_second_build_comes_from_the_cache_without_running_the_compiler(tmp_path
     assert second.key == first.key and second.classes == first.classes
     assert (second.classes / "Hello.class").is_file()
     assert manifest.stat().st_mtime_ns == stamp
-    assert [p.name for p in cache.iterdir()] == [first.key]  # no temporary build folder left
+    # no temporary build folder left: the node's build and the node library's
+    assert sorted(p.name for p in cache.iterdir()) == sorted([first.key, jvm_build.ensure_library(cache).key])
     facts = json.loads(manifest.read_text())
     assert facts["compiler_version"].startswith("javac ") and list(facts["sources"]) == ["Hello.java"]
 
@@ -65,7 +66,8 @@ def test_a_changed_source_is_compiled_again(tmp_path):
     second = ensure_compiled("hello", src, "java", cache, tmp_path)
 
     assert second.compiled and second.key != first.key
-    assert sorted(p.name for p in cache.iterdir()) == sorted([first.key, second.key])
+    library = jvm_build.ensure_library(cache).key  # compiled once, not again for the changed node
+    assert sorted(p.name for p in cache.iterdir()) == sorted([first.key, second.key, library])
 
 
 def test_run_node_twice_compiles_once(tmp_path, monkeypatch):

@@ -26,6 +26,7 @@ from metricdag.catalog.models import (
 )
 from metricdag.factory.locks import resolve_locked, run_chain, run_locks
 from metricdag.factory.naming import asset_description, group_name
+from metricdag.factory.pipes import check_specs, jvm_pipes, reported
 from metricdag.factory.sql_assets import in_place_source, read_in_place, sql_node_asset
 from metricdag.factory.warehouse_checks import in_warehouse, warehouse_check
 from metricdag.io.io_manager import IN_PLACE, READ_AS
@@ -283,9 +284,13 @@ def node_asset(metric: Metric, layer: str, node: NodeSpec, partitions: dg.Partit
         return sql_node_asset(metric, layer, node, partitions)
     outs = {out.dataset: node_out(metric, layer, node, out, {node.language}, node.language) for out in node.outputs}
     ins = {name: dg.AssetIn(key=node_input_key(metric, name)) for name in node.inputs}
+    keys = {out.dataset: asset_key(metric.name, layer, out.dataset) for out in node.outputs}
+    checks = check_specs(keys, {out.dataset: out.checks for out in node.outputs}, node.name)
 
-    @dg.multi_asset(outs=outs, ins=ins, **node_op(metric, node, partitions))
+    @dg.multi_asset(outs=outs, ins=ins, check_specs=checks or None, **node_op(metric, node, partitions))
     def _node(context: dg.AssetExecutionContext, catalog: CatalogResource, **inputs: pd.DataFrame):
+        metadata: dict[str, dict] = {}
+        results_of_checks: list[dg.AssetCheckResult] = []
         with classify_failures(f"node {node.name!r}"):
             client = catalog.client()
             schemas = {
@@ -299,9 +304,16 @@ def node_asset(metric: Metric, layer: str, node: NodeSpec, partitions: dg.Partit
                 params=dict(node.params),
                 log=dg.get_dagster_logger(),
             )
-            results = run_node(metric.folder, node, inputs, ctx, schemas)
+            if node.is_jvm:  # the program logs and reports through Dagster Pipes
+                with jvm_pipes(context, keys) as session:
+                    results = run_node(metric.folder, node, inputs, ctx, schemas,
+                                       jvm_env=session.get_bootstrap_env_vars())
+                metadata, results_of_checks = reported(node.name, session.get_reported_results(), keys, checks)
+            else:
+                results = run_node(metric.folder, node, inputs, ctx, schemas)
         for name in node.output_names:
-            yield dg.Output(results[name], output_name=name)
+            yield dg.Output(results[name], output_name=name, metadata=metadata.get(name) or None)
+        yield from results_of_checks
 
     return _node
 

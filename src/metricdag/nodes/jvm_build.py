@@ -6,8 +6,12 @@ Cache layout (``METRICDAG_JVM_CACHE``, default ``<project>/.local/jvm-cache``)::
     <cache>/<key>/build.json        language, compiler version, sources with their sha256, seconds
 
 ``key`` is the sha256 of the language, the compiler's version line and every source file
-(path relative to the source folder, and content). An unchanged node on an unchanged compiler
-is never recompiled. A build is made in a temporary folder inside the cache and renamed into
+(path relative to the source folder, and content), and of the node library's key. An unchanged
+node on an unchanged compiler is never recompiled.
+
+The node library (``metricdag.node``: Dagster Pipes, the columnar input reader, the CSV output
+writer, the command line; Java sources under ``jvm_lib/``) is built the same way, once per cache,
+and is on the classpath of every node's compiler and run. A build is made in a temporary folder inside the cache and renamed into
 place whole, so concurrent steps never see half a build (the loser of a race discards its copy).
 """
 
@@ -28,10 +32,12 @@ from pathlib import Path
 from metricdag.nodes.errors import NodeError
 from metricdag.spec.models import SOURCE_SUFFIX
 
-CACHE_FORMAT = "1"  # bump when compiler flags or the layout change: every node then rebuilds once
+CACHE_FORMAT = "2"  # bump when compiler flags or the layout change: every node then rebuilds once
 MANIFEST = "build.json"
 COMPILE_TIMEOUT_S = 600
 MAX_REPORTED_LINES = 60
+LIBRARY_DIR = Path(__file__).resolve().parent / "jvm_lib"
+LIBRARY_NAME = "metricdag.node library"
 
 COMPILER = {"java": "javac", "scala": "scalac"}
 COMPILER_FLAGS = {"java": ["-encoding", "UTF-8", "-g"], "scala": ["-encoding", "UTF-8"]}
@@ -71,6 +77,7 @@ class Build:
     classes: Path
     compiled: bool  # False when the classes came from the cache
     seconds: float
+    classpath: tuple[Path, ...] = ()  # what the classes were compiled against (the node library)
 
 
 # ------------------------------------------------------------------ toolchain
@@ -150,9 +157,11 @@ def sources_digest(source_dir: Path, files: list[Path]) -> str:
     return digest.hexdigest()
 
 
-def cache_key(language: str, compiler_version: str, source_dir: Path, files: list[Path]) -> str:
-    """What a build depends on: the sources, the language and the compiler's version."""
-    parts = [f"metricdag-jvm-cache/{CACHE_FORMAT}", language, compiler_version, sources_digest(source_dir, files)]
+def cache_key(language: str, compiler_version: str, source_dir: Path, files: list[Path], depends_on: str = "") -> str:
+    """What a build depends on: the sources, the language, the compiler's version and the key of
+    the build it is compiled against (``depends_on``)."""
+    parts = [f"metricdag-jvm-cache/{CACHE_FORMAT}", language, compiler_version, sources_digest(source_dir, files),
+             depends_on]
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()
 
 
@@ -178,20 +187,32 @@ def compile_failure_message(node: str, tc: Toolchain, source_dir: str, output: s
     return head + ":\n" + "\n".join("  " + line for line in shown)
 
 
+def ensure_library(cache_root: Path) -> Build:
+    """The node library's classes (Java, compiled once per cache and compiler)."""
+    return _ensure_built(LIBRARY_NAME, LIBRARY_DIR, "java", cache_root, None, None)
+
+
 def ensure_compiled(node: str, source_dir: Path, language: str, cache_root: Path, display_root: Path | None = None) -> Build:
-    """The node's classes from the cache, compiling them first on a miss.
+    """The node's classes from the cache, compiling them (against the node library) first on a miss.
 
     Compiler messages name files relative to ``display_root`` (the metric folder) when the
     sources are inside it.
     """
+    return _ensure_built(node, source_dir, language, cache_root, display_root, ensure_library(cache_root))
+
+
+def _ensure_built(
+    node: str, source_dir: Path, language: str, cache_root: Path, display_root: Path | None, library: Build | None
+) -> Build:
     tc = toolchain(language)
     files = source_files(source_dir, language)
     if not files:
         raise NodeError(f"node {node!r}: no {SOURCE_SUFFIX[language]} files under {source_dir}")
-    key = cache_key(language, tc.compiler_version, source_dir, files)
+    classpath = (library.classes, *library.classpath) if library else ()
+    key = cache_key(language, tc.compiler_version, source_dir, files, library.key if library else "")
     final = cache_root / key
     if (final / MANIFEST).is_file():
-        return Build(key, final / "classes", compiled=False, seconds=0.0)
+        return Build(key, final / "classes", compiled=False, seconds=0.0, classpath=classpath)
 
     cache_root.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".build-{key[:12]}-", dir=cache_root))
@@ -200,7 +221,7 @@ def ensure_compiled(node: str, source_dir: Path, language: str, cache_root: Path
         classes.mkdir()
         cwd, shown = _display(source_dir, files, display_root)
         started = time.monotonic()
-        output, code = run_compiler(tc, [str(p) for p in shown], classes, cwd)
+        output, code = run_compiler(tc, [str(p) for p in shown], classes, cwd, classpath)
         seconds = time.monotonic() - started
         if code != 0:
             raise NodeError(compile_failure_message(node, tc, _relative(source_dir, display_root), output))
@@ -222,12 +243,15 @@ def ensure_compiled(node: str, source_dir: Path, language: str, cache_root: Path
                 raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return Build(key, final / "classes", compiled=True, seconds=seconds)
+    return Build(key, final / "classes", compiled=True, seconds=seconds, classpath=classpath)
 
 
-def run_compiler(tc: Toolchain, sources: list[str], classes: Path, cwd: Path) -> tuple[str, int]:
-    """Run javac/scalac; returns its combined output and exit code."""
-    argv = [tc.compiler, *COMPILER_FLAGS[tc.language], "-d", str(classes), *sources]
+def run_compiler(
+    tc: Toolchain, sources: list[str], classes: Path, cwd: Path, classpath: tuple[Path, ...] = ()
+) -> tuple[str, int]:
+    """Run javac/scalac (against ``classpath``); returns its combined output and exit code."""
+    cp = ["-classpath", os.pathsep.join(map(str, classpath))] if classpath else []
+    argv = [tc.compiler, *COMPILER_FLAGS[tc.language], *cp, "-d", str(classes), *sources]
     try:
         done = subprocess.run(
             argv, cwd=cwd, capture_output=True, text=True, timeout=COMPILE_TIMEOUT_S, stdin=subprocess.DEVNULL

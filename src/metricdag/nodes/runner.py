@@ -3,7 +3,8 @@
     run_node(metric_folder, node, inputs, ctx, schemas) -> {output name: DataFrame}
 
 ``python`` nodes are called in process (:mod:`metricdag.nodes.python`); ``java`` and ``scala``
-nodes run as a separate program on CSV files (:mod:`metricdag.nodes.jvm`). Either way each
+nodes run as a separate program on files (:mod:`metricdag.nodes.jvm`; ``jvm_env``: added to its
+environment, in a Dagster step the Dagster Pipes bootstrap variables). Either way each
 declared output is conformed to its catalog schema before it is returned, and any problem is
 a :class:`NodeError` naming the node (and the output and column when that is what is wrong).
 """
@@ -22,7 +23,7 @@ from metricdag.catalog.models import DatasetSchema
 from metricdag.nodes.context import NodeContext
 from metricdag.nodes.errors import NodeError
 from metricdag.nodes.jvm import run_jvm_node
-from metricdag.nodes.jvm_build import source_files, sources_digest
+from metricdag.nodes.jvm_build import LIBRARY_DIR, source_files, sources_digest
 from metricdag.nodes.python import load_entrypoint, run_python_node
 from metricdag.spec.models import NodeSpec
 
@@ -44,6 +45,7 @@ def run_node(
     jvm_cache: Path | None = None,
     sql: SqlOnFrames | None = None,
     input_schemas: Mapping[str, DatasetSchema] | None = None,
+    jvm_env: Mapping[str, str] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Run ``node`` on ``inputs``; return its declared outputs, each conformed to ``schemas[output]``.
 
@@ -59,7 +61,7 @@ def run_node(
             raise NodeError(f"node {node.name!r} is a sql node: it runs in the warehouse, on tables, not on DataFrames")
         raw = sql(metric_folder, node, inputs, schemas, ctx.partition_date, input_schemas)
     elif node.is_jvm:
-        raw = run_jvm_node(metric_folder, node, inputs, ctx, jvm_cache)
+        raw = run_jvm_node(metric_folder, node, inputs, ctx, jvm_cache, jvm_env)
     else:
         fn = load_entrypoint(metric_folder, node.entrypoint, python_module_name(ctx.metric, node.name))
         raw = run_python_node(fn, dict(inputs), ctx, node.output_names, node.timeout_s)
@@ -89,6 +91,14 @@ def node_source_files(metric_folder: Path, node: NodeSpec) -> list[Path]:
 
 
 def node_code_version(metric_folder: Path, node: NodeSpec) -> str:
-    """Changes when any source file of the node or its declaration in metric.yaml changes."""
+    """Changes when any source file of the node (a JVM node's library too) or its declaration in
+    metric.yaml changes."""
     digest = sources_digest(metric_folder, node_source_files(metric_folder, node))
-    return hashlib.sha256((digest + node.model_dump_json()).encode()).hexdigest()[:16]
+    if node.is_jvm:  # and the node library it is compiled against
+        digest += sources_digest(LIBRARY_DIR, source_files(LIBRARY_DIR, "java"))
+    declared = node.model_dump_json(exclude=None if any(o.checks for o in node.outputs) else NO_CHECKS)
+    return hashlib.sha256((digest + declared).encode()).hexdigest()[:16]
+
+
+# a node without output checks hashes as it did before outputs had them
+NO_CHECKS = {"outputs": {"__all__": {"checks"}}}

@@ -114,6 +114,10 @@ class SourcingSpec(StrictModel):
 class OutputSpec(StrictModel):
     dataset: Name
     key: list[str] = Field(default_factory=list, description="key columns (default: the catalog schema's key)")
+    checks: list[Name] = Field(
+        default_factory=list,
+        description="asset checks a java/scala node reports on this output through Dagster Pipes (Node.reportCheck)",
+    )
 
     @field_validator("key")
     @classmethod
@@ -167,6 +171,8 @@ class NodeSpec(StrictModel):
             raise ValueError(f"a sql node has exactly one output (its SELECT), not {len(self.outputs)}")
         if self.language == "sql" and self.timeout_s is not None:
             raise ValueError("timeout_s is not supported for a sql node (set the warehouse's statement timeout)")
+        if not self.is_jvm and any(out.checks for out in self.outputs):
+            raise ValueError(f"output checks: are reported by a java or scala node's program, not by a {self.language} node")
         return self
 
     @property

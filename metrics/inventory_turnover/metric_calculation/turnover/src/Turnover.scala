@@ -1,3 +1,5 @@
+import metricdag.node.{Node, Pipes, Table}
+
 import scala.collection.mutable
 
 /** Inventory turnover and days of supply per store, product and business day.
@@ -7,7 +9,7 @@ import scala.collection.mutable
   *   turnover         = net units sold / average on hand       (None when the average is 0)
   *   days of supply   = closing units / net units sold         (None when nothing was sold, net)
   * Net units sold come from daily_net_sales' reviewed product_sales_daily (sold - returned).
-  * A store/product pair that sold but has no snapshot row is counted and reported on stderr.
+  * A store/product pair that sold but has no snapshot row is counted and logged as a warning.
   *
   * Inputs: inventory_snapshots, product_sales_daily. Output: inventory_turnover_daily.
   */
@@ -39,27 +41,42 @@ object Turnover {
     BigDecimal(value).setScale(places, BigDecimal.RoundingMode.HALF_UP).toDouble
 
   def main(args: Array[String]): Unit = {
-    val node = NodeArgs.parse(args)
-    val netSold = mutable.HashMap.empty[Key, Long]
-    Csv.read(node.input("product_sales_daily"), "business_date", "store_id", "product_id", "net_units") { row =>
-      val key = (row.text("business_date"), row.text("store_id"), row.text("product_id"))
-      netSold(key) = netSold.getOrElse(key, 0L) + row.long("net_units")
-    }
-    val stock = mutable.ArrayBuffer.empty[Stock]
-    Csv.read(node.input("inventory_snapshots"), "business_date", "store_id", "product_id", "opening_units", "closing_units") { row =>
-      stock += Stock((row.text("business_date"), row.text("store_id"), row.text("product_id")), row.long("opening_units"), row.long("closing_units"))
-    }
+    val node = Node.start(args)
+    try {
+      val netSold = mutable.HashMap.empty[Key, Long]
+      val sales = node.input("product_sales_daily")
+      columns(sales, "business_date", "store_id", "product_id", "net_units") { case (Seq(day, store, product, units), row) =>
+        val key = (day.getString(row), store.getString(row), product.getString(row))
+        netSold(key) = netSold.getOrElse(key, 0L) + units.getLong(row)
+      }
+      val stock = mutable.ArrayBuffer.empty[Stock]
+      val snapshots = node.input("inventory_snapshots")
+      columns(snapshots, "business_date", "store_id", "product_id", "opening_units", "closing_units") {
+        case (Seq(day, store, product, opening, closing), row) =>
+          stock += Stock((day.getString(row), store.getString(row), product.getString(row)), opening.getLong(row), closing.getLong(row))
+      }
 
-    val results = compute(stock, netSold.toMap)
-    val written = Csv.write(node.output("inventory_turnover_daily"), Header, results.iterator.map { r =>
-      Seq(Some(r.stock.key._1), Some(r.stock.key._2), Some(r.stock.key._3), Some(r.stock.opening), Some(r.stock.closing),
-        Some(r.netUnitsSold), Some(r.averageOnHand), r.turnover, r.daysOfSupply)
-    })
+      val results = compute(stock, netSold.toMap)
+      val out = node.writer("inventory_turnover_daily", Header: _*)
+      try results.foreach { r =>
+        out.row(r.stock.key._1, r.stock.key._2, r.stock.key._3, Long.box(r.stock.opening), Long.box(r.stock.closing),
+          Long.box(r.netUnitsSold), Double.box(r.averageOnHand), r.turnover.map(Double.box).orNull, r.daysOfSupply.map(Double.box).orNull)
+      } finally out.close()
 
-    val stocked = stock.map(_.key).toSet
-    val unstocked = netSold.keys.count(k => !stocked.contains(k))
-    if (unstocked > 0)
-      System.err.println(s"turnover: $unstocked store/product pair(s) sold but have no inventory snapshot row; left out")
-    println(s"turnover: ${stock.size} snapshot rows, ${netSold.size} store/product sales rows, $written rows written")
+      val stocked = stock.map(_.key).toSet
+      val unstocked = netSold.keys.count(k => !stocked.contains(k))
+      if (unstocked > 0)
+        node.warning(s"turnover: $unstocked store/product pair(s) sold but have no inventory snapshot row; left out")
+      node.info(s"turnover: ${stock.size} snapshot rows, ${netSold.size} store/product sales rows, ${out.rows} rows written")
+      node.reportOutput("inventory_turnover_daily", Pipes.metadata(
+        "dagster/row_count", Long.box(out.rows), "snapshot_rows", Int.box(stock.size),
+        "sold_without_snapshot", Int.box(unstocked), "node_seconds", Double.box(node.seconds())))
+    } finally node.close()
+  }
+
+  /** Calls `each` with the named columns of `table` for every row. */
+  private def columns(table: Table, names: String*)(each: (Seq[Table.Column], Int) => Unit): Unit = {
+    val cols = names.map(table.column)
+    (0 until table.rows).foreach(row => each(cols, row))
   }
 }

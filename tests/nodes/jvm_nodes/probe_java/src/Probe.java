@@ -1,4 +1,3 @@
-import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.charset.StandardCharsets;
@@ -10,10 +9,12 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
+import metricdag.node.Csv;
+import metricdag.node.Table;
+
 /**
  * A test node whose behaviour is chosen by --param mode=...: it copies input "items" to output
- * "result" (ok), or misbehaves in one specific way. Deliberately simple CSV handling: the test
- * inputs hold no quoted fields except in the label column, which is passed through as raw text.
+ * "result" (ok), reading it with the node library's Table, or misbehaves in one specific way.
  */
 public final class Probe {
     public static void main(String[] args) throws Exception {
@@ -83,15 +84,16 @@ public final class Probe {
     static void copy(Path in, Path out, String day, String suffix) throws IOException {
         List<String> lines = new ArrayList<>();
         lines.add("id,amount,day,flag,label");
-        try (BufferedReader reader = Files.newBufferedReader(in, StandardCharsets.UTF_8)) {
-            reader.readLine(); // header: id,amount,flag,label
-            for (String line = reader.readLine(); line != null; line = reader.readLine()) {
-                String[] f = line.split(",", 4);
-                String amount = f[1].isEmpty() ? "" : String.valueOf(Double.parseDouble(f[1]) * 2);
-                String flag = f[2].isEmpty() ? "" : String.valueOf(!Boolean.parseBoolean(f[2]));
-                String label = f[3].isEmpty() ? "" : f[3] + suffix;
-                lines.add(f[0] + "," + amount + "," + day + "," + flag + "," + label);
-            }
+        Table items = Table.read(in);
+        Table.Column id = items.column("id");
+        Table.Column amount = items.column("amount");
+        Table.Column flag = items.column("flag");
+        Table.Column label = items.column("label");
+        for (int row = 0; row < items.rows(); row++) {
+            String a = amount.isNull(row) ? "" : String.valueOf(amount.getDouble(row) * 2);
+            String f = flag.isNull(row) ? "" : String.valueOf(!flag.getBoolean(row));
+            String l = label.isNull(row) ? "" : Csv.Writer.quote(label.getString(row) + suffix);
+            lines.add(id.getLong(row) + "," + a + "," + day + "," + f + "," + l);
         }
         write(out, lines.toArray(new String[0]));
     }

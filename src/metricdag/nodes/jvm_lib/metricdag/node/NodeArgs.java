@@ -1,3 +1,5 @@
+package metricdag.node;
+
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.time.LocalDate;
@@ -8,15 +10,15 @@ import java.util.Map;
  * The command line metricdag gives a JVM node:
  * --metric M --node N --partition-date YYYY-MM-DD --input name=path ... --output name=path ... --param k=v ...
  */
-final class NodeArgs {
-    final Map<String, Path> inputs = new LinkedHashMap<>();
-    final Map<String, Path> outputs = new LinkedHashMap<>();
-    final Map<String, String> params = new LinkedHashMap<>();
-    String metric = "";
-    String node = "";
-    LocalDate partitionDate;
+public final class NodeArgs {
+    public final Map<String, Path> inputs = new LinkedHashMap<>();
+    public final Map<String, Path> outputs = new LinkedHashMap<>();
+    public final Map<String, String> params = new LinkedHashMap<>();
+    public String metric = "";
+    public String node = "";
+    public LocalDate partitionDate;
 
-    static NodeArgs parse(String[] args) {
+    public static NodeArgs parse(String[] args) {
         NodeArgs parsed = new NodeArgs();
         for (int i = 0; i < args.length; i += 2) {
             if (i + 1 >= args.length) {
@@ -37,7 +39,7 @@ final class NodeArgs {
         return parsed;
     }
 
-    Path input(String name) {
+    public Path input(String name) {
         Path path = inputs.get(name);
         if (path == null) {
             throw new IllegalArgumentException("no --input " + name + "=<path> given (inputs: " + inputs.keySet() + ")");
@@ -45,7 +47,7 @@ final class NodeArgs {
         return path;
     }
 
-    Path output(String name) {
+    public Path output(String name) {
         Path path = outputs.get(name);
         if (path == null) {
             throw new IllegalArgumentException("no --output " + name + "=<path> given (outputs: " + outputs.keySet() + ")");
