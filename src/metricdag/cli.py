@@ -183,13 +183,15 @@ def _dagster_port() -> int:
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
-    """Local stack + seeded data + `dagster dev`; on exit stop Dagster's whole process group and the stack."""
+    """Local stack + seeded data + `dg dev` (every metric's location); on exit stop Dagster's
+    whole process group and the stack."""
     import signal
     import subprocess
 
     from metricdag.localstack import stack
     from metricdag.localstack.processes import stop_process_group
     from metricdag.localstack.seed import seed
+    from metricdag.workspace import dg_command
 
     env = _env()
     port = args.port or _dagster_port()
@@ -199,9 +201,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
     try:
         report = seed(env)
         print(f"seeded {report.pos_rows} POS rows; Dagster UI on http://{args.host}:{port} (Ctrl-C stops everything)")
-        dagster = Path(sys.executable).with_name("dagster")
         proc = subprocess.Popen(
-            [str(dagster), "dev", "-w", str(env.project_root / "workspace.yaml"), "-h", args.host, "-p", str(port)],
+            dg_command(env.project_root, "dev", "-h", args.host, "-p", str(port)),
             cwd=env.project_root,
             start_new_session=True,  # its webserver, daemon and code servers share this group
         )
@@ -213,7 +214,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     finally:
         if proc is not None and proc.poll() is None:
             try:
-                os.killpg(proc.pid, signal.SIGINT)  # let dagster dev shut its children down
+                os.killpg(proc.pid, signal.SIGINT)  # let dg dev shut its children down
                 proc.wait(timeout=10)
             except (subprocess.TimeoutExpired, ProcessLookupError):
                 pass
@@ -273,19 +274,18 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 def cmd_workspace(args: argparse.Namespace) -> int:
     from metricdag.settings import find_project_root
-    from metricdag.workspace import WORKSPACE_FILE, render_workspace
+    from metricdag.workspace import WORKSPACE_FILE, out_of_date, write_workspace
 
     root = find_project_root()
-    text = render_workspace(root)
-    path = root / WORKSPACE_FILE
     if args.check:
-        if not path.is_file() or path.read_text() != text:
+        stale = out_of_date(root)
+        for path in stale:
             print(f"{path} is out of date with metrics/*/: run `metricdag workspace`", file=sys.stderr)
-            return 1
-        print(f"{path} is in sync")
-        return 0
-    path.write_text(text)
-    print(f"wrote {path}")
+        if not stale:
+            print(f"{root / WORKSPACE_FILE} and metrics/*/dg.toml are in sync")
+        return 1 if stale else 0
+    written = write_workspace(root)
+    print("\n".join(f"wrote {path}" for path in written) or "the dg workspace is up to date")
     return 0
 
 
@@ -338,7 +338,7 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--verbose", action="store_true", help="print Dagster's own log (DEBUG) instead of one line per step")
     r.set_defaults(fn=cmd_run)
 
-    d = sub.add_parser("dev", help="local stack + sample data + `dagster dev` with every metric's code location")
+    d = sub.add_parser("dev", help="local stack + sample data + `dg dev` with every metric's code location")
     d.add_argument("--host", default="127.0.0.1")
     d.add_argument("--port", type=int, default=None, help="UI port (default: $DAGSTER_PORT, else 3000)")
     d.set_defaults(fn=cmd_dev)
@@ -348,7 +348,7 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output format (default: table)")
     q.set_defaults(fn=cmd_sql)
 
-    w = sub.add_parser("workspace", help="write workspace.yaml from metrics/*/ (--check: fail if out of date)")
+    w = sub.add_parser("workspace", help="write the dg workspace (dg.toml, metrics/*/dg.toml) from metrics/*/ (--check: fail if out of date)")
     w.add_argument("--check", action="store_true")
     w.set_defaults(fn=cmd_workspace)
 

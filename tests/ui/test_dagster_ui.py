@@ -10,9 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -21,6 +19,7 @@ from metricdag.factory import job_name
 from metricdag.factory.naming import group_name
 from metricdag.localstack.processes import free_port, stop_process_group, wait_for_port
 from metricdag.spec.loader import discover_metric_folders, load_metric
+from metricdag.workspace import dg_command
 from tests.conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.stack  # every test here needs the local stack
@@ -59,10 +58,9 @@ def dagster_ui(seeded_env, tmp_path_factory):
     home = tmp_path_factory.mktemp("dagster_home")
     shutil.copy(PROJECT_ROOT / ".dagster" / "dagster.yaml", home / "dagster.yaml")
     log = home / "dagster-dev.log"
-    dagster = Path(sys.executable).with_name("dagster")
     proc = subprocess.Popen(
-        [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
-        cwd=home,  # storage under this temp home, not the developer's .dagster/
+        dg_command(PROJECT_ROOT, "dev", "-h", "127.0.0.1", "-p", str(port)),  # what `make dev` runs
+        cwd=home,
         env={**os.environ, "DAGSTER_HOME": str(home)},
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
