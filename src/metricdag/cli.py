@@ -289,6 +289,17 @@ def cmd_workspace(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_new(args: argparse.Namespace) -> int:
+    from metricdag.scaffold import create_metric
+    from metricdag.settings import find_project_root
+
+    root = find_project_root()
+    for path in create_metric(args.name, root):
+        print(f"wrote {path.relative_to(root)}")
+    print(f"next: metricdag validate metrics/{args.name} && metricdag run --metric {args.name}")
+    return 0
+
+
 # Packages that bring their own subcommands: each module has `register(subparsers)`, adding
 # parsers whose `fn(args) -> int` runs the command.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -351,6 +362,13 @@ def parser() -> argparse.ArgumentParser:
     w = sub.add_parser("workspace", help="write the dg workspace (dg.toml, metrics/*/dg.toml) from metrics/*/ (--check: fail if out of date)")
     w.add_argument("--check", action="store_true")
     w.set_defaults(fn=cmd_workspace)
+
+    n = sub.add_parser("new", help="scaffold something new in the project")
+    what = n.add_subparsers(dest="what", required=True)
+    nm = what.add_parser("metric", help="a new metric that validates and runs at once: metrics/NAME/ (metric.yaml, one python "
+                         "node with its tests), its catalog entry, its events.yaml line, its code location")
+    nm.add_argument("name", help="snake_case metric name (the folder, the code location, the output dataset)")
+    nm.set_defaults(fn=cmd_new)
 
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(sub)
