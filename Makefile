@@ -20,9 +20,11 @@ help:
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+# The platform (this folder) and the distributions under packages/ (README, "Packages"), all editable.
+PACKAGES := $(sort $(wildcard packages/*/pyproject.toml))
+$(VENV)/.installed: pyproject.toml $(PACKAGES) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ".[dev]" $(foreach p,$(PACKAGES),-e $(dir $(p)))
 	@touch $@
 
 .env:

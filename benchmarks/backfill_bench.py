@@ -69,7 +69,7 @@ def backfill(days: list[date]) -> float:
 
 def run(env, days: int = 30, rows_per_day: int = 2000) -> list[Result]:
     """Seeds ``days`` days ending at the sample date, then measures both sides once each."""
-    from metricdag.localstack.seed import seed
+    from metricdag_localstack.seed import seed
 
     seed(env, rows_per_day=rows_per_day, days=days)
     end = env.localstack.sample.end_date

@@ -41,9 +41,9 @@ def median_seconds(fn: Callable[[], object], repeat: int = 3) -> float:
 @contextmanager
 def isolated_stack() -> Iterator:
     """The local environment on free ports in a temp folder, stack up for the block."""
-    from metricdag.localstack import stack
-    from metricdag.localstack.processes import free_port
     from metricdag.settings import load_environment
+    from metricdag_localstack import stack
+    from metricdag_localstack.processes import free_port
 
     local = tempfile.mkdtemp(prefix="metricdag-bench-")
     os.environ["METRICDAG_LOCAL_DIR"] = local

@@ -57,7 +57,7 @@ def median_time(fn) -> float:
 def run(rows: int = ROWS) -> dict:
     import datacompy
 
-    from metricdag.testing.diff import ColumnTolerance, diff_frames
+    from metricdag.changes.frame_diff import ColumnTolerance, diff_frames
 
     base, out = tables(rows)
     key = ["store_id", "line_id"]

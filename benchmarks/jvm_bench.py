@@ -27,10 +27,10 @@ DAY = date(2024, 6, 3)
 def inputs(rows: int) -> dict[str, pd.DataFrame]:
     """The node's inputs as the step gets them: the clean node's conformed output, and fx rates."""
     from metricdag.catalog.seed import load_seed_files
-    from metricdag.localstack import sample_data
     from metricdag.nodes.context import NodeContext
     from metricdag.nodes.runner import run_node
     from metricdag.spec.loader import load_metric
+    from metricdag_localstack import sample_data
 
     metric = load_metric(ROOT / "metrics" / "daily_net_sales", ROOT)
     node = next(n for _, n in metric.spec.nodes() if n.name == "clean_pos_transactions")

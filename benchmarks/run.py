@@ -37,7 +37,7 @@ def collect() -> list[Result]:
     import sensor_bench
     import sql_nodes
 
-    from metricdag.localstack.seed import seed
+    from metricdag_localstack.seed import seed
 
     results = defs_load.run()
     with isolated_stack() as env:

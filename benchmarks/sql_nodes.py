@@ -63,7 +63,7 @@ def measure(side: str, day: str) -> dict:
 
 def run(sizes: list[int] | None = None, repeat: int = 1) -> list[Result]:
     """Seed each size into one day of an isolated stack, then run both sides on it."""
-    from metricdag.localstack.seed import seed
+    from metricdag_localstack.seed import seed
 
     sizes = sizes or SIZES
     figures: dict[int, dict[str, dict[str, float]]] = {}

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from metricdag.localstack import stack
-from metricdag.localstack.processes import free_port
 from metricdag.settings import Environment, load_environment
+from metricdag_localstack import stack
+from metricdag_localstack.processes import free_port
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_ROWS = 2000
@@ -58,7 +58,7 @@ def stack_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Environment]
 
 @pytest.fixture(scope="session")
 def seeded_env(stack_env: Environment) -> Environment:
-    from metricdag.localstack.seed import seed
+    from metricdag_localstack.seed import seed
 
     seed(stack_env)
     return stack_env
@@ -77,7 +77,7 @@ def copy_project(tmp: Path, metrics: list[str] | None = None) -> Path:
 @pytest.fixture(scope="session")
 def snapshot_env(seeded_env: Environment, tmp_path_factory: pytest.TempPathFactory) -> Environment:
     """The seeded stack with the example nodes' snapshot datasets published and their configs registered."""
-    from metricdag.testing.bootstrap import bootstrap
+    from metricdag_testing.bootstrap import bootstrap
     from tests.jvm_support import session_jvm_cache
 
     bootstrap(seeded_env, jvm_cache=session_jvm_cache(tmp_path_factory))

@@ -13,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from metricdag.auth.clients import load_registry
-from metricdag.auth.keys import SigningKey, load_or_create_signing_key
 from metricdag.auth.session import ClientCredentials
-from metricdag.auth.token_service import create_token_app
-from metricdag.auth.tokens import JwksKeys, StaticKeys, TokenVerifier, issue_token
+from metricdag.auth.tokens import JwksKeys, StaticKeys, TokenVerifier
+from metricdag_token_service.app import create_token_app
+from metricdag_token_service.clients import load_registry
+from metricdag_token_service.keys import SigningKey, load_or_create_signing_key
+from metricdag_token_service.tokens import issue_token
 from tests.servers import RunningServer, free_socket, serve
 
 AUDIENCE = "metricdag"

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from metricdag.cli import _dagster_port, main
+from metricdag.cli import main
 from metricdag.settings import cached_environment
-from metricdag.localstack.processes import free_port, pid_alive, start_process, stop_process_group, wait_for_port
+from metricdag_localstack.cli import _dagster_port
+from metricdag_localstack.processes import free_port, pid_alive, start_process, stop_process_group, wait_for_port
 
 
 @pytest.fixture

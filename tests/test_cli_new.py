@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from metricdag.cli import main
-from metricdag.localstack.seed import sample_days
+from metricdag_localstack.seed import sample_days
 from metricdag.settings import cached_environment
 from metricdag.workspace import out_of_date
 from tests.conftest import copy_project

@@ -13,8 +13,8 @@ import dagster as dg
 import pytest
 
 from metricdag.cli import main
-from metricdag.localstack.seed import sample_days
 from metricdag.settings import cached_environment
+from metricdag_localstack.seed import sample_days
 from tests.conftest import copy_project
 
 pytestmark = pytest.mark.stack

@@ -10,7 +10,6 @@ import pyarrow as pa
 import pytest
 
 from metricdag.errors import MetricdagError
-from metricdag.localstack.processes import free_port
 from metricdag.settings import SnowflakeSettings
 from metricdag.warehouse import (
     WarehouseError,
@@ -22,6 +21,7 @@ from metricdag.warehouse import (
     snowflake_type,
     validate_identifier,
 )
+from metricdag_localstack.processes import free_port
 
 
 @pytest.mark.parametrize("name", ["net_sales", "NET_SALES", "_tmp", "a1$b", "x" * 255])

@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, env: Environment) -> int:
     from metricdag.catalog.client import CatalogClient
-    from metricdag.localstack.seed import refresh_cache
+    from metricdag.catalog.refresh import refresh_cache
 
     if args.action == "refresh":
         names = refresh_cache(env)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 class MetricdagError(Exception):
@@ -48,3 +50,48 @@ class SpecError(MetricdagError):
     @classmethod
     def single(cls, path: Path | str, line: int, message: str) -> "SpecError":
         return cls([Problem(str(path), line, message)])
+
+
+# ---- one formatter for pydantic errors, one for an HTTP service's error body -----------------
+
+
+def error_location(error: dict, root: str = "") -> str:
+    """``a.b.0`` of a pydantic (or FastAPI 422) error's ``loc``; ``root`` when it is empty."""
+    return ".".join(str(p) for p in error.get("loc", ())) or root
+
+
+def describe_error(error: dict, root: str = "") -> str:
+    """``loc: msg``, plus the reason pydantic puts in ``ctx.error`` when the message lacks it."""
+    where, msg = error_location(error, root), str(error.get("msg", ""))
+    text = f"{where}: {msg}" if where else msg
+    ctx = error.get("ctx")
+    reason = ctx.get("error") if isinstance(ctx, dict) else None
+    return f"{text} ({reason})" if isinstance(reason, str) and reason and reason not in text else text
+
+
+def describe_errors(errors: Iterable[dict], root: str = "") -> str:
+    """Every error of a pydantic ``ValidationError.errors()`` (or a FastAPI 422 ``detail``) on one line."""
+    return "; ".join(describe_error(e, root) for e in errors if isinstance(e, dict))
+
+
+def response_message(resp: Any) -> str:
+    """``HTTP <status>: <what the service said>`` for a ``requests.Response``: FastAPI's ``detail``
+    (a string, or 422's list of errors), ``message``, OAuth's ``error: error_description``, else
+    the start of the body."""
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    said = ""
+    if isinstance(body, dict):
+        detail, error, description = body.get("detail"), body.get("error"), body.get("error_description")
+        if isinstance(detail, list):
+            said = describe_errors(detail)
+        elif isinstance(detail, str) and detail:
+            said = detail
+        elif isinstance(body.get("message"), str) and body["message"]:
+            said = body["message"]
+        elif isinstance(error, str) and error:
+            said = f"{error}: {description}" if isinstance(description, str) and description else error
+    said = said or (resp.text or "").strip()[:300] or "(no message)"
+    return f"HTTP {resp.status_code}: {said}"

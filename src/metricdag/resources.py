@@ -12,10 +12,10 @@ from metricdag.auth.transport import first_base_covering
 from metricdag.catalog.client import CatalogClient
 from metricdag.catalog.models import LegendLambdaCoordinates
 from metricdag.io.io_manager import ParquetIOManager
-from metricdag.io.objectstore import ObjectStore, store_for
+from metricdag.io.resource import object_store_resource
 from metricdag.persistence.invoke import invoke_persister
 from metricdag.persistence.request import PersistRequest, PersistResult
-from metricdag.settings import Environment, load_environment
+from metricdag.settings import Environment, cached_environment
 from metricdag.sourcing.errors import SourceError
 
 
@@ -79,17 +79,6 @@ class LegendResource(OAuthClientResource):
         return url
 
 
-class ObjectStoreResource(dg.ConfigurableResource):
-    base_uri: str
-    s3_endpoint_url: str | None = None
-    s3_region: str = "us-east-1"
-    allowed_prefixes: list[str] = []
-    """Other prefixes catalog coordinates may be under besides ``base_uri`` (``object_store.allowed_prefixes``)."""
-
-    def store(self) -> ObjectStore:
-        return store_for(self.base_uri, self.s3_endpoint_url, self.s3_region)
-
-
 class PersisterResource(dg.ConfigurableResource):
     """Calls the persister function (in process locally, AWS Lambda when deployed)."""
 
@@ -98,7 +87,7 @@ class PersisterResource(dg.ConfigurableResource):
     database: str
 
     def persist(self, request: PersistRequest) -> PersistResult:
-        return invoke_persister(request, load_environment(self.environment, Path(self.project_root)))
+        return invoke_persister(request, cached_environment(self.environment, self.project_root))  # read once per process
 
 
 def snowflake_resource(env: Environment) -> SnowflakeResource:
@@ -135,21 +124,10 @@ def oauth_fields(env: Environment) -> dict:
 
 
 def resources_for(env: Environment) -> dict[str, object]:
-    store = env.object_store
+    object_store = object_store_resource(env)
     return {
-        "io_manager": ParquetIOManager(
-            base_uri=env.object_store_uri,
-            environment=env.name,
-            s3_endpoint_url=store.s3_endpoint_url,
-            s3_region=store.s3_region,
-            project_root=str(env.project_root),
-        ),
-        "object_store": ObjectStoreResource(
-            base_uri=env.object_store_uri,
-            s3_endpoint_url=store.s3_endpoint_url,
-            s3_region=store.s3_region,
-            allowed_prefixes=env.object_store_allowed_prefixes,
-        ),
+        "io_manager": ParquetIOManager(object_store=object_store, project_root=str(env.project_root)),
+        "object_store": object_store,
         "catalog": CatalogResource(
             url=env.catalog.url, cache_dir=str(env.path(env.catalog.cache_dir)), environment=env.name, **oauth_fields(env)
         ),

@@ -19,16 +19,13 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from metricdag.auth.transport import require_secure_transport
 from metricdag.errors import ConfigError
+from metricdag.schema import StrictModel
 
 _VAR = re.compile(r"\$\{([A-Z0-9_]+)(?::-([^}]*))?\}")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _credential_url(value: str | None) -> str | None:
@@ -44,7 +41,7 @@ def _object_store_uri(value: str) -> str:
     return value
 
 
-class ObjectStoreSettings(_Strict):
+class ObjectStoreSettings(StrictModel):
     base_uri: str = Field(description="file://<dir> locally, s3://<bucket>/<prefix> when deployed")
     s3_endpoint_url: str | None = Field(default=None, description="custom S3 endpoint (moto, MinIO)")
     s3_region: str = "us-east-1"
@@ -65,7 +62,7 @@ class ObjectStoreSettings(_Strict):
         return [_object_store_uri(p) for p in v]
 
 
-class SnowflakeSettings(_Strict):
+class SnowflakeSettings(StrictModel):
     account: str
     user: str
     password_env: str = Field(description="name of the environment variable holding the password")
@@ -113,7 +110,7 @@ class SnowflakeSettings(_Strict):
         return args
 
 
-class CatalogSettings(_Strict):
+class CatalogSettings(StrictModel):
     url: str
     cache_dir: str
 
@@ -128,7 +125,7 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-class AuthSettings(_Strict):
+class AuthSettings(StrictModel):
     """OAuth2 client credentials: how this process gets tokens, and what services expect of them."""
 
     token_url: str = Field(description="the token endpoint (https, or http on loopback only)")
@@ -155,7 +152,7 @@ class AuthSettings(_Strict):
         return self.jwks_url or _origin(self.token_url) + "/.well-known/jwks.json"
 
 
-class LegendSettings(_Strict):
+class LegendSettings(StrictModel):
     base_url: str = Field(description="Legend lambda endpoints; relative lambda URLs in the catalog resolve against it")
     allowed_urls: list[str] = Field(
         default_factory=list,
@@ -179,7 +176,7 @@ class LegendSettings(_Strict):
         return [self.base_url, *self.allowed_urls]
 
 
-class PersisterSettings(_Strict):
+class PersisterSettings(StrictModel):
     invoke: Literal["in_process", "lambda"] = Field(
         default="in_process", description="run the handler in this process, or call the deployed function"
     )
@@ -189,7 +186,7 @@ class PersisterSettings(_Strict):
     timeout_s: int = Field(default=900, ge=1, le=900, description="the function's timeout (AWS allows up to 900 s)")
 
 
-class EventsSettings(_Strict):
+class EventsSettings(StrictModel):
     """Where event sensors read events from and where unreadable events go (``events:``)."""
 
     source: Literal["inbox", "sqs", "object_store"] = "inbox"
@@ -209,7 +206,7 @@ class EventsSettings(_Strict):
     )
 
 
-class AlertingSettings(_Strict):
+class AlertingSettings(StrictModel):
     """Where alerts go (``alerting:``); routes per metric are in pipeline-configs/alerting.yaml."""
 
     smtp_host: str = "127.0.0.1"
@@ -219,13 +216,13 @@ class AlertingSettings(_Strict):
     timeout_s: float = Field(default=10, gt=0)
 
 
-class AuditSettings(_Strict):
+class AuditSettings(StrictModel):
     """The audit store (``audit:``): a SQLAlchemy URL, separate from the catalog's database."""
 
     url: str
 
 
-class ReviewSettings(_Strict):
+class ReviewSettings(StrictModel):
     """Backtested gates (``review:``): with ``require_backtest`` a blocking check that is new or
     changed since the accepted history was checked runs as warn until ``metricdag review
     backtest`` recorded a backtest of its definition; ``validate --strict`` rejects a backtest
@@ -236,13 +233,13 @@ class ReviewSettings(_Strict):
     max_fire_share: float = Field(0.1, ge=0, le=1)
 
 
-class SampleSettings(_Strict):
+class SampleSettings(StrictModel):
     end_date: date = Field(description="the sample date `make run` computes")
     days: int = Field(default=7, ge=1, le=366, description="days of history seeded, ending at end_date")
     rows_per_day: int = Field(default=20_000, ge=10)
 
 
-class LocalStackSettings(_Strict):
+class LocalStackSettings(StrictModel):
     state_dir: str
     snowflake_db_dir: str
     catalog_db_url: str
@@ -252,7 +249,7 @@ class LocalStackSettings(_Strict):
     sample: SampleSettings
 
 
-class ExecutorSpec(_Strict):
+class ExecutorSpec(StrictModel):
     """How the steps of a run execute (``executor:`` in metric.yaml; the environment file holds the
     default). ``in_process``: every step in the run's own process, one after another (no per-step
     start-up; JVM nodes still run as their own processes). ``multiprocess``: each step in its own
@@ -293,7 +290,7 @@ class ExecutorSpec(_Strict):
 DEFAULT_PRELOAD = ("dagster", "pandas", "pyarrow", "metricdag.factory")
 
 
-class Environment(_Strict):
+class Environment(StrictModel):
     name: str
     object_store: ObjectStoreSettings
     snowflake: SnowflakeSettings
@@ -401,7 +398,7 @@ def current_environment() -> Environment:
 def dagster_home(project_root: Path | None = None) -> Path:
     """The Dagster instance folder every command shares: ``DAGSTER_HOME`` when set, else the
     project's ``.dagster/`` with its ``dagster.yaml`` (what the Makefile sets), so runs started by
-    ``metricdag run`` show in ``dagster dev``'s UI and reach its run-status sensors."""
+    ``metricdag run`` show in ``dg dev``'s UI and reach its run-status sensors."""
     if home := os.environ.get("DAGSTER_HOME"):
         return Path(home).resolve()
     return (project_root or find_project_root()).resolve() / ".dagster"

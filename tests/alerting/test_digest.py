@@ -9,10 +9,10 @@ from datetime import datetime, timezone
 from metricdag.alerting.digest import queue_digest
 from metricdag.alerting.notify import deliver_pending
 from metricdag.alerting.routes import Route
-from metricdag.localstack.smtp_sink import messages
 from metricdag.review.checks import CheckOutcome
 from metricdag.review.repository import evaluation
 from metricdag.spec.models import DailyMinimumCheck, RangeCheck
+from metricdag_localstack.smtp_sink import messages
 from tests.alerting.test_notify import Sinks, sinks, store  # noqa: F401  (the fixtures)
 
 MINIMUM = DailyMinimumCheck(type="daily_minimum", measure="sum:net", min=10, severity="warn")

@@ -15,9 +15,9 @@ from metricdag.alerting.episodes import Failure, dedup_key
 from metricdag.alerting.notify import alert_failure, deliver_pending, resolve_partition
 from metricdag.alerting.routes import AlertingConfig, Route, routes_for
 from metricdag.audit.store import AuditStore
-from metricdag.localstack.processes import free_port, start_process, stop_process_group, wait_for_port
-from metricdag.localstack.smtp_sink import messages
 from metricdag.settings import AlertingSettings
+from metricdag_localstack.processes import free_port, start_process, stop_process_group, wait_for_port
+from metricdag_localstack.smtp_sink import messages
 
 HOST = "127.0.0.1"
 
@@ -47,9 +47,9 @@ def sinks(tmp_path_factory) -> Iterator[Sinks]:
     root = tmp_path_factory.mktemp("sinks")
     smtp_port, pd_port = free_port(), free_port()
     procs = [
-        start_process("smtp", [sys.executable, "-m", "metricdag.localstack.smtp_sink", "--dir", str(root / "mail"),
+        start_process("smtp", [sys.executable, "-m", "metricdag_localstack.smtp_sink", "--dir", str(root / "mail"),
                                "--port", str(smtp_port)], root / "smtp.log"),
-        start_process("pagerduty", [sys.executable, "-m", "metricdag.localstack.pagerduty_receiver", "--dir",
+        start_process("pagerduty", [sys.executable, "-m", "metricdag_localstack.pagerduty_receiver", "--dir",
                                     str(root / "pd"), "--port", str(pd_port)], root / "pd.log"),
     ]
     try:

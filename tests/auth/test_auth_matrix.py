@@ -9,10 +9,10 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from metricdag.auth.keys import SigningKey, load_or_create_signing_key
-from metricdag.auth.tokens import issue_token
-from metricdag.catalog_service.app import create_app
-from metricdag.localstack.legend_service import create_legend_app
+from metricdag_catalog_service.app import create_app
+from metricdag_localstack.legend_service import create_legend_app
+from metricdag_token_service.keys import SigningKey, load_or_create_signing_key
+from metricdag_token_service.tokens import issue_token
 from tests.oauth_fixtures import AUDIENCE, TokenService
 from tests.servers import RunningServer, serve
 

@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 import requests
 
-from metricdag.auth.clients import load_registry
-from metricdag.auth.keys import KEY_FILE, SigningKey, load_or_create_signing_key
 from metricdag.auth.session import ClientCredentialsSession
-from metricdag.auth.token_service import create_token_app
-from metricdag.auth.tokens import JwksKeys, TokenVerifier, issue_token
-from metricdag.localstack.legend_service import create_legend_app
+from metricdag.auth.tokens import JwksKeys, TokenVerifier
+from metricdag_localstack.legend_service import create_legend_app
+from metricdag_token_service.app import create_token_app
+from metricdag_token_service.clients import load_registry
+from metricdag_token_service.keys import KEY_FILE, SigningKey, load_or_create_signing_key
+from metricdag_token_service.tokens import issue_token
 from tests.oauth_fixtures import AUDIENCE, TokenService, bearer, start_token_service, write_clients_file
 from tests.servers import RunningServer, serve
 

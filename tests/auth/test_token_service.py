@@ -13,9 +13,9 @@ import jwt
 import pytest
 import requests
 
-from metricdag.auth.clients import load_registry
-from metricdag.auth.keys import KEY_FILE, load_or_create_signing_key
 from metricdag.errors import SpecError
+from metricdag_token_service.clients import load_registry
+from metricdag_token_service.keys import KEY_FILE, load_or_create_signing_key
 from tests.oauth_fixtures import AUDIENCE, TokenService
 from tests.servers import unused_port
 
@@ -116,7 +116,7 @@ def test_module_entry_point_serves_tokens(tmp_path: Path, client_secrets) -> Non
     port = unused_port()
     issuer = f"http://127.0.0.1:{port}"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "metricdag.auth", "--clients", str(write_clients_file(tmp_path / "clients.yaml")),
+        [sys.executable, "-m", "metricdag_token_service", "--clients", str(write_clients_file(tmp_path / "clients.yaml")),
          "--key-dir", str(tmp_path / "keys"), "--issuer", issuer, "--port", str(port), "--ttl", "60",
          "--log-level", "warning"],
         env={**os.environ, "PYTHONUNBUFFERED": "1"},

@@ -9,8 +9,9 @@ import time
 import jwt
 import pytest
 
-from metricdag.auth.keys import SigningKey
-from metricdag.auth.tokens import InvalidTokenError, StaticKeys, TokenVerifier, issue_token
+from metricdag.auth.tokens import InvalidTokenError, StaticKeys, TokenVerifier
+from metricdag_token_service.keys import SigningKey
+from metricdag_token_service.tokens import issue_token
 
 from tests.oauth_fixtures import AUDIENCE, TEST_ISSUER
 

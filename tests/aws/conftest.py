@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from metricdag.localstack import stack
 from metricdag.settings import Environment, cached_environment, load_environment
+from metricdag_localstack import stack
 from tests.conftest import PROJECT_ROOT, environ, stack_environ
 
 

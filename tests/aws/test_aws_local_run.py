@@ -17,14 +17,14 @@ import pytest
 from metricdag import aws
 from metricdag.events.sensors import EVENT_TYPE_TAG, event_sensor_name
 from metricdag.factory import build_metric_definitions
-from metricdag.localstack import stack
-from metricdag.localstack.processes import free_port, start_process, stop_process_group, wait_for_port
-from metricdag.localstack.seed import seed
 from metricdag.resources import resources_for
 from metricdag.runner import materialize_metric
 from metricdag.settings import Environment, load_environment
 from metricdag.spec.loader import load_metric
 from metricdag.warehouse import run_query
+from metricdag_localstack import stack
+from metricdag_localstack.processes import free_port, start_process, stop_process_group, wait_for_port
+from metricdag_localstack.seed import seed
 from tests.aws.conftest import AwsLocalStack
 from tests.conftest import PROJECT_ROOT, copy_project
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from metricdag import aws
-from metricdag.localstack.processes import free_port, start_process, stop_process_group, wait_for_port
+from metricdag_localstack.processes import free_port, start_process, stop_process_group, wait_for_port
 
 FUNCTION = '''
 import os, sys, time
@@ -41,7 +41,7 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         zf.writestr("lambda_function.py", FUNCTION)
     port = free_port()
     proc = start_process("lambda", [
-        sys.executable, "-m", "metricdag.localstack.lambda_service", "--function-name", "echo", "--zip", str(code),
+        sys.executable, "-m", "metricdag_localstack.lambda_service", "--function-name", "echo", "--zip", str(code),
         "--timeout", "3", "--state-dir", str(root / "state"), "--set", "GREETING=hello", "--port", str(port),
     ], root / "lambda.log")
     try:

@@ -13,10 +13,10 @@ from metricdag.audit.store import audit_store_for
 from metricdag.backfill.run import run_backfill
 from metricdag.cli import main
 from metricdag.factory import build_metric_definitions, job_name
-from metricdag.localstack.seed import sample_days
 from metricdag.persistence.publish import drop_staging
 from metricdag.settings import load_environment
 from metricdag.warehouse import run_query
+from metricdag_localstack.seed import sample_days
 from tests.backfill.probe import METRIC, days_in, make_project, staging_schemas, steer, table_rows
 
 pytestmark = pytest.mark.stack

@@ -10,10 +10,10 @@ from metricdag.backfill.on_change import on_change_job_name, recent_days
 from metricdag.backfill.run import run_backfill
 from metricdag.errors import SpecError
 from metricdag.factory import build_metric_definitions
-from metricdag.localstack.seed import sample_days
 from metricdag.settings import load_environment
 from metricdag.spec.loader import load_metric
 from metricdag.versioning import metric_version
+from metricdag_localstack.seed import sample_days
 from tests.backfill.probe import METRIC, days_in, make_project, staging_schemas, steer, table_rows
 
 TABLE = "METRICS.BACKFILL_PROBE_OC_DAILY"

@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from metricdag.auth.tokens import TokenVerifier
-from metricdag.catalog_service.app import create_app
+from metricdag_catalog_service.app import create_app
 from tests.oauth_fixtures import (  # noqa: F401  (fixtures)
     Mint,
     TokenService,

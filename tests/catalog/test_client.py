@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 import requests
 
+from metricdag.auth.session import ClientCredentialsSession
 from metricdag.catalog.client import (
     CatalogClient,
     CatalogUnavailableError,
     DatasetNotFoundError,
     VersionExistsError,
 )
-from metricdag.auth.session import ClientCredentialsSession
 from metricdag.catalog.models import DatasetDefinition
 from metricdag.errors import MetricdagError
 
@@ -273,7 +273,7 @@ def test_list_refresh_and_health(client: CatalogClient, cache_dir: Path, catalog
 def test_token_service_down_uses_the_cache_and_says_so(
     tmp_path: Path, db_url: str, client_secrets, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from metricdag.catalog_service.app import create_app
+    from metricdag_catalog_service.app import create_app
     from tests.oauth_fixtures import start_token_service
     from tests.servers import serve
 

@@ -15,9 +15,10 @@ from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
-from metricdag.auth.keys import SigningKey
-from metricdag.auth.tokens import StaticKeys, TokenVerifier, issue_token
-from metricdag.catalog_service.app import create_app
+from metricdag.auth.tokens import StaticKeys, TokenVerifier
+from metricdag_catalog_service.app import create_app
+from metricdag_token_service.keys import SigningKey
+from metricdag_token_service.tokens import issue_token
 
 MAX_EXAMPLES = 25
 ISSUER = "https://token.fuzz"

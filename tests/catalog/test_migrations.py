@@ -10,8 +10,8 @@ from alembic.migration import MigrationContext
 from fastapi.testclient import TestClient
 
 from metricdag.auth.tokens import TokenVerifier
-from metricdag.catalog_service.app import create_app
-from metricdag.catalog_service.db import Base, make_engine, migrate
+from metricdag_catalog_service.app import create_app
+from metricdag_catalog_service.db import Base, make_engine, migrate
 
 from .conftest import READ_WRITE, Mint, bearer
 

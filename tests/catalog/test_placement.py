@@ -10,9 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from metricdag.auth.tokens import TokenVerifier
-from metricdag.catalog_service.app import create_app
-from metricdag.catalog_service.placement import bases_from_environments
 from metricdag.settings import load_environment
+from metricdag_catalog_service.app import create_app
+from metricdag_catalog_service.placement import bases_from_environments
 
 from .conftest import READ_WRITE, Mint, bearer, dataset_body
 

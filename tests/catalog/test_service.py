@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from metricdag.auth.tokens import TokenVerifier
 from metricdag.catalog.models import ResolvedDataset
-from metricdag.catalog_service.app import create_app
+from metricdag_catalog_service.app import create_app
 
 from .conftest import READ_WRITE, MakeBody, Mint, TokenService, bearer, unused_port
 
@@ -168,7 +168,7 @@ def test_module_entry_point_creates_the_database_folder_and_serves(tmp_path: Pat
     db = tmp_path / "nested" / "state" / "catalog.db"
     port = unused_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "metricdag.catalog_service", "--db-url", f"sqlite:///{db}", "--port", str(port),
+        [sys.executable, "-m", "metricdag_catalog_service", "--db-url", f"sqlite:///{db}", "--port", str(port),
          "--jwks-url", token_service.jwks_url, "--issuer", token_service.issuer, "--log-level", "warning"],
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )

@@ -8,6 +8,7 @@ import yaml
 
 from metricdag.changes.run import REPORTS_DIR
 from tests.conftest import PROJECT_ROOT
+from tests.deploy.test_ci_file import script_lines
 
 
 def test_the_merge_request_job_diffs_changed_metrics_and_publishes_junit() -> None:
@@ -15,7 +16,7 @@ def test_the_merge_request_job_diffs_changed_metrics_and_publishes_junit() -> No
     job = ci["metric-diff"]
     assert job["rules"] == [{"if": '$CI_PIPELINE_SOURCE == "merge_request_event"'}]
     assert job["stage"] in ci["stages"]
-    assert any(line.startswith('.ci/metric-diff "$CI_MERGE_REQUEST_DIFF_BASE_SHA"') for line in job["script"])
+    assert any(line.startswith('.ci/metric-diff "$CI_MERGE_REQUEST_DIFF_BASE_SHA"') for line in script_lines(job))
     assert job["artifacts"]["reports"]["junit"] == f"{REPORTS_DIR.as_posix()}/*/junit.xml"
     script = PROJECT_ROOT / ".ci" / "metric-diff"
     assert os.access(script, os.X_OK)

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from metricdag.changes.compare import column_effects, diff_partition, evaluate, row_effects, visible_columns
+from metricdag.changes.frame_diff import ColumnTolerance
 from metricdag.spec.models import ChangeSpec
-from metricdag.testing.diff import ColumnTolerance
 
 KEY = ["business_date", "store_id"]
 

@@ -16,10 +16,10 @@ import dagster as dg
 import pytest
 
 from metricdag.cli import main
-from metricdag.localstack.seed import sample_days
 from metricdag.runner import materialize_metric
 from metricdag.settings import load_environment
 from metricdag.warehouse import run_query
+from metricdag_localstack.seed import sample_days
 from tests.conftest import PROJECT_ROOT, copy_project
 
 pytestmark = pytest.mark.stack

@@ -6,8 +6,8 @@ import xml.etree.ElementTree as ET
 
 import pandas as pd
 
-from metricdag.testing.diff import diff_frames
-from metricdag.testing.report import NodeReport, render_html, render_junit, render_text
+from metricdag.changes.frame_diff import diff_frames
+from metricdag.changes.report import NodeReport, render_html, render_junit, render_text
 
 
 def changed_diff():

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from metricdag.localstack.processes import free_port
+from metricdag_localstack.processes import free_port
 
 MISSING = ("PostgreSQL is not installed (no initdb/pg_ctl under /usr/lib/postgresql/*/bin or on PATH): "
            "`make test` installs Debian's postgresql package when run as root (apt-get install postgresql)")

@@ -24,6 +24,14 @@ def jobs(config: dict) -> dict[str, dict]:
             if name not in KEYWORDS and not name.startswith(".") and isinstance(job, dict)}
 
 
+def script_lines(job: dict) -> list[str]:
+    """A job's script as GitLab runs it: nested lists (a YAML anchor such as ``*jdk``) flattened."""
+    script = job.get("script") or []
+    if isinstance(script, str):
+        return [script]
+    return [line for item in script for line in (item if isinstance(item, list) else [item])]
+
+
 def is_no_op(line: str) -> bool:
     """A command that only prints (or does nothing): ``echo ...`` without a pipe or a redirect."""
     if any(op in line for op in ("|", ">", "$(", "`")):
@@ -39,7 +47,7 @@ def job_problems(config: dict) -> list[str]:
         if not script:
             problems.append(f"{name}: no script")
             continue
-        lines = [script] if isinstance(script, str) else [str(s) for s in script]
+        lines = script_lines(job)
         for line in lines:
             if is_no_op(line):
                 problems.append(f"{name}: {line!r} only prints (a placeholder, not a step)")
@@ -106,3 +114,12 @@ def test_build_packages_and_deploy_deploys_manually_for_prod(config):
     ci_deploy = (ROOT / ".ci" / "deploy").read_text()
     assert any(".ci/deploy \"$METRICDAG_ENV\"" in line for line in deploy["script"])
     assert 'metricdag" deploy --env "$env"' in ci_deploy
+
+
+def test_the_init_stage_checks_the_definitions_and_installs_nothing_it_throws_away():
+    config = yaml.safe_load(CI_FILE.read_text())
+    init = [job for job in jobs(config).values() if job.get("stage") == "init"]
+    assert init, "no job in the init stage"
+    lines = [line for job in init for line in script_lines(job)]
+    assert any("make validate" in line for line in lines)
+    assert not any("apt-get install" in line for line in lines)  # each job is a fresh container

@@ -18,11 +18,11 @@ import boto3
 import pytest
 
 from metricdag.catalog.client import CatalogClient
+from metricdag.catalog.refresh import referenced_datasets
 from metricdag.cli import main
 from metricdag.deploy.plan import code_sha256
-from metricdag.localstack.processes import free_port
-from metricdag.localstack.seed import referenced_datasets
 from metricdag.settings import load_environment
+from metricdag_localstack.processes import free_port
 from tests.conftest import PROJECT_ROOT, copy_project
 
 pytestmark = pytest.mark.stack
@@ -42,7 +42,7 @@ def persister_zip(path: Path, body: str) -> Path:
 def moto(monkeypatch, tmp_path: Path) -> Iterator[str]:
     """moto's server as a process of this test's own (the queue names are fixed by the environment
     file, and moto's servers in one process share their state)."""
-    from metricdag.localstack.processes import start_process, wait_for_port
+    from metricdag_localstack.processes import start_process, wait_for_port
 
     port = free_port()
     log = tmp_path / "moto.log"

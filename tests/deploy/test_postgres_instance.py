@@ -10,8 +10,8 @@ import psycopg2
 import pytest
 import yaml
 
-from metricdag.localstack.seed import sample_days
 from metricdag.runner import materialize_metric
+from metricdag_localstack.seed import sample_days
 from tests.deploy.postgres import Postgres
 
 pytestmark = pytest.mark.stack

@@ -7,10 +7,10 @@ import pytest
 
 from metricdag.errors import SpecError
 from metricdag.factory import build_metric_definitions, job_name
-from metricdag.localstack.seed import sample_days
 from metricdag.runner import materialize_metric
 from metricdag.settings import load_environment
 from metricdag.warehouse import run_query
+from metricdag_localstack.seed import sample_days
 from tests.conftest import PROJECT_ROOT, copy_project
 
 METRIC = PROJECT_ROOT / "metrics" / "daily_net_sales"

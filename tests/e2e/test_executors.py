@@ -13,8 +13,8 @@ import pytest
 
 from metricdag.factory import build_metric_definitions, job_name
 from metricdag.factory.build import EXECUTOR_TAG
-from metricdag.localstack.seed import sample_days
 from metricdag.settings import load_environment
+from metricdag_localstack.seed import sample_days
 from tests.probe_metric import branch, make_probe, persisted_days
 
 pytestmark = pytest.mark.stack  # every test here needs the local stack

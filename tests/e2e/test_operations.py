@@ -21,11 +21,11 @@ from metricdag.events.sources import source_for
 from metricdag.factory import build_metric_definitions, job_name
 from metricdag.io.layout import partition_prefix
 from metricdag.io.objectstore import local_path, store_for
-from metricdag.localstack.seed import sample_days
-from metricdag.localstack.smtp_sink import messages
 from metricdag.resources import resources_for
 from metricdag.runner import materialize_metric
 from metricdag.settings import cached_environment, load_environment
+from metricdag_localstack.seed import sample_days
+from metricdag_localstack.smtp_sink import messages
 from tests.conftest import PROJECT_ROOT, copy_project
 
 pytestmark = pytest.mark.stack  # every test here needs the local stack
@@ -289,7 +289,7 @@ def test_a_failure_halts_downstream_is_audited_pages_once_and_a_success_resolves
 
 
 def test_an_smtp_sink_that_is_down_changes_nothing_but_the_email(seeded_env, failing_project, monkeypatch):
-    from metricdag.localstack.processes import free_port
+    from metricdag_localstack.processes import free_port
 
     monkeypatch.setenv("METRICDAG_PD_ROUTING_KEY_SALES", ROUTING_KEY)
     monkeypatch.setenv("METRICDAG_SMTP_PORT", str(free_port()))  # nobody listens there
@@ -325,7 +325,7 @@ def outbox_tick(defs: dg.Definitions):
 def test_alerts_missed_while_both_channels_were_down_go_out_on_the_next_outbox_tick(
     seeded_env, failing_project, monkeypatch, capsys
 ):
-    from metricdag.localstack.processes import free_port
+    from metricdag_localstack.processes import free_port
 
     monkeypatch.setenv("METRICDAG_PD_ROUTING_KEY_SALES", ROUTING_KEY)
     real = build_metric_definitions(FOLDER, seeded_env)

@@ -6,9 +6,9 @@ import socket
 
 import pytest
 
-from metricdag.localstack import stack
-from metricdag.localstack.processes import free_port
 from metricdag.settings import load_environment
+from metricdag_localstack import stack
+from metricdag_localstack.processes import free_port
 from tests.conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.stack  # every test here needs the local stack

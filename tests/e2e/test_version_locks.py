@@ -7,8 +7,8 @@ import pytest
 
 from metricdag.factory import build_metric_definitions, job_name
 from metricdag.factory.locks import lock_tag, locks_in
-from metricdag.localstack.seed import catalog_client, sample_days
 from metricdag.settings import load_environment
+from metricdag_localstack.seed import catalog_client, sample_days
 from tests.conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.stack  # every test here needs the local stack

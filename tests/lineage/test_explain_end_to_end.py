@@ -13,13 +13,13 @@ from metricdag.audit.store import audit_store_for
 from metricdag.catalog.models import DatasetDefinition
 from metricdag.cli import main
 from metricdag.io.objectstore import join_uri, store_for
-from metricdag.localstack import sample_data
-from metricdag.localstack.seed import catalog_client, sample_days
 from metricdag.runner import materialize_metric
 from metricdag.settings import load_environment
 from metricdag.spec.loader import load_metric
 from metricdag.versioning import metric_version
 from metricdag.warehouse import run_query
+from metricdag_localstack import sample_data
+from metricdag_localstack.seed import catalog_client, sample_days
 from tests.conftest import PROJECT_ROOT, copy_project
 
 pytestmark = pytest.mark.stack

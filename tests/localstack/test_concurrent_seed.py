@@ -12,9 +12,9 @@ import pytest
 
 from metricdag.catalog.client import CatalogClient
 from metricdag.io.objectstore import join_uri, local_path
-from metricdag.localstack.seed import sample_days
 from metricdag.settings import Environment
 from metricdag.warehouse import run_query
+from metricdag_localstack.seed import sample_days
 from tests.conftest import PROJECT_ROOT, SAMPLE_ROWS
 
 pytestmark = pytest.mark.stack

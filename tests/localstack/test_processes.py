@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from metricdag.errors import MetricdagError
-from metricdag.localstack.processes import (
+from metricdag_localstack.processes import (
     free_port,
     pid_alive,
     port_in_use,

@@ -7,7 +7,7 @@ import warnings
 
 import pytest
 
-from metricdag.localstack.snowflake_server import SessionWatch, report_write_conflicts, session_token
+from metricdag_localstack.snowflake_server import SessionWatch, report_write_conflicts, session_token
 
 TIMEOUT_S = 10.0
 

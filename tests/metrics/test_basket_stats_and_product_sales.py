@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from metricdag.catalog.seed import load_seed_files
-from metricdag.localstack import sample_data
 from metricdag.nodes.context import NodeContext
 from metricdag.nodes.runner import run_node
 from metricdag.spec.loader import load_metric
+from metricdag_localstack import sample_data
 
 REPO = Path(__file__).resolve().parents[2]
 METRIC = load_metric(REPO / "metrics" / "daily_net_sales", REPO)

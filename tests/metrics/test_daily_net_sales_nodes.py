@@ -9,9 +9,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from metricdag.localstack import sample_data
 from metricdag.nodes.context import NodeContext
 from metricdag.nodes.python import load_entrypoint
+from metricdag_localstack import sample_data
 
 REPO = Path(__file__).resolve().parents[2]
 METRIC = REPO / "metrics" / "daily_net_sales"

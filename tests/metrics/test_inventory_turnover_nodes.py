@@ -9,10 +9,10 @@ from pathlib import Path
 import pandas as pd
 
 from metricdag.catalog.seed import load_seed_files
-from metricdag.localstack import sample_data
 from metricdag.nodes.context import NodeContext
 from metricdag.nodes.runner import run_node
 from metricdag.spec.loader import load_metric
+from metricdag_localstack import sample_data
 from tests.jvm_support import LineCollector
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,8 +12,8 @@ from subprocess import Popen
 
 import pytest
 
-from metricdag.localstack.processes import free_port, start_process, stop_process_group, wait_for_port
 from metricdag.settings import Environment, load_environment
+from metricdag_localstack.processes import free_port, start_process, stop_process_group, wait_for_port
 
 HOST = "127.0.0.1"
 START_TIMEOUT_S = 60
@@ -40,7 +40,7 @@ class LocalSnowflake:
         argv = [
             sys.executable,
             "-m",
-            "metricdag.localstack.snowflake_server",
+            "metricdag_localstack.snowflake_server",
             "--db-dir",
             str(self.db_dir),
             "--host",

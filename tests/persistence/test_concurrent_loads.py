@@ -12,12 +12,12 @@ from concurrent.futures import ThreadPoolExecutor
 import pyarrow as pa
 import pytest
 
-from metricdag.localstack.snowflake_server import IDLE_TRANSACTION_TIMEOUT_S
 from metricdag.persistence import handler as handler_module
-from metricdag.persistence.handler import ensure_table, handler, plan_load
+from metricdag.persistence.handler import begin_locked, ensure_table, handler, plan_load
 from metricdag.persistence.request import PartitionBusyError, PersistError, PersistRequest
 from metricdag.retries import is_transient
 from metricdag.warehouse import connect, run_query
+from metricdag_localstack.snowflake_server import IDLE_TRANSACTION_TIMEOUT_S
 from tests.persistence.conftest import qualified
 from tests.persistence.test_handler import DAY1, DAY2, as_rows, event, rows, sales, table, write_parquet  # noqa: F401
 
@@ -102,9 +102,9 @@ def test_a_load_that_overlaps_another_waits_for_it_and_replaces_its_rows(seeded_
     with connect(seeded_env.snowflake, database="METRICDAG") as conn:
         cursor = conn.cursor()
         ensure_table(cursor, plan)
-        for statement in ("BEGIN", plan.take_lock, plan.delete, plan.copy):  # the first load, mid-way
-            sql = statement if isinstance(statement, str) else statement.sql
-            cursor.execute(sql, None if isinstance(statement, str) else statement.params)
+        begin_locked(cursor, plan)  # the first load of this partition, mid-way
+        for statement in (plan.delete, plan.copy):
+            cursor.execute(statement.sql, statement.params)
         with ThreadPoolExecutor(1) as pool:
             later = pool.submit(handler, event(table, write_parquet(objectstore, second), DAY1))
             time.sleep(2)
@@ -114,6 +114,25 @@ def test_a_load_that_overlaps_another_waits_for_it_and_replaces_its_rows(seeded_
 
     assert result["status"] == "loaded"
     assert rows(seeded_env, table, DAY1) == as_rows(second)
+
+
+def test_each_partition_has_one_lock_row_naming_its_last_load(seeded_env, objectstore, table):
+    """The first load of a partition creates its lock row; later loads take it without another."""
+    loads = [(DAY1, {"berlin": 1.0}), (DAY1, {"paris": 2.0}), (DAY2, {"rome": 3.0}), (DAY1, {"oslo": 4.0})]
+    run_ids = {}
+    for day, stores in loads:
+        result = handler(event(table, write_parquet(objectstore, sales(day, stores)), day))
+        assert result["status"] == "loaded"
+        run_ids[day] = result["run_id"]
+
+    _, locks = run_query(
+        seeded_env.snowflake,
+        'SELECT "PARTITION_VALUE", "RUN_ID" FROM "METRICDAG"."METRICS"."METRICDAG_LOAD_LOCKS" '
+        'WHERE "TABLE_NAME" = ? ORDER BY "PARTITION_VALUE"',
+        (table.upper(),),
+    )
+    assert locks == [(DAY1, run_ids[DAY1]), (DAY2, run_ids[DAY2])]
+    assert rows(seeded_env, table, DAY1) == as_rows(sales(DAY1, {"oslo": 4.0}))
 
 
 def test_a_partition_held_too_long_is_a_clear_transient_error(seeded_env, objectstore, table, monkeypatch):

@@ -7,9 +7,9 @@ import dagster as dg
 import pytest
 
 from metricdag.audit.store import audit_store_for
-from metricdag.localstack.seed import sample_days
 from metricdag.runner import materialize_metric
 from metricdag.warehouse import run_query
+from metricdag_localstack.seed import sample_days
 from tests.conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.stack

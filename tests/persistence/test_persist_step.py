@@ -53,7 +53,7 @@ class ConcurrentRunIOManager(ParquetIOManager):
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
         super().handle_output(context, obj)
         if context.asset_key == REVIEW:
-            prefix = self.location(REVIEW, DAY).rsplit("/", 1)[0]
+            prefix = self.object_store.location(REVIEW, DAY).rsplit("/", 1)[0]
             store_for(prefix).put_bytes(join_uri(prefix, f"{uuid.uuid4()}-1.parquet"), to_parquet_bytes(OTHER))
 
 
@@ -94,7 +94,7 @@ def events(result: dg.ExecuteInProcessResult, kind: str) -> list[dg.DagsterEvent
 def test_the_persist_step_loads_the_review_file_of_its_own_run(env, tmp_path):
     defs, table = definitions(tmp_path, env)
     base = defs.resources["io_manager"]
-    concurrent = ConcurrentRunIOManager(base_uri=base.base_uri, environment=base.environment)
+    concurrent = ConcurrentRunIOManager(object_store=base.object_store, project_root=base.project_root)
 
     result = materialize(defs, concurrent)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from metricdag.localstack.seed import sample_days
 from metricdag.settings import load_environment
+from metricdag_localstack.seed import sample_days
 from tests.probe_metric import make_probe, run_days
 
 pytestmark = pytest.mark.stack

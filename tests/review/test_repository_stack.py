@@ -16,8 +16,8 @@ import pytest
 from metricdag.cli import main
 from metricdag.io.layout import partition_prefix
 from metricdag.io.objectstore import store_for
-from metricdag.localstack.seed import sample_days
 from metricdag.settings import load_environment
+from metricdag_localstack.seed import sample_days
 from tests.probe_metric import make_probe, run_days
 
 pytestmark = pytest.mark.stack
@@ -88,8 +88,8 @@ def test_a_new_metric_blocks_as_declared_and_variance_reads_the_repository(gate_
 def test_review_history_prints_each_evaluation(gate_project, monkeypatch, capsys):
     monkeypatch.setenv("METRICDAG_HOME", str(gate_project["project"]))
     days = gate_project["days"]
-    from metricdag.versioning import metric_version
     from metricdag.spec.loader import load_metric
+    from metricdag.versioning import metric_version
 
     code = main(["review", "history", METRIC, "--check", "variance"])
 

@@ -13,8 +13,8 @@ from datetime import date
 import dagster as dg
 import pytest
 
-from metricdag.localstack.seed import sample_days
 from metricdag.settings import load_environment
+from metricdag_localstack.seed import sample_days
 from tests.probe_metric import make_probe, run_days
 from tests.probe_metric import persisted_days as probe_persisted_days
 

@@ -11,8 +11,8 @@ import pytest
 
 from metricdag.cli import main
 from metricdag.factory import build_metric_definitions, job_name
-from metricdag.localstack.seed import sample_days
 from metricdag.settings import load_environment
+from metricdag_localstack.seed import sample_days
 from tests.conftest import copy_project
 
 pytestmark = pytest.mark.stack

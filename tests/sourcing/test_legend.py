@@ -22,11 +22,11 @@ from metricdag.auth.middleware import BearerAuthMiddleware
 from metricdag.auth.session import ClientCredentialsSession
 from metricdag.catalog.conform import conform
 from metricdag.catalog.models import DatasetSchema, LegendLambdaCoordinates
-from metricdag.localstack import sample_data
-from metricdag.localstack.legend_service import create_legend_app, legend_scope
 from metricdag.retries import is_transient, is_transient_status
 from metricdag.sourcing.errors import SourceError
 from metricdag.sourcing.legend import PageRetries, backoff_delay, lambda_url, read_legend, retry_after_seconds
+from metricdag_localstack import sample_data
+from metricdag_localstack.legend_service import create_legend_app, legend_scope
 from tests.oauth_fixtures import TokenService
 from tests.servers import RunningServer, serve, unused_port
 
@@ -194,7 +194,7 @@ def test_400_fails_at_once_with_the_servers_message(script, session) -> None:
     s, url = script
     s.answers = [(400, {"message": "unknown parameter 'dte'"}, {})]
 
-    with pytest.raises(SourceError, match="answered 400: unknown parameter 'dte'"):
+    with pytest.raises(SourceError, match="answered HTTP 400: unknown parameter 'dte'"):
         read_legend(session, url, {"dte": "2024-06-03"}, 10, "fx_rates", retry=FAST, sleep=lambda _: None)
     assert len(s.requests) == 1
 
@@ -273,7 +273,7 @@ def test_lambda_urls_join_the_environments_base() -> None:
 def test_module_entry_point_requires_a_token(token_service: TokenService) -> None:
     port = unused_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "metricdag.localstack.legend_service", "--jwks-url", token_service.jwks_url,
+        [sys.executable, "-m", "metricdag_localstack.legend_service", "--jwks-url", token_service.jwks_url,
          "--issuer", token_service.issuer, "--port", str(port), "--log-level", "warning"],
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )

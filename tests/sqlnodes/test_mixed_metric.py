@@ -9,10 +9,10 @@ import pytest
 
 from metricdag.catalog.client import CatalogClient
 from metricdag.catalog.seed import load_seed_files, seed_catalog
-from metricdag.localstack.seed import sample_days
 from metricdag.runner import materialize_metric
 from metricdag.settings import load_environment
 from metricdag.warehouse import run_query
+from metricdag_localstack.seed import sample_days
 from tests.conftest import copy_project
 
 pytestmark = pytest.mark.stack

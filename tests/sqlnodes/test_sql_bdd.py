@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pytest_bdd import scenarios
 
-from metricdag.testing.bdd import *  # noqa: F403 - the shared step definitions
+from metricdag_testing.bdd import *  # noqa: F403 - the shared step definitions
 from tests.conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.stack

@@ -6,9 +6,9 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from metricdag.localstack.seed import sample_days
 from metricdag.runner import materialize_metric
 from metricdag.warehouse import run_query
+from metricdag_localstack.seed import sample_days
 from tests.conftest import PROJECT_ROOT, SAMPLE_ROWS
 
 pytestmark = pytest.mark.stack
@@ -84,8 +84,8 @@ def test_checks_and_persist_of_a_sql_output_never_fetch_its_rows(seeded_env, mon
 def test_a_freshness_check_of_a_source_read_in_place_counts_it_in_the_warehouse(seeded_env, monkeypatch, tmp_path):
     """pos_transactions stays in the warehouse for the SQL node: its freshness check uses the
     sourcing asset's count, and blocks the run when the day holds fewer rows than required."""
-    import metricdag.warehouse_io.read as read
     from metricdag.settings import load_environment
+    import metricdag.warehouse_io.read as read
     from tests.conftest import copy_project
 
     monkeypatch.setattr(read, "read_table", lambda *a, **k: (_ for _ in ()).throw(AssertionError("rows fetched")))

@@ -7,7 +7,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from metricdag.testing.bdd import NodeCase, output_has_exactly_rows, output_has_n_rows, output_has_rows
+from metricdag_testing.bdd import NodeCase, output_has_exactly_rows, output_has_n_rows, output_has_rows
 from tests.conftest import PROJECT_ROOT
 
 TABLE = [["store_id", "net_sales_usd"], ["S001", "10.00"], ["S002", "20.00"]]

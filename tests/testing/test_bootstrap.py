@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from metricdag.spec.loader import load_metric
-from metricdag.testing.bootstrap import node_folder, node_folders, untested_nodes
+from metricdag_testing.bootstrap import node_folder, node_folders, untested_nodes
 from tests.conftest import PROJECT_ROOT, copy_project
 
 

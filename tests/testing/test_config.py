@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from metricdag.errors import ConfigError, SpecError
-from metricdag.testing.config import load_node_under_test, load_test_environment
+from metricdag.spec.node_tests import load_node_under_test, load_test_environment
 from tests.conftest import PROJECT_ROOT, copy_project
 
 NODE = Path("metrics/daily_net_sales/metric_calculation/net_sales")

@@ -7,8 +7,8 @@ import xml.etree.ElementTree as ET
 import pandas as pd
 import pytest
 
-from metricdag.testing.diff import ColumnTolerance, DiffError, diff_frames
-from metricdag.testing.report import NodeReport, render_html, render_junit, render_text
+from metricdag.changes.frame_diff import ColumnTolerance, DiffError, diff_frames
+from metricdag.changes.report import NodeReport, render_html, render_junit, render_text
 
 KEY = ["store_id"]
 

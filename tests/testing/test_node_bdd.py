@@ -1,5 +1,5 @@
 """Every node's BDD scenarios (``metrics/*/**/tests/bdd/*.feature``) with the shared steps of
-:mod:`metricdag.testing.bdd`. Nodes run in process (JVM nodes through the session's compile cache)."""
+:mod:`metricdag_testing.bdd`. Nodes run in process (JVM nodes through the session's compile cache)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from pytest_bdd import scenarios
 
-from metricdag.testing.bdd import *  # noqa: F403 - the shared step definitions
+from metricdag_testing.bdd import *  # noqa: F403 - the shared step definitions
 from tests.conftest import PROJECT_ROOT
 from tests.jvm_support import session_jvm_cache
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from metricdag.testing.bootstrap import node_folders
-from metricdag.testing.report import render_text
-from metricdag.testing.runner import run_node_test
+from metricdag.changes.report import render_text
+from metricdag_testing.bootstrap import node_folders
+from metricdag_testing.runner import run_node_test
 from tests.conftest import PROJECT_ROOT
 from tests.jvm_support import session_jvm_cache
 

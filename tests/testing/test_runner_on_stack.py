@@ -17,12 +17,12 @@ import pytest
 
 from metricdag.catalog.client import CatalogClient, SnapshotNotFoundError
 from metricdag.catalog.snapshots import SnapshotDataset
-from metricdag.io.objectstore import local_path, sha256_hex
 from metricdag.cli import main
+from metricdag.io.objectstore import local_path, sha256_hex
 from metricdag.settings import Environment, load_environment
-from metricdag.testing.runner import publish_node_baselines, run_node_test
-from metricdag.testing.scratch import schema_exists
-from metricdag.testing.snapshots import fetch_verified
+from metricdag_testing.runner import publish_node_baselines, run_node_test
+from metricdag_testing.scratch import schema_exists
+from metricdag_testing.snapshots import fetch_verified
 from tests.conftest import copy_project
 
 pytestmark = pytest.mark.stack
@@ -144,7 +144,7 @@ def scratch_schemas_with_prefix(env: Environment, prefix: str) -> list[str]:
 
 
 def test_an_interrupt_during_the_node_still_drops_the_schema(isolated: IsolatedNode, monkeypatch) -> None:
-    from metricdag.testing import scratch as scratch_module
+    from metricdag_testing import scratch as scratch_module
 
     seen: list[str] = []
     original = scratch_module.ScratchSchema.__init__

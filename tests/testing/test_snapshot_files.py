@@ -10,7 +10,7 @@ from metricdag.catalog.models import DatasetSchema
 from metricdag.catalog.snapshots import SnapshotDataset
 from metricdag.io.objectstore import sha256_hex
 from metricdag.settings import ObjectStoreSettings, load_environment
-from metricdag.testing.snapshots import SnapshotVerificationError, encode, fetch_verified
+from metricdag_testing.snapshots import SnapshotVerificationError, encode, fetch_verified
 from tests.conftest import PROJECT_ROOT
 
 SCHEMA = DatasetSchema.model_validate(

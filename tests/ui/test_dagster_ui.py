@@ -17,9 +17,9 @@ import requests
 
 from metricdag.factory import job_name
 from metricdag.factory.naming import group_name
-from metricdag.localstack.processes import free_port, stop_process_group, wait_for_port
 from metricdag.spec.loader import discover_metric_folders, load_metric
 from metricdag.workspace import dg_command, write_workspace
+from metricdag_localstack.processes import free_port, stop_process_group, wait_for_port
 from tests.conftest import PROJECT_ROOT, copy_project
 
 pytestmark = pytest.mark.stack  # every test here needs the local stack

@@ -7,18 +7,17 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from metricdag.errors import Problem
+from metricdag.schema import StrictModel
 
 ALERTING_FILE = Path("pipeline-configs") / "alerting.yaml"
 
 SEVERITIES = ("critical", "error", "warning", "info")
 
 
-class Route(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class Route(StrictModel):
     email: list[str] = Field(default_factory=list, description="recipients")
     pagerduty_routing_key_env: str | None = Field(
         default=None, pattern=r"^[A-Z_][A-Z0-9_]*$", description="NAME of the variable holding the routing key"
@@ -29,9 +28,7 @@ class Route(BaseModel):
         return os.environ.get(self.pagerduty_routing_key_env) if self.pagerduty_routing_key_env else None
 
 
-class AlertingConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class AlertingConfig(StrictModel):
     routes: dict[str, Route] = Field(default_factory=dict)
     default_routes: list[str] = Field(default_factory=list, description="for metrics that name none")
     metrics: dict[str, list[str]] = Field(default_factory=dict, description="metric -> route names")

@@ -38,7 +38,7 @@ from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
 from metricdag.auth.transport import first_base_covering, transport_problem
-from metricdag.errors import ConfigError, MetricdagError
+from metricdag.errors import ConfigError, MetricdagError, response_message
 
 if TYPE_CHECKING:
     from metricdag.settings import AuthSettings
@@ -101,17 +101,6 @@ class ClientCredentials:
         return value
 
 
-def _oauth_error(resp: requests.Response) -> str:
-    try:
-        body = resp.json()
-        error, description = body.get("error"), body.get("error_description")
-    except (ValueError, AttributeError):
-        error = description = None
-    if isinstance(error, str):
-        return f"{error}: {description}" if isinstance(description, str) else error
-    return f"HTTP {resp.status_code}"
-
-
 class ClientCredentialsSession(OAuth2Session):
     """A ``requests.Session`` that authenticates every request with a current access token."""
 
@@ -162,11 +151,11 @@ class ClientCredentialsSession(OAuth2Session):
         if resp.status_code >= 500:
             raise TokenServiceUnavailableError(
                 f"cannot get an access token for {creds.client_id!r}: the token service at {creds.token_url} "
-                f"answered {_oauth_error(resp)}"
+                f"answered {response_message(resp)}"
             )
         if resp.status_code != 200:
             raise TokenRequestError(
-                f"the token service at {creds.token_url} refused client {creds.client_id!r}: {_oauth_error(resp)}"
+                f"the token service at {creds.token_url} refused client {creds.client_id!r}: {response_message(resp)}"
             )
         try:
             token = self._client.parse_request_body_response(resp.text, scope=self.scope)

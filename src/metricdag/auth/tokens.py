@@ -1,4 +1,5 @@
-"""Access tokens: RS256 JWTs (RFC 9068 style) issued by the token service, verified by services.
+"""Verifying access tokens: RS256 JWTs (RFC 9068 style) issued by the token service
+(:mod:`metricdag_token_service.tokens`), verified here by every service that takes them.
 
 A token carries ``iss``, ``sub`` (the client id), ``aud``, ``iat``, ``nbf``, ``exp``, ``jti`` and
 ``scope`` (space-separated). Verification accepts RS256 only (no ``none``, no HMAC with the
@@ -10,11 +11,9 @@ the token.
 from __future__ import annotations
 
 import logging
-import math
 import threading
 import time
-import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol
@@ -22,12 +21,12 @@ from typing import Any, Protocol
 import jwt
 import requests
 
-from metricdag.auth.keys import ALGORITHM, SigningKey
 from metricdag.auth.transport import require_secure_transport
 from metricdag.errors import ConfigError, MetricdagError
 
 log = logging.getLogger("metricdag.auth")
 
+ALGORITHM = "RS256"
 REQUIRED_CLAIMS = ["exp", "iat", "iss", "aud", "sub"]
 
 
@@ -49,33 +48,6 @@ class Principal:
     token_id: str | None = None
 
 
-def issue_token(
-    key: SigningKey,
-    *,
-    issuer: str,
-    audience: str,
-    subject: str,
-    scopes: Iterable[str],
-    ttl_s: float,
-    now: float | None = None,
-) -> str:
-    """A signed access token for ``subject`` with ``scopes``, valid at least ``ttl_s`` seconds from
-    ``now`` (whole seconds: ``exp`` is rounded up, so a client may trust ``expires_in = ttl_s``)."""
-    now = now if now is not None else time.time()
-    claims = {
-        "iss": issuer,
-        "sub": subject,
-        "client_id": subject,
-        "aud": audience,
-        "iat": int(now),
-        "nbf": int(now),
-        "exp": math.ceil(now) + int(ttl_s),
-        "jti": uuid.uuid4().hex,
-        "scope": " ".join(sorted(set(scopes))),
-    }
-    return jwt.encode(claims, key.private_key, algorithm=ALGORITHM, headers={"kid": key.kid, "typ": "at+jwt"})
-
-
 class KeySource(Protocol):
     def key_for(self, kid: str) -> Any | None:
         """The public key with id ``kid``, or None when there is none."""
@@ -88,7 +60,8 @@ class StaticKeys:
         self._keys = dict(keys)
 
     @classmethod
-    def of(cls, *signing_keys: SigningKey) -> "StaticKeys":
+    def of(cls, *signing_keys: Any) -> "StaticKeys":
+        """The public keys of signing keys (anything with ``kid`` and ``public_key``)."""
         return cls({k.kid: k.public_key for k in signing_keys})
 
     def key_for(self, kid: str) -> Any | None:

@@ -40,6 +40,7 @@ from metricdag.persistence.sql import TableRef
 from metricdag.runner import SummaryRow, materialize_metric
 from metricdag.settings import Environment
 from metricdag.spec.loader import Metric, load_metric
+from metricdag.spec.layers import PERSISTED
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +232,7 @@ def report_materializations(instance: dg.DagsterInstance, metric: Metric, result
     for table in result.published:
         for part in table.partitions:
             instance.report_runless_asset_event(dg.AssetMaterialization(
-                asset_key=asset_key(metric.name, "persisted", table.dataset),
+                asset_key=asset_key(metric.name, PERSISTED, table.dataset),
                 partition=part.day.isoformat(),
                 description=f"published by backfill {result.backfill_id} from {table.staging}",
                 metadata={"table": table.table, "rows_loaded": part.rows, "dagster/row_count": part.rows,

@@ -47,7 +47,7 @@ from metricdag.catalog.snapshots import (
     SnapshotsResponse,
     StoredNodeSnapshotConfig,
 )
-from metricdag.errors import MetricdagError
+from metricdag.errors import MetricdagError, response_message
 from metricdag.io.files import write_atomically
 
 if TYPE_CHECKING:
@@ -95,26 +95,6 @@ def _reason(exc: Exception) -> str:
     if isinstance(exc, TokenServiceUnavailableError):
         return str(exc)
     return type(exc).__name__
-
-
-def _validation_error(error: dict) -> str:
-    """``loc: msg``, plus the reason FastAPI puts in ``ctx.error`` (e.g. which JSON number was refused)."""
-    text = f"{'.'.join(str(p) for p in error.get('loc', []))}: {error.get('msg', '')}"
-    reason = (error.get("ctx") or {}).get("error") if isinstance(error.get("ctx"), dict) else None
-    return f"{text} ({reason})" if isinstance(reason, str) and reason and reason not in text else text
-
-
-def _detail(resp: requests.Response) -> str:
-    """The service's message (FastAPI's ``{"detail": ...}``), else the start of the body."""
-    try:
-        detail = resp.json().get("detail")
-    except (ValueError, AttributeError):
-        detail = None
-    if isinstance(detail, str):
-        return detail
-    if isinstance(detail, list):  # 422: pydantic errors
-        return "; ".join(_validation_error(e) for e in detail if isinstance(e, dict))
-    return f"HTTP {resp.status_code}: {resp.text[:300]}"
 
 
 def cache_digest(etag: str | None, dataset: Any) -> str:
@@ -213,9 +193,9 @@ class CatalogClient:
         if resp.status_code == 304 and hit:
             return hit[0]
         if resp.status_code == 404:
-            raise DatasetNotFoundError(f"catalog at {self.base_url}: {_detail(resp)}")
+            raise DatasetNotFoundError(f"catalog at {self.base_url}: {response_message(resp)}")
         if resp.status_code != 200:
-            raise CatalogError(f"catalog at {self.base_url} refused {what}: {_detail(resp)}")
+            raise CatalogError(f"catalog at {self.base_url} refused {what}: {response_message(resp)}")
         try:
             dataset = ResolvedDataset.model_validate_json(resp.content)
         except ValidationError as exc:
@@ -263,7 +243,7 @@ class CatalogClient:
                 f"cannot {what}: the catalog at {self.base_url} is unreachable ({_reason(exc)})"
             ) from None
         if resp.status_code >= 500:
-            raise CatalogUnavailableError(f"cannot {what}: the catalog at {self.base_url} answered {_detail(resp)}")
+            raise CatalogUnavailableError(f"cannot {what}: the catalog at {self.base_url} answered {response_message(resp)}")
         return resp
 
     def publish(self, defn: DatasetDefinition) -> None:
@@ -271,9 +251,9 @@ class CatalogClient:
         what = f"publish dataset {defn.name!r} version {defn.version!r}"
         resp = self._call("POST", "/datasets", what, json=defn.model_dump(mode="json", by_alias=True))
         if resp.status_code == 409:
-            raise VersionExistsError(_detail(resp))
+            raise VersionExistsError(response_message(resp))
         if resp.status_code != 201:
-            raise CatalogError(f"cannot {what}: the catalog at {self.base_url} answered {_detail(resp)}")
+            raise CatalogError(f"cannot {what}: the catalog at {self.base_url} answered {response_message(resp)}")
 
     def publish_if_absent(self, defn: DatasetDefinition) -> bool:
         """Publish unless that version exists; True when it was published now."""
@@ -287,7 +267,7 @@ class CatalogClient:
         """``[{"name", "latest_version", "versions"}]`` sorted by name."""
         resp = self._call("GET", "/datasets", "list datasets")
         if resp.status_code != 200:
-            raise CatalogError(f"cannot list datasets: the catalog at {self.base_url} answered {_detail(resp)}")
+            raise CatalogError(f"cannot list datasets: the catalog at {self.base_url} answered {response_message(resp)}")
         return resp.json()
 
     def health(self) -> bool:
@@ -305,7 +285,7 @@ class CatalogClient:
             raise CatalogError(f"catalog at {self.base_url} sent an invalid answer to {what}: {exc}") from None
 
     def _refused(self, resp: requests.Response, what: str) -> CatalogError:
-        return CatalogError(f"cannot {what}: the catalog at {self.base_url} answered {_detail(resp)}")
+        return CatalogError(f"cannot {what}: the catalog at {self.base_url} answered {response_message(resp)}")
 
     # ---- run version locks -------------------------------------------------------------
 
@@ -328,7 +308,7 @@ class CatalogClient:
             raise CatalogError(f"cannot {what}: {exc}") from None
         resp = self._call("POST", "/locks", what, json=lock.model_dump(mode="json"))
         if resp.status_code == 409:
-            raise LockConflictError(_detail(resp))
+            raise LockConflictError(response_message(resp))
         if resp.status_code not in (200, 201):
             raise self._refused(resp, what)
         stored = self._parse(StoredRunLock, resp, what)
@@ -382,7 +362,7 @@ class CatalogClient:
         what = f"publish snapshot dataset {snapshot.dataset_id!r} version {snapshot.version!r}"
         resp = self._call("POST", "/snapshot-datasets", what, json=snapshot.model_dump(mode="json", by_alias=True))
         if resp.status_code == 409:
-            raise VersionExistsError(_detail(resp))
+            raise VersionExistsError(response_message(resp))
         if resp.status_code != 201:
             raise self._refused(resp, what)
         return self._parse(PublishedSnapshotDataset, resp, what)
@@ -392,7 +372,7 @@ class CatalogClient:
         params = {"version": version} if version else {}
         resp = self._call("GET", f"/snapshot-datasets/{requests.utils.quote(dataset_id, safe='')}", what, params=params)
         if resp.status_code == 404:
-            raise SnapshotNotFoundError(f"catalog at {self.base_url}: {_detail(resp)}")
+            raise SnapshotNotFoundError(f"catalog at {self.base_url}: {response_message(resp)}")
         if resp.status_code != 200:
             raise self._refused(resp, what)
         return self._parse(PublishedSnapshotDataset, resp, what)
@@ -435,7 +415,7 @@ class CatalogClient:
         what = f"read the snapshots of node {node_name!r} for {test_environment!r}"
         resp = self._call("GET", "/snapshots", what, params={"node_name": node_name, "test_environment": test_environment})
         if resp.status_code == 404:
-            raise SnapshotNotFoundError(f"catalog at {self.base_url}: {_detail(resp)}")
+            raise SnapshotNotFoundError(f"catalog at {self.base_url}: {response_message(resp)}")
         if resp.status_code != 200:
             raise self._refused(resp, what)
         return self._parse(SnapshotsResponse, resp, what)

@@ -8,9 +8,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from metricdag.catalog.models import ENV_NAME, NAME_RE, canonical_version
+from metricdag.schema import StrictModel
 
 RUN_ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
 MAX_DATASETS = 1000
@@ -18,10 +19,9 @@ MAX_DATASETS = 1000
 DatasetVersion = Annotated[str, Field(pattern=r"^v?[0-9]{1,9}(\.[0-9]{1,9}){0,2}$", max_length=64)]
 
 
-class RunLock(BaseModel):
+class RunLock(StrictModel):
     """What ``POST /locks`` takes."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     run_id: str = Field(pattern=RUN_ID, description="the Dagster run id")
     metric: str = Field(pattern=NAME_RE.pattern)

@@ -12,9 +12,9 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal, Union
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_serializer, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_serializer, model_validator
+from metricdag.schema import NAME_RE, StrictModel
 
-NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 ENV_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,62}$"
 ENV_RE = re.compile(ENV_NAME)
 IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,254}$")
@@ -36,11 +36,7 @@ Text = Annotated[str, AfterValidator(_unicode_text)]
 ColumnType = Literal["string", "int64", "float64", "decimal", "bool", "date", "timestamp"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-class Column(_Strict):
+class Column(StrictModel):
     name: str = Field(max_length=255)
     type: ColumnType
     nullable: bool = True
@@ -65,7 +61,7 @@ class Column(_Strict):
         return v
 
 
-class DatasetSchema(_Strict):
+class DatasetSchema(StrictModel):
     columns: list[Column] = Field(min_length=1, max_length=2000)
     key: list[str] = Field(default_factory=list, description="columns that identify a row")
     partition_column: str | None = Field(default=None, description="DATE column holding the daily partition")
@@ -85,7 +81,7 @@ class DatasetSchema(_Strict):
         return next(c for c in self.columns if c.name == name)
 
 
-class SnowflakeCoordinates(_Strict):
+class SnowflakeCoordinates(StrictModel):
     kind: Literal["snowflake"] = "snowflake"
     database: str | None = Field(default=None, description="defaults to the environment's database")
     schema_name: str = Field(alias="schema")
@@ -99,7 +95,7 @@ class SnowflakeCoordinates(_Strict):
         return v
 
 
-class ObjectStoreCoordinates(_Strict):
+class ObjectStoreCoordinates(StrictModel):
     kind: Literal["object_store"] = "object_store"
     prefix: Text = Field(
         min_length=1,
@@ -119,7 +115,7 @@ class ObjectStoreCoordinates(_Strict):
         return v
 
 
-class LegendLambdaCoordinates(_Strict):
+class LegendLambdaCoordinates(StrictModel):
     kind: Literal["legend_lambda"] = "legend_lambda"
     url: str = Field(
         max_length=2048,
@@ -146,7 +142,7 @@ Coordinates = Annotated[
 ]
 
 
-class DatasetDefinition(_Strict):
+class DatasetDefinition(StrictModel):
     """What a publisher sends: one version of one logical dataset."""
 
     name: str
@@ -174,7 +170,7 @@ class DatasetDefinition(_Strict):
         return v
 
 
-class ResolvedDataset(_Strict):
+class ResolvedDataset(StrictModel):
     """One dataset version as seen from one environment (what the client returns)."""
 
     name: str

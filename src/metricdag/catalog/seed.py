@@ -9,18 +9,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
 
 from metricdag.catalog.client import CatalogClient
 from metricdag.catalog.models import DatasetDefinition, canonical_version
 from metricdag.errors import ConfigError, Problem, SpecError
 from metricdag.yamlio import line_of, parse_yaml, load_model
+from metricdag.schema import StrictModel
+
+CATALOG_SEED_DIR = Path("pipeline-configs") / "catalog"
+"""Where a project keeps the catalog entries it publishes (one YAML file per metric)."""
 
 
-class CatalogSeedFile(BaseModel):
+class CatalogSeedFile(StrictModel):
     """One seed file."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     datasets: list[DatasetDefinition]
 

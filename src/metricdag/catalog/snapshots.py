@@ -16,12 +16,13 @@ from datetime import datetime
 from typing import Annotated, Literal
 from urllib.parse import unquote
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from metricdag.catalog.models import CHECKSUM_RE, ENV_NAME, DatasetSchema, canonical_version
+from metricdag.schema import NAME_PATTERN, StrictModel
 
 SNAPSHOT_ID = r"^[a-z][a-z0-9_]{0,127}$"
-NODE_NAME = r"^[a-z][a-z0-9_]{0,62}$"
+NODE_NAME = NAME_PATTERN
 VERSION = r"^v?[0-9]{1,9}(\.[0-9]{1,9}){0,2}$"
 S3_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 STORAGE_SCHEMES = ("file", "s3")
@@ -29,10 +30,6 @@ MAX_REFS = 100
 
 SnapshotId = Annotated[str, Field(pattern=SNAPSHOT_ID, description="lower_snake_case, at most 128 characters")]
 Version = Annotated[str, Field(pattern=VERSION, max_length=64, description="1.2.3, v1.2 or v2")]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 def storage_location_problem(location: str) -> str | None:
@@ -61,7 +58,7 @@ def storage_location_problem(location: str) -> str | None:
     return None
 
 
-class SnapshotDataset(_Strict):
+class SnapshotDataset(StrictModel):
     """One version of a snapshot dataset, as published and as returned in ``GET /snapshots``."""
 
     dataset_id: SnapshotId
@@ -102,14 +99,14 @@ class SnapshotDatasetSummary(BaseModel):
     versions: list[str]
 
 
-class SnapshotRef(_Strict):
+class SnapshotRef(StrictModel):
     """A snapshot dataset a node test uses; without ``version``, the latest at request time."""
 
     dataset_id: SnapshotId
     version: Version | None = None
 
 
-class NodeSnapshotConfig(_Strict):
+class NodeSnapshotConfig(StrictModel):
     """What ``PUT /node-configs/{node_name}/{test_environment}`` takes (the body)."""
 
     inputs: list[SnapshotRef] = Field(default_factory=list, max_length=MAX_REFS)
@@ -131,12 +128,12 @@ class StoredNodeSnapshotConfig(NodeSnapshotConfig):
     updated_at: datetime
 
 
-class SnapshotSet(_Strict):
+class SnapshotSet(StrictModel):
     inputs: list[SnapshotDataset]
     baseline_outputs: list[SnapshotDataset]
 
 
-class SnapshotsResponse(_Strict):
+class SnapshotsResponse(StrictModel):
     """``GET /snapshots``: the specification's section 7 response."""
 
     node_name: str

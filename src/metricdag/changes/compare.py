@@ -1,7 +1,7 @@
 """What a change of definition did to the published numbers, and whether that is what it declared.
 
 Pure functions over DataFrames: the rows a working tree's definition produced for a partition
-are paired by key with the published rows (the node tests' :func:`~metricdag.testing.diff.diff_frames`,
+are paired by key with the published rows (the node tests' :func:`~metricdag.changes.frame_diff.diff_frames`,
 same per-column tolerance); :func:`column_effects` sums each column's change over the whole range;
 :func:`evaluate` holds the effects against the metric's ``change:`` declaration.
 """
@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from metricdag.changes.frame_diff import ColumnTolerance, DiffResult, diff_frames
 from metricdag.spec.models import ChangeSpec
-from metricdag.testing.diff import ColumnTolerance, DiffResult, diff_frames
 
 
 def visible_columns(frame: pd.DataFrame) -> pd.DataFrame:

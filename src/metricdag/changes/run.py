@@ -29,14 +29,14 @@ from metricdag.changes.compare import (
     relative_change,
     row_effects,
 )
+from metricdag.changes.frame_diff import ColumnTolerance
 from metricdag.changes.published import published_partition
+from metricdag.changes.report import NodeReport, write_reports
 from metricdag.changes.scratch_run import PartitionRun, days_between, reviewed_output, run_range, scratch_area
 from metricdag.errors import SpecError
 from metricdag.settings import Environment
 from metricdag.spec.loader import Metric
-from metricdag.testing.config import CONFIG_FILE, NodeTestConfig
-from metricdag.testing.diff import ColumnTolerance
-from metricdag.testing.report import NodeReport, write_reports
+from metricdag.spec.node_tests import CONFIG_FILE, NodeTestConfig
 from metricdag.yamlio import load_model
 
 REPORTS_DIR = Path("reports") / "diff"

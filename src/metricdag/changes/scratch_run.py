@@ -28,13 +28,15 @@ from metricdag.factory import build_metric_definitions, job_name
 from metricdag.factory.assets import asset_key
 from metricdag.factory.locks import resolve_lock_tags
 from metricdag.io.io_manager import ParquetIOManager
+from metricdag.io.resource import object_store_resource
 from metricdag.io.layout import current_file, partition_prefix
-from metricdag.io.objectstore import ObjectStore, join_uri, local_path, store_for
+from metricdag.io.objectstore import ObjectStore, env_store, join_uri, local_path
 from metricdag.io.parquet import from_parquet_bytes
 from metricdag.settings import Environment
+from metricdag.signals import sigterm_as_exit
 from metricdag.spec.loader import Metric
 from metricdag.spec.models import VarianceCheck
-from metricdag.testing.scratch import _sigterm_as_exit as sigterm_as_exit  # the node tests' own handling
+from metricdag.spec.layers import REVIEW, SOURCING
 
 DIFF_TAG = "metricdag/diff"
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the diff prints its own summary
@@ -62,13 +64,14 @@ class Scratch:
         return join_uri(self.env.object_store_uri, "scratch", "diff", self.id)
 
     def store(self) -> ObjectStore:
-        return store_for(self.base_uri, self.env.object_store.s3_endpoint_url, self.env.object_store.s3_region)
+        return env_store(self.env, self.base_uri)
 
-    def io_manager(self) -> ParquetIOManager:
-        store = self.env.object_store
-        return ParquetIOManager(
-            base_uri=self.base_uri, environment=self.env.name, s3_endpoint_url=store.s3_endpoint_url, s3_region=store.s3_region
-        )
+    def resources(self) -> dict[str, object]:
+        """The object store (and the IO manager over it) pointed at the scratch area: every reader
+        and writer of asset files in the run, checks included, uses it."""
+        object_store = object_store_resource(self.env, self.base_uri)
+        return {"object_store": object_store,
+                "io_manager": ParquetIOManager(object_store=object_store, project_root=str(self.env.project_root))}
 
     def prefix(self, path: list[str], partition: str) -> str:
         return partition_prefix(self.base_uri, self.env.name, path, partition)
@@ -111,16 +114,15 @@ class PartitionRun:
 def reviewed_keys(metric: Metric) -> list[dg.AssetKey]:
     """Every asset of the metric up to and including review (never the persisted layer)."""
     spec = metric.spec
-    keys = [asset_key(metric.name, "sourcing", s.dataset) for s in spec.sourcing if not s.from_metric]
+    keys = [asset_key(metric.name, SOURCING, s.dataset) for s in spec.sourcing if not s.from_metric]
     keys += [asset_key(metric.name, layer, out) for layer, node in spec.nodes() for out in node.output_names]
-    keys += [asset_key(metric.name, "review", r) for r in sorted({r.dataset for r in spec.review})]
+    keys += [asset_key(metric.name, REVIEW, r) for r in sorted({r.dataset for r in spec.review})]
     return keys
 
 
 def _copy_current(scratch: Scratch, path: list[str], partition: str) -> bool:
     """Copy production's file of an asset partition into the scratch layout (read-only on production)."""
-    source_store = store_for(scratch.env.object_store_uri, scratch.env.object_store.s3_endpoint_url,
-                             scratch.env.object_store.s3_region)
+    source_store = env_store(scratch.env)
     found = current_file(source_store, scratch.production_prefix(path, partition))
     if found is None:
         return False
@@ -134,12 +136,12 @@ def prepare_inputs(scratch: Scratch, metric: Metric, partitions: list[str]) -> N
     for source in metric.spec.sourcing:
         if source.from_metric:
             for day in partitions:
-                _copy_current(scratch, [source.from_metric, "review", source.dataset], day)
+                _copy_current(scratch, [source.from_metric, REVIEW, source.dataset], day)
     first = date.fromisoformat(partitions[0])
     for review in metric.spec.review:
         window = max((c.window for c in review.checks if isinstance(c, VarianceCheck)), default=0)
         for back in range(1, window + 1):
-            _copy_current(scratch, [metric.name, "review", review.dataset], (first - timedelta(days=back)).isoformat())
+            _copy_current(scratch, [metric.name, REVIEW, review.dataset], (first - timedelta(days=back)).isoformat())
 
 
 def _failures(result: dg.ExecuteInProcessResult) -> list[str]:
@@ -161,7 +163,7 @@ def run_range(scratch: Scratch, metric: Metric, partitions: list[str], log=print
     """The metric's job for each partition, oldest first, into the scratch area; stops at the first failure."""
     env = scratch.env
     defs = build_metric_definitions(metric.folder, env)
-    resources = {**defs.resources, "io_manager": scratch.io_manager()}
+    resources = {**defs.resources, **scratch.resources()}
     scratch_defs = dg.Definitions(assets=defs.assets, asset_checks=defs.asset_checks, jobs=defs.jobs, resources=resources)
     job = scratch_defs.resolve_job_def(job_name(metric.name))
     client = CatalogClient.for_environment(env)
@@ -187,7 +189,7 @@ def run_range(scratch: Scratch, metric: Metric, partitions: list[str], log=print
 
 def reviewed_output(scratch: Scratch, metric: Metric, dataset: str, partition: str) -> pd.DataFrame:
     """What the working tree's definition accepted for ``dataset`` on ``partition``."""
-    prefix = scratch.prefix([metric.name, "review", dataset], partition)
+    prefix = scratch.prefix([metric.name, REVIEW, dataset], partition)
     found = current_file(scratch.store(), prefix)
     if found is None:
         raise MetricdagError(f"{metric.name}/review/{dataset} has no scratch data for {partition} under {prefix}")

@@ -36,7 +36,7 @@ def validate(env: Environment) -> None:
 def publish_catalog(env: Environment, client: Any) -> list[Change]:
     """Every version in ``pipeline-configs/catalog/*.yaml``; versions already published are skipped."""
     from metricdag.catalog.seed import load_seed_files
-    from metricdag.localstack.seed import CATALOG_SEED_DIR
+    from metricdag.catalog.seed import CATALOG_SEED_DIR
 
     return [
         Change("catalog dataset", f"{d.name} {d.version}", "created" if client.publish_if_absent(d) else "unchanged")
@@ -57,7 +57,7 @@ def bake_catalog_cache(env: Environment, client: Any, build_dir: Path) -> Change
     """Resolve every dataset the metrics read or write into ``<build>/catalog-cache/<env>/``, the
     cache the code-location image reads at definitions load (so that needs no network)."""
     from metricdag.catalog.client import CatalogClient
-    from metricdag.localstack.seed import referenced_datasets
+    from metricdag.catalog.refresh import referenced_datasets
 
     cache_root = build_dir / CATALOG_CACHE_DIR
     before = _tree_digest(cache_root / env.name)

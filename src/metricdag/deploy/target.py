@@ -14,20 +14,17 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from metricdag.errors import ConfigError
 from metricdag.settings import Environment, interpolate
+from metricdag.schema import StrictModel
 
 TARGETS_DIR = Path("deploy") / "targets"
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class FunctionTarget(_Strict):
+class FunctionTarget(StrictModel):
     name: str | None = Field(default=None, description="default: persister.function_name of the environment")
     zip: str = Field(default="dist/metricdag-persister-lambda.zip", description="the package `make package` builds")
     runtime: str = "python3.11"
@@ -47,7 +44,7 @@ class FunctionTarget(_Strict):
     )
 
 
-class QueuesTarget(_Strict):
+class QueuesTarget(StrictModel):
     """Attributes of the event queues (which queues exist follows from the environment)."""
 
     max_receive_count: int = Field(default=5, ge=1, le=1000, description="receives before the dead-letter queue")
@@ -56,7 +53,7 @@ class QueuesTarget(_Strict):
     dead_letter_retention_s: int = Field(default=1_209_600, ge=60, le=1_209_600)
 
 
-class DeployTarget(_Strict):
+class DeployTarget(StrictModel):
     region: str = "us-east-1"
     endpoint_url: str | None = Field(
         default=None, description="IAM and Lambda API endpoint (moto on loopback); none: AWS. S3 and SQS use the "

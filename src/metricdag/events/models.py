@@ -10,22 +10,20 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
-from metricdag.errors import MetricdagError, Problem
+from metricdag.errors import MetricdagError, Problem, describe_errors
+from metricdag.schema import NAME_PATTERN, StrictModel
 
 DATASET_PUBLISHED = "dataset_published"
 EVENT_TYPE_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
-NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"  # a metric, node or dataset name (as in metric.yaml)
 
 
 class MalformedEvent(MetricdagError):
     """Raw event data that is not a valid event; it goes to the dead-letter place."""
 
 
-class Event(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class Event(StrictModel):
     id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")
     type: str = Field(pattern=EVENT_TYPE_PATTERN)
     payload: dict[str, Any] = Field(default_factory=dict)
@@ -47,15 +45,13 @@ def parse_event(raw: bytes | str) -> Event:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise MalformedEvent(f"not JSON: {exc}") from None
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'event'}: {e['msg']}" for e in exc.errors())
-        raise MalformedEvent(problems) from None
+        raise MalformedEvent(describe_errors(exc.errors(), "event")) from None
 
 
-class Target(BaseModel):
+class Target(StrictModel):
     """What one event type starts in one metric: a node (or sourced dataset) and, optionally,
     everything downstream of it in that metric."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     metric: str = Field(pattern=NAME_PATTERN, description="a metric: metrics/<metric>/metric.yaml")
     select: str = Field(pattern=NAME_PATTERN, description="a node name, or a dataset sourced by the metric")
@@ -65,9 +61,7 @@ class Target(BaseModel):
     )
 
 
-class EventsConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class EventsConfig(StrictModel):
     events: dict[Annotated[str, Field(pattern=EVENT_TYPE_PATTERN)], list[Target]] = Field(default_factory=dict)
 
     def targets_for(self, metric: str) -> dict[str, list[Target]]:

@@ -11,6 +11,7 @@ from metricdag.errors import ConfigError
 from metricdag.events.models import Target
 from metricdag.factory.assets import asset_key
 from metricdag.spec.loader import Metric
+from metricdag.spec.layers import SOURCING
 
 
 def start_keys(metric: Metric, target: Target) -> set[dg.AssetKey]:
@@ -20,7 +21,7 @@ def start_keys(metric: Metric, target: Target) -> set[dg.AssetKey]:
             return {asset_key(metric.name, layer, out.dataset) for out in node.outputs}
     for s in metric.spec.sourcing:
         if s.dataset == target.select and not s.from_metric:
-            return {asset_key(metric.name, "sourcing", s.dataset)}
+            return {asset_key(metric.name, SOURCING, s.dataset)}
     nodes = [n.name for _, n in metric.spec.nodes()]
     raise ConfigError(
         f"pipeline-configs/events.yaml: metric {metric.name} has no node or sourced dataset {target.select!r} "

@@ -15,10 +15,11 @@ from metricdag.events.sources import source_for
 from metricdag.factory.assets import asset_key
 from metricdag.factory.build import job_name
 from metricdag.factory.locks import resolve_lock_tags
-from metricdag.io.io_manager import ParquetIOManager
-from metricdag.resources import CatalogResource, ObjectStoreResource
+from metricdag.io.resource import ObjectStoreResource
+from metricdag.resources import CatalogResource
 from metricdag.settings import Environment
 from metricdag.spec.loader import Metric
+from metricdag.spec.layers import PERSISTED
 
 EVENT_ID_TAG = "metricdag/event_id"
 EVENT_TYPE_TAG = "metricdag/event_type"
@@ -47,7 +48,7 @@ def event_sensor(
     event is dead-lettered with the reason and what to run first."""
     graph = dependency_graph(assets)
     groups = node_groups(assets)
-    persisted = {asset_key(metric.name, "persisted", p.dataset) for p in metric.spec.persist}
+    persisted = {asset_key(metric.name, PERSISTED, p.dataset) for p in metric.spec.persist}
     selections = {
         event_type: {t: selection_for(metric, [t], graph) for t in ts} for event_type, ts in targets.items()
     }
@@ -65,10 +66,6 @@ def event_sensor(
         context: dg.SensorEvaluationContext, catalog: CatalogResource, object_store: ObjectStoreResource
     ) -> dg.SensorResult:
         source = source_for(env, metric.name)
-        data = ParquetIOManager(  # where the run's IO manager reads each input (resources_for)
-            base_uri=object_store.base_uri, environment=env.name,
-            s3_endpoint_url=object_store.s3_endpoint_url, s3_region=object_store.s3_region,
-        )
         if context.cursor is None:  # first evaluation: start after what a log-like source already holds
             start = source.end_cursor()
             if start is not None:
@@ -76,7 +73,7 @@ def event_sensor(
                     skip_reason=dg.SkipReason("first evaluation: starting after the events already there"), cursor=start
                 )
         events, cursor = source.poll(context.cursor, POLL_LIMIT)
-        present = _presence(data, persisted, context.instance)
+        present = _presence(object_store, persisted, context.instance)
         requests: list[dg.RunRequest] = []
         lock: dict[str, str] | None = None  # one fresh lock per evaluation, shared by its runs
         oldest = datetime.now(timezone.utc) - timedelta(hours=env.events.max_age_h if env.events else 48)
@@ -141,7 +138,7 @@ def _request_for(
     return partition, sorted(keys, key=lambda k: k.to_user_string())
 
 
-def _presence(data: ParquetIOManager, persisted: set[dg.AssetKey], instance: dg.DagsterInstance):
+def _presence(data: ObjectStoreResource, persisted: set[dg.AssetKey], instance: dg.DagsterInstance):
     """``present(key, partition)``: whether an asset has data for a partition: the Parquet file its
     readers load (the IO manager's current file); a persisted asset (loaded into Snowflake, no
     file of its own) by its materializations in the instance. Cached for one evaluation."""

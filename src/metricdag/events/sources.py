@@ -314,10 +314,10 @@ def source_for(env: Environment, metric: str | None = None) -> EventSource:
     if settings.source == "sqs":
         if not settings.queue_url:
             raise ConfigError(f"environment {env.name}: events.source is sqs but events.queue_url is not set")
-    from metricdag.io.objectstore import store_for
+    from metricdag.io.objectstore import env_store
 
     prefix = arrivals_prefix(env)
-    store = store_for(prefix, env.object_store.s3_endpoint_url, env.object_store.s3_region)
+    store = env_store(env, prefix)
     if settings.source == "sqs":
         arrivals = (store, prefix) if prefix.startswith("s3://") else None
         return SqsSource(client, queue_url_for(settings.queue_url, metric), dead, arrivals)

@@ -26,17 +26,17 @@ from metricdag.catalog.models import (
 )
 from metricdag.factory.locks import resolve_locked, run_chain, run_locks
 from metricdag.factory.naming import asset_description, group_name
-from metricdag.factory.sql_assets import in_place_source, read_in_place, source_rows, sql_node_asset
+from metricdag.factory.sql_assets import in_place_source, read_in_place, sql_node_asset
 from metricdag.factory.warehouse_checks import in_warehouse, warehouse_check
-from metricdag.io.io_manager import IN_PLACE, READ_AS, ParquetIOManager
-from metricdag.io.objectstore import store_for
+from metricdag.io.io_manager import IN_PLACE, READ_AS
 from metricdag.lineage.collect import run_facts
 from metricdag.nodes.context import NodeContext
 from metricdag.nodes.runner import node_code_version as node_sources_version
 from metricdag.nodes.runner import run_node
 from metricdag.persistence.publish import STAGING_TAG, staging_schema
 from metricdag.persistence.request import PersistRequest
-from metricdag.resources import CatalogResource, LegendResource, ObjectStoreResource, PersisterResource
+from metricdag.io.resource import ObjectStoreResource
+from metricdag.resources import CatalogResource, LegendResource, PersisterResource
 from metricdag.retries import classify_failures
 from metricdag.review.checks import (
     AnyCheck,
@@ -49,7 +49,7 @@ from metricdag.review.checks import (
     variance,
 )
 from metricdag.review.gates import demotion
-from metricdag.review.history import accepted_history, partition_reader
+from metricdag.review.history import accepted_history
 from metricdag.review.measures import measure
 from metricdag.review.repository import evaluation, repository_history
 from metricdag.settings import cached_environment
@@ -157,7 +157,7 @@ def read_source(
             return read_snowflake(conn, sql, params)
     if isinstance(coords, ObjectStoreCoordinates):
         return read_object_store(
-            object_store.store(), resolved.name, coords, object_store.base_uri, day, object_store.allowed_prefixes
+            object_store.store(), resolved.name, coords, object_store.sources_base, day, object_store.allowed_prefixes
         )
     if isinstance(coords, LegendLambdaCoordinates):
         return read_legend(
@@ -478,12 +478,14 @@ def _freshness_check(
 
     source = asset_key(metric.name, "sourcing", check.source)
     if read_in_place(metric, check.source):  # a Snowflake source a SQL node reads: count, do not fetch
-        @gate_check(source, name, check, partitions, required_resource_keys={"io_manager", "persister"})
-        def _counted(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        @gate_check(source, name, check, partitions)
+        def _counted(
+            context: dg.AssetCheckExecutionContext, object_store: ObjectStoreResource, persister: PersisterResource
+        ) -> dg.AssetCheckResult:
             with classify_failures(f"check {name!r} of {check.source!r}"):
-                rows = source_rows(context.resources.io_manager, source, context.partition_key)
+                rows = object_store.rows(source, context.partition_key)
             outcome = freshness(rows, partition_date(context), check, datetime.now(timezone.utc))
-            return _result(outcome, check, context, context.resources.persister, metric, dataset, name)
+            return _result(outcome, check, context, persister, metric, dataset, name)
 
         return _counted
 
@@ -510,17 +512,15 @@ def _variance_check(
     seasonally adjusted median and spread (anomaly). The history comes from the metrics
     repository; without one (or for days it does not know) from the review layer's files."""
 
-    @gate_check(target, name, check, partitions, required_resource_keys={"io_manager", "persister"})
-    def _check(context: dg.AssetCheckExecutionContext, data: pd.DataFrame) -> dg.AssetCheckResult:
-        io = context.resources.io_manager
-        if not isinstance(io, ParquetIOManager):
-            raise TypeError(f"check {name!r} reads the accepted history of {dataset!r} through the Parquet IO manager, "
-                            f"not {type(io).__name__}")
-        read = partition_reader(
-            store_for(io.base_uri, io.s3_endpoint_url, io.s3_region), io.base_uri, io.environment, list(accepted.path)
-        )
+    @gate_check(target, name, check, partitions)
+    def _check(
+        context: dg.AssetCheckExecutionContext,
+        object_store: ObjectStoreResource,
+        persister: PersisterResource,
+        data: pd.DataFrame,
+    ) -> dg.AssetCheckResult:
+        read = object_store.reader(accepted)
         day = partition_date(context)
-        persister = context.resources.persister
         env, store = _repository(persister)
         with classify_failures(f"check {name!r} of {dataset!r}"):
             history, known = check_history(store, env, metric, dataset, check, day, read)
@@ -592,20 +592,20 @@ def persist_asset(metric: Metric, persist: PersistSpec, partitions: dg.Partition
         owners=owners(metric),
         tags=tags(metric, "persisted"),
         kinds={"snowflake"},
-        required_resource_keys={"io_manager", "persister"},
         retry_policy=retry_policy(metric, None),
         code_version=metric.version.version,  # any definition change: unsynced in the UI
         metadata=version_metadata(metric),
     )
-    def _persist(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        persister: PersisterResource = context.resources.persister
+    def _persist(
+        context: dg.AssetExecutionContext, object_store: ObjectStoreResource, persister: PersisterResource
+    ) -> dg.MaterializeResult:
         started = time.perf_counter()
         version = metric.version
         with classify_failures(f"persisting {persist.dataset!r} into {persist.table}"):
             # exactly the review file this run wrote (or the run it re-executes), never a newer one
             chain = run_chain(context)
-            uri = context.resources.io_manager.run_location(source, context.partition_key, chain)
-            table = context.resources.io_manager.table_of(uri)  # a SQL node's output: copied table to table
+            uri = object_store.run_location(source, context.partition_key, chain)
+            table = object_store.table_of(uri)  # a SQL node's output: copied table to table
             origin = (
                 {"source_uri": uri} if table is None else
                 {"source_table": table.sql, "source_partition_column": table.partition_column,

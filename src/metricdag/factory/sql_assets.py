@@ -81,21 +81,3 @@ def in_place_source(dataset: str, coords: SnowflakeCoordinates, default_database
     finally:
         cursor.close()
     return table.model_copy(update={"rows": int(rows)})
-
-
-def source_rows(io_manager, key: dg.AssetKey, partition_key: str) -> int:
-    """The rows a sourcing asset's partition holds: counted in the warehouse when it was read in
-    place (the pointer's count), else the rows of its Parquet file."""
-    entry = io_manager.location(key, partition_key)
-    table = io_manager.table_of(entry) if entry else None
-    if table is not None and table.rows is not None:
-        return table.rows
-    if entry is None:
-        return 0
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from metricdag.io.objectstore import store_for
-
-    data = store_for(io_manager.base_uri, io_manager.s3_endpoint_url, io_manager.s3_region).get_bytes(entry)
-    return pq.ParquetFile(pa.BufferReader(data)).metadata.num_rows

@@ -9,6 +9,8 @@ import warnings
 import dagster as dg
 
 from metricdag.factory.locks import resolve_locked
+from metricdag.io.resource import ObjectStoreResource
+from metricdag.resources import CatalogResource, PersisterResource
 from metricdag.retries import classify_failures
 from metricdag.review.checks import AnyCheck
 from metricdag.review.warehouse_checks import measure_in_warehouse, runs_in_warehouse, warehouse_outcome
@@ -38,15 +40,19 @@ def warehouse_check(
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=dg.PreviewWarning, message=".*partitions_def.*AssetCheckSpec.*")
 
-        @gate_check(target, name, check, partitions, required_resource_keys={"io_manager", "persister", "catalog"})
-        def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-            persister = context.resources.persister
+        @gate_check(target, name, check, partitions)
+        def _check(
+            context: dg.AssetCheckExecutionContext,
+            object_store: ObjectStoreResource,
+            persister: PersisterResource,
+            catalog: CatalogResource,
+        ) -> dg.AssetCheckResult:
             with classify_failures(f"check {name!r} of {dataset!r}"):
-                table = context.resources.io_manager.warehouse_partition(target, context.partition_key)
+                table = object_store.warehouse_partition(target, context.partition_key)
                 env = cached_environment(persister.environment, persister.project_root)
                 schema = version = None
                 if needs_catalog:
-                    resolved = resolve_locked(context, context.resources.catalog.client(), dataset, metric.name,
+                    resolved = resolve_locked(context, catalog.client(), dataset, metric.name,
                                               metric.spec.catalog_datasets())
                     schema, version = resolved.schema_, resolved.version
                 outcome = warehouse_outcome(env.snowflake, table, check, dataset,
@@ -72,13 +78,14 @@ def _history_check(target, name, check, partitions, dataset, metric):
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=dg.PreviewWarning, message=".*partitions_def.*AssetCheckSpec.*")
 
-        @gate_check(target, name, check, partitions, required_resource_keys={"io_manager", "persister"})
-        def _check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-            persister = context.resources.persister
+        @gate_check(target, name, check, partitions)
+        def _check(
+            context: dg.AssetCheckExecutionContext, object_store: ObjectStoreResource, persister: PersisterResource
+        ) -> dg.AssetCheckResult:
             day = partition_date(context)
             env, store = _repository(persister)
             with classify_failures(f"check {name!r} of {dataset!r}"):
-                table = context.resources.io_manager.warehouse_partition(target, context.partition_key)
+                table = object_store.warehouse_partition(target, context.partition_key)
                 value = measure_in_warehouse(env.snowflake, table, check.measure)
                 unknown = lambda _day: None  # noqa: E731  (no rows are read for a history day)
                 history, known = check_history(store, env, metric, dataset, check, day, unknown)

@@ -9,14 +9,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import date
-from pathlib import Path
 
 import dagster as dg
 import pandas as pd
 
 from metricdag.errors import MetricdagError
-from metricdag.io.layout import current_entry, file_name, file_of_run, partition_prefix
-from metricdag.io.objectstore import ObjectStore, join_uri, sha256_hex, store_for
+from metricdag.io.layout import current_entry, file_name
+from metricdag.io.objectstore import ObjectStore, join_uri, sha256_hex
+from metricdag.io.resource import ObjectStoreResource
 from metricdag.io.parquet import from_parquet_bytes, to_parquet_bytes
 from metricdag.retries import classify_failures
 
@@ -59,17 +59,15 @@ class ParquetIOManager(dg.ConfigurableIOManager):
     file's location, never rows; any other reader of a warehouse partition gets its rows.
     """
 
-    base_uri: str
-    environment: str
-    s3_endpoint_url: str | None = None
-    s3_region: str = "us-east-1"
+    object_store: ObjectStoreResource
+    """Where the files live (the location's one object-store resource)."""
     project_root: str | None = None  # for the environment's Snowflake settings (warehouse partitions)
 
     def _store(self) -> ObjectStore:
-        return store_for(self.base_uri, self.s3_endpoint_url, self.s3_region)
+        return self.object_store.store()
 
     def _prefix(self, asset_key: dg.AssetKey, partition_key: str | None) -> str:
-        return partition_prefix(self.base_uri, self.environment, list(asset_key.path), partition_key)
+        return self.object_store.prefix(asset_key, partition_key)
 
     def handle_output(self, context: dg.OutputContext, obj: pd.DataFrame) -> None:
         from metricdag.warehouse_io.tables import WarehouseTable
@@ -141,42 +139,11 @@ class ParquetIOManager(dg.ConfigurableIOManager):
             return from_parquet_bytes(self._store().get_bytes(found.uri))
 
     def _read_table(self, table) -> pd.DataFrame:
-        from metricdag.settings import load_environment
+        from metricdag.settings import cached_environment, find_project_root
         from metricdag.warehouse_io.read import read_table
 
-        env = load_environment(self.environment, Path(self.project_root) if self.project_root else None)
+        env = cached_environment(self.object_store.environment, self.project_root or str(find_project_root()))
         return read_table(env.snowflake, table)
-
-    def warehouse_partition(self, asset_key: dg.AssetKey, partition_key: str | None):
-        """The warehouse partition an asset's current pointer names (a permanent error when the
-        partition has no data, or holds a Parquet file instead)."""
-        prefix = self._prefix(asset_key, partition_key)
-        found = current_entry(self._store(), prefix)
-        table = None if found is None else self.table_of(found.uri)
-        if table is None:
-            raise missing_partition(asset_key, partition_key, prefix + " (a warehouse table pointer)")
-        return table
-
-    def table_of(self, uri: str):
-        """The warehouse partition a pointer file names (None: ``uri`` is a Parquet file)."""
-        from metricdag.warehouse_io.tables import POINTER_SUFFIX, WarehouseTable
-
-        return WarehouseTable.from_json(self._store().get_bytes(uri)) if uri.endswith(POINTER_SUFFIX) else None
-
-    def location(self, asset_key: dg.AssetKey, partition_key: str | None) -> str | None:
-        """URI of the current file of an asset partition (None if there is none)."""
-        found = current_entry(self._store(), self._prefix(asset_key, partition_key))
-        return found.uri if found else None
-
-    def run_location(self, asset_key: dg.AssetKey, partition_key: str | None, run_ids: Sequence[str]) -> str:
-        """URI of the file of an asset partition that the first of ``run_ids`` wrote (a run, then
-        the runs it re-executes); a :class:`MissingPartitionError` when none of them wrote one
-        or a later run has replaced it."""
-        prefix = self._prefix(asset_key, partition_key)
-        found = file_of_run(self._store().list(prefix), list(run_ids))
-        if found is None:
-            raise missing_partition(asset_key, partition_key, prefix, run_ids)
-        return found.uri
 
 
 def _attempt(context: dg.OutputContext) -> str:

@@ -11,10 +11,13 @@ import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlparse
 
 from metricdag.io.files import write_atomically
+
+if TYPE_CHECKING:
+    from metricdag.settings import Environment
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,6 @@ class ObjectStore(Protocol):
     def get_bytes(self, uri: str) -> bytes: ...
     def list(self, prefix_uri: str) -> list[ObjectInfo]: ...
     def delete(self, uri: str) -> None: ...
-    def exists(self, uri: str) -> bool: ...
 
 
 def join_uri(base: str, *parts: str) -> str:
@@ -93,8 +95,6 @@ class LocalObjectStore:
     def delete(self, uri: str) -> None:
         local_path(uri).unlink(missing_ok=True)
 
-    def exists(self, uri: str) -> bool:
-        return local_path(uri).is_file()
 
 
 class S3ObjectStore:
@@ -134,17 +134,6 @@ class S3ObjectStore:
         bucket, key = self._split(uri)
         self._client.delete_object(Bucket=bucket, Key=key)
 
-    def exists(self, uri: str) -> bool:
-        bucket, key = self._split(uri)
-        from botocore.exceptions import ClientError
-
-        try:
-            self._client.head_object(Bucket=bucket, Key=key)
-            return True
-        except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
-                return False
-            raise
 
 
 def store_for(uri: str, s3_endpoint_url: str | None = None, s3_region: str = "us-east-1") -> ObjectStore:
@@ -153,3 +142,9 @@ def store_for(uri: str, s3_endpoint_url: str | None = None, s3_region: str = "us
     if uri.startswith("s3://"):
         return S3ObjectStore(endpoint_url=s3_endpoint_url, region=s3_region)
     raise ValueError(f"unsupported object-store URI {uri!r}: use file:// or s3://")
+
+
+def env_store(env: Environment, uri: str | None = None) -> ObjectStore:
+    """The store of ``uri`` (default: the environment's object-store base) with the environment's
+    S3 endpoint and region: the one way code outside a run gets an object store."""
+    return store_for(uri or env.object_store_uri, env.object_store.s3_endpoint_url, env.object_store.s3_region)

@@ -11,7 +11,8 @@ a :class:`NodeError` naming the node (and the output and column when that is wha
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -25,6 +26,13 @@ from metricdag.nodes.jvm_build import source_files, sources_digest
 from metricdag.nodes.python import load_entrypoint, run_python_node
 from metricdag.spec.models import NodeSpec
 
+SqlOnFrames = Callable[
+    [Path, NodeSpec, Mapping[str, pd.DataFrame], Mapping[str, DatasetSchema], date, Mapping[str, DatasetSchema] | None],
+    dict[str, pd.DataFrame],
+]
+"""How a SQL node runs on DataFrames: ``(metric_folder, node, inputs, output_schemas, partition_date,
+input_schemas) -> {output: DataFrame}``."""
+
 
 def run_node(
     metric_folder: Path,
@@ -34,23 +42,22 @@ def run_node(
     schemas: Mapping[str, DatasetSchema],
     *,
     jvm_cache: Path | None = None,
-    scratch=None,
+    sql: SqlOnFrames | None = None,
     input_schemas: Mapping[str, DatasetSchema] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """Run ``node`` on ``inputs``; return its declared outputs, each conformed to ``schemas[output]``.
 
-    A ``sql`` node runs in the warehouse on the inputs loaded into a scratch schema
-    (:mod:`metricdag.testing.sql_nodes`; ``scratch``: where, default the current environment;
-    ``input_schemas``: the inputs' catalog schemas, typing their tables): how a node test or a BDD
-    scenario runs it. A metric's run never hands a SQL node DataFrames (:mod:`metricdag.factory.sql_assets`)."""
+    A ``sql`` node runs in the warehouse, so on DataFrames only through ``sql``, which loads them
+    into tables and runs it there (``input_schemas``: the inputs' catalog schemas, typing those
+    tables): how a node test or a BDD scenario runs it (:mod:`metricdag_testing.sql_nodes`). A
+    metric's run never hands a SQL node DataFrames (:mod:`metricdag.factory.sql_assets`)."""
     unknown = [name for name in node.output_names if name not in schemas]
     if unknown:
         raise NodeError(f"node {node.name!r}: no catalog schema for output(s) {unknown}")
     if node.is_sql:
-        from metricdag.testing.sql_nodes import default_target, run_sql_on_frames
-
-        raw = run_sql_on_frames(scratch or default_target(), metric_folder, node, inputs, schemas, ctx.partition_date,
-                                input_schemas)
+        if sql is None:
+            raise NodeError(f"node {node.name!r} is a sql node: it runs in the warehouse, on tables, not on DataFrames")
+        raw = sql(metric_folder, node, inputs, schemas, ctx.partition_date, input_schemas)
     elif node.is_jvm:
         raw = run_jvm_node(metric_folder, node, inputs, ctx, jvm_cache)
     else:

@@ -31,10 +31,10 @@ from datetime import date
 from typing import Any
 
 from metricdag.errors import Problem, SpecError
+from metricdag.schema import NAME_RE
 
 PARTITION_PARAM = ":partition_date"
 _INPUT = re.compile(r"""\s*input\s*\(\s*(?:"([^"]*)"|'([^']*)')\s*\)\s*""")
-_DATASET = re.compile(r"[a-z][a-z0-9_]{0,62}")
 _IDENT_CHAR = re.compile(r"[A-Za-z0-9_$]")
 FORMS = '{{ input("<dataset>") }} for an input, :partition_date for the partition date'
 
@@ -120,7 +120,7 @@ def parse(text: str, path: str, *, declared_inputs: Sequence[str] | None = None)
             if match is None:
                 shown = body.strip() if len(body.strip()) <= 60 else body.strip()[:60] + "..."
                 problems.append(Problem(path, line, f"'{{{{ {shown} }}}}' is not allowed in a SQL node; use " + FORMS))
-            elif not _DATASET.fullmatch(name):
+            elif not NAME_RE.fullmatch(name):
                 problems.append(Problem(path, line, f"input({name!r}): {name!r} is not a dataset name (lower_snake_case)"))
             elif declared_inputs is not None and name not in declared_inputs:
                 declared = ", ".join(declared_inputs) or "none"

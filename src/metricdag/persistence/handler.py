@@ -8,13 +8,15 @@ Steps, each a small function below:
    values of the partition column, which must all equal ``partition_value``;
 3. create the database, schema and table if missing (columns from the Parquet schema);
 4. in ONE transaction: take the partition's load lock (an UPDATE of its row in
-   ``METRICDAG_LOAD_LOCKS``), so concurrent loads of one partition run one after the other;
-   when the ledger says the partition already holds this file content, check that against the
-   table (row count and fingerprint) and stop if it agrees; otherwise DELETE the partition, COPY
-   the file, stamp its rows with the metadata columns (``_METRIC_VERSION``, ``_RUN_ID``,
-   ``_LOADED_AT``), check that COPY loaded every Parquet row and that the partition now holds
-   exactly that many rows, append them to ``<TABLE>__HISTORY`` (a metric's load), fingerprint them, COMMIT; on any
-   failure ROLLBACK, so the previous rows stay in place, and raise :class:`PersistError`;
+   ``METRICDAG_LOAD_LOCKS``; the row is created first only on the partition's first load), so
+   concurrent loads of one partition run one after the other; when the ledger says the
+   partition already holds this file content, check that against the table (row count and
+   fingerprint) and stop if it agrees; otherwise DELETE the partition, COPY the file, stamp its
+   rows with the metadata columns (``_METRIC_VERSION``, ``_RUN_ID``, ``_LOADED_AT``), count and
+   fingerprint the partition in one query, check that COPY loaded every Parquet row (its
+   ``rows_loaded``) and that the partition now holds exactly that many rows, append them to
+   ``<TABLE>__HISTORY`` (a metric's load), COMMIT; on any failure ROLLBACK, so the previous
+   rows stay in place, and raise :class:`PersistError`;
 5. record the load (audit record, ledger entry and, for a metric's load, the publication record
    with its lineage) in the audit store.
 
@@ -43,8 +45,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from metricdag.audit.store import AuditStore, Publication, audit_store_for
-from metricdag.errors import MetricdagError
-from metricdag.io.objectstore import sha256_hex, store_for
+from metricdag.errors import MetricdagError, describe_errors
+from metricdag.io.objectstore import env_store, sha256_hex
 from metricdag.persistence import sql
 from metricdag.persistence.request import (
     PartitionBusyError,
@@ -200,12 +202,11 @@ class LoadPlan:
     to_history: sql.Statement | None
     loaded_at: datetime
     create_locks: sql.Statement  # the lock table, IF NOT EXISTS (only when it is missing)
-    lock_row: sql.Statement  # this partition's lock row, when it has none
+    lock_row: sql.Statement  # this partition's lock row, when it has none (its first load)
     take_lock: sql.Statement
     delete: sql.Statement
     copy: sql.Statement
     copy_forced: sql.Statement  # a reload of a file the table's load history may still hold
-    count: sql.Statement
     fingerprint: Callable[[Sequence[str]], sql.Statement]  # of the partition, over the given columns
     file_columns: tuple[str, ...]
     from_table: str | None = None  # a table-to-table load: the source table (copy is an INSERT ... SELECT)
@@ -266,7 +267,6 @@ def plan_load(
         delete=sql.delete_partition(target, request.partition_column, value),
         copy=load.insert if load else sql.copy_into(target, source),
         copy_forced=load.insert if load else sql.copy_into(target, source, force=True),
-        count=sql.count_partition(target, request.partition_column, value),
         fingerprint=functools.partial(sql.partition_fingerprint, target, request.partition_column, value),
         file_columns=load.columns if load else tuple(schema.names),
         from_table=load.source.sql if load else None,
@@ -301,7 +301,8 @@ def existing_tables(cursor: Any, plan: LoadPlan) -> dict[str, set[str]]:
 
 def ensure_table(cursor: Any, plan: LoadPlan) -> TableState:
     """Create the database, schema and table when missing (a table from before the metadata
-    columns gains them), its history table, the lock table and the partition's load-lock row.
+    columns gains them), its history table and the lock table (the partition's lock row is
+    :func:`begin_locked`'s).
 
     One metadata query says what exists, so a load into an existing table runs no DDL at all
     (``CREATE DATABASE/SCHEMA IF NOT EXISTS`` on every load cost more than the rest of a small
@@ -326,8 +327,32 @@ def ensure_table(cursor: Any, plan: LoadPlan) -> TableState:
         execute(cursor, plan.create_history.sql, plan.create_history.params)
     if sql.lock_table(target).table.upper() not in found:
         execute(cursor, plan.create_locks.sql, plan.create_locks.params)
-    execute(cursor, plan.lock_row.sql, plan.lock_row.params)
     return TableState(created, frozenset(columns))
+
+
+def begin_locked(cursor: Any, plan: LoadPlan) -> None:
+    """BEGIN, then take the partition's load lock: an UPDATE of its lock row, the transaction's
+    first statement, so it waits for (or conflicts with) another load of the partition.
+
+    A partition loaded before has its row, so that is one statement. When the UPDATE finds no
+    row (the partition's first load), the row is inserted outside the transaction (a commit of
+    its own, so concurrent first loads of a partition all see that one row and queue on it) and
+    the lock taken again in a new transaction."""
+    execute(cursor, "BEGIN")
+    if _updated(cursor, plan.take_lock):
+        return
+    execute(cursor, "COMMIT")  # it changed nothing
+    execute(cursor, plan.lock_row.sql, plan.lock_row.params)
+    execute(cursor, "BEGIN")
+    if not _updated(cursor, plan.take_lock):
+        raise PersistError(f"{plan.target.sql} partition {plan.partition}: its load-lock row could not be created")
+
+
+def _updated(cursor: Any, statement: sql.Statement) -> int:
+    """Rows an UPDATE changed (its result's first column, in Snowflake as in fakesnow)."""
+    execute(cursor, statement.sql, statement.params)
+    row = cursor.fetchone()
+    return int(row[0] or 0) if row else 0
 
 
 @dataclass(frozen=True)
@@ -378,16 +403,15 @@ class LoadOutcome:
 def replace_partition(
     cursor: Any, plan: LoadPlan, parquet_rows: int, table: TableState, *, ledger: LedgerEntry | None = None,
 ) -> LoadOutcome:
-    """Lock + (verify the ledger) + DELETE + COPY + verify + fingerprint in one transaction.
-    Rolls back on any error.
+    """Lock + (verify the ledger) + DELETE + COPY + stamp + count and fingerprint (one query)
+    + verify + history, in one transaction. Rolls back on any error.
 
     ``ledger`` is the partition's ledger entry when it names this very file content: the load
     is skipped (``already_loaded``) when the table agrees with it, and ``reloaded`` with the
     reason when not. ``table``: what :func:`ensure_table` found (or created)."""
     columns = fingerprint_columns(plan, table.columns)
-    execute(cursor, "BEGIN")
     try:
-        execute(cursor, plan.take_lock.sql, plan.take_lock.params)  # first: it waits for another load
+        begin_locked(cursor, plan)  # first: it waits for another load
         reason = None
         if ledger is not None:
             reason = ledger_mismatch(ledger, None if table.created else partition_state(cursor, plan, columns))
@@ -403,18 +427,16 @@ def replace_partition(
         else:
             copied = parse_copy_result([d.name for d in cursor.description or []], cursor.fetchall())
         execute(cursor, plan.set_metadata.sql, plan.set_metadata.params)
-        execute(cursor, plan.count.sql, plan.count.params)
-        (partition_count,) = cursor.fetchone()
+        state = partition_state(cursor, plan, columns)  # the partition's row count, and its fingerprint
         rows_loaded = verify_load(
             table=plan.target.sql,
             partition=plan.partition,
             parquet_rows=parquet_rows,
             copied=copied,
-            partition_count=int(partition_count),
+            partition_count=state.rows,
         )
         if plan.to_history is not None:
             execute(cursor, plan.to_history.sql, plan.to_history.params)
-        state = partition_state(cursor, plan, columns)
         execute(cursor, "COMMIT")
         return LoadOutcome("loaded" if reason is None else "reloaded", rows_loaded, state.fingerprint, reason)
     except BaseException:
@@ -459,12 +481,11 @@ def parse_request(event: dict) -> PersistRequest:
     try:
         return PersistRequest.model_validate(event)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'event'}: {e['msg']}" for e in exc.errors())
-        raise PersistError(f"invalid persist request: {problems}") from None
+        raise PersistError(f"invalid persist request: {describe_errors(exc.errors(), 'event')}") from None
 
 
 def read_source(request: PersistRequest, env: Environment) -> bytes:
-    store = store_for(request.source_uri, env.object_store.s3_endpoint_url, env.object_store.s3_region)
+    store = env_store(env, request.source_uri)
     try:
         return store.get_bytes(request.source_uri)
     except Exception as exc:

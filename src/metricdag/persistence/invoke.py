@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from metricdag.errors import ConfigError
+from metricdag.errors import ConfigError, describe_error
 from metricdag.persistence.request import PersistError, PersistRequest, PersistResult, transient_error_types
 from metricdag.settings import Environment
 
@@ -77,4 +77,4 @@ def result_from_response(response: dict, function_name: str, request: PersistReq
     try:
         return PersistResult.model_validate(payload)
     except ValidationError as exc:
-        raise PersistError(f"{what} returned an unexpected payload: {exc.errors()[0]['msg']}: {raw[:500]!r}") from None
+        raise PersistError(f"{what} returned an unexpected payload: {describe_error(exc.errors()[0])}: {raw[:500]!r}") from None

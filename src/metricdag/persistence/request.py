@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 
 from metricdag.errors import MetricdagError
 from metricdag.warehouse import validate_identifier
+from metricdag.schema import StrictModel
 
 
 class PersistError(MetricdagError):
@@ -34,10 +35,9 @@ class PartitionBusyError(TransientPersistError, TimeoutError):
     Transient: the next attempt finds the partition free."""
 
 
-class ReviewResult(BaseModel):
+class ReviewResult(StrictModel):
     """One review check's evaluation of the persisted dataset in the run that publishes it."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     check: str
     passed: bool
@@ -136,9 +136,7 @@ class PersistRequest(BaseModel):
         return self.model_dump(mode="json", by_alias=True)
 
 
-class PersistResult(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
+class PersistResult(StrictModel):
     dataset: str
     run_id: str
     table: str = Field(description='fully qualified, quoted: "DB"."SCHEMA"."TABLE"')

@@ -9,6 +9,7 @@ from datetime import date
 from tabulate import tabulate
 
 from metricdag.errors import MetricdagError
+from metricdag.spec.layers import METRIC_CALCULATION, REVIEW
 
 
 def register(subparsers) -> None:
@@ -45,7 +46,7 @@ def register(subparsers) -> None:
 
 def cmd_backtest(args: argparse.Namespace) -> int:
     from metricdag.factory.assets import dataset_key
-    from metricdag.io.objectstore import store_for
+    from metricdag.io.objectstore import env_store
     from metricdag.review.backtest import backtest, fire_counts
     from metricdag.review.checks import check_names
     from metricdag.review.history import last_days, partition_reader, stored_days
@@ -62,7 +63,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     repository = audit_store_for(env)
     folder = env.project_root / "metrics" / args.metric
     metric = load_metric(folder, env.project_root)
-    store = store_for(env.object_store_uri, env.object_store.s3_endpoint_url, env.object_store.s3_region)
+    store = env_store(env)
     reviews = [r for r in metric.spec.review if args.dataset in (None, r.dataset)]
     if not reviews:
         raise MetricdagError(f"metric {metric.name!r} reviews no dataset {args.dataset!r}")
@@ -74,7 +75,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
             continue
         found_check = True
         checked = list(dataset_key(metric, review.dataset).path)
-        accepted = [metric.name, "review", review.dataset]
+        accepted = [metric.name, REVIEW, review.dataset]
         end = args.end or next(iter(stored_days(store, env.object_store_uri, env.name, checked)[-1:]), None)
         if end is None:
             print(f"{'/'.join(checked)}: no stored partitions")
@@ -107,7 +108,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 def cmd_suggest(args: argparse.Namespace) -> int:
     from metricdag.factory.assets import asset_key, dataset_key
-    from metricdag.io.objectstore import store_for
+    from metricdag.io.objectstore import env_store
     from metricdag.review.history import partition_reader, stored_days
     from metricdag.review.profile import profile
     from metricdag.review.suggest import render_review, suggested_checks
@@ -118,16 +119,16 @@ def cmd_suggest(args: argparse.Namespace) -> int:
         raise MetricdagError("--last must be at least 1")
     env = load_environment()
     metric = load_metric(env.project_root / "metrics" / args.metric, env.project_root)
-    store = store_for(env.object_store_uri, env.object_store.s3_endpoint_url, env.object_store.s3_region)
+    store = env_store(env)
     reviews = {r.dataset: r for r in metric.spec.review}
     entries = []
     for layer, node in metric.spec.nodes():
         for out in node.outputs:
             reviewed = out.dataset in reviews
-            if not reviewed and layer != "metric_calculation":
+            if not reviewed and layer != METRIC_CALCULATION:
                 continue  # an intermediate dataset: suggested only once it is reviewed
             # accepted partitions of a reviewed output; the stored ones of an output not reviewed yet
-            path = list((asset_key(metric.name, "review", out.dataset) if reviewed else dataset_key(metric, out.dataset)).path)
+            path = list((asset_key(metric.name, REVIEW, out.dataset) if reviewed else dataset_key(metric, out.dataset)).path)
             days = stored_days(store, env.object_store_uri, env.name, path)[-args.last:]
             read = partition_reader(store, env.object_store_uri, env.name, path)
             frames = {d: f for d in days if (f := read(d)) is not None}

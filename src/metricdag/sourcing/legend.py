@@ -31,6 +31,7 @@ import requests
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from metricdag.catalog.models import LegendLambdaCoordinates
+from metricdag.errors import describe_error, response_message
 from metricdag.retries import is_transient, is_transient_status
 from metricdag.sourcing.errors import SourceError
 
@@ -125,24 +126,6 @@ def lambda_url(base_url: str | None, coords: LegendLambdaCoordinates, dataset: s
     return base_url.rstrip("/") + coords.url
 
 
-def _server_message(resp: requests.Response) -> str:
-    try:
-        body = resp.json()
-    except ValueError:
-        body = None
-    if isinstance(body, dict):
-        for key in ("detail", "message", "error_description", "error"):
-            value = body.get(key)
-            if isinstance(value, str) and value:
-                return value
-            if key == "detail" and isinstance(value, list):  # FastAPI validation errors
-                return "; ".join(
-                    f"{'.'.join(str(p) for p in e.get('loc', []))}: {e.get('msg', '')}" for e in value if isinstance(e, dict)
-                )
-    text = resp.text.strip()
-    return text[:300] if text else "(no message)"
-
-
 def _get(
     session: requests.Session,
     url: str,
@@ -170,10 +153,10 @@ def _get(
                 return resp
             if not is_transient_status(resp.status_code):
                 raise SourceError(
-                    f"dataset {dataset!r}: the Legend lambda at {url} answered {resp.status_code}: {_server_message(resp)}",
+                    f"dataset {dataset!r}: the Legend lambda at {url} answered {response_message(resp)}",
                     transient=False,
                 )
-            reason = f"{resp.status_code} ({_server_message(resp)[:120]})"
+            reason = response_message(resp)[:130]
             retry_after = retry_after_seconds(resp.headers.get("Retry-After"))
         if attempt == retry.max_attempts:
             raise SourceError(
@@ -218,11 +201,9 @@ def read_legend(
         try:
             page = LambdaPage.model_validate_json(resp.content)
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
             raise SourceError(
                 f"dataset {dataset!r}: page {page_no} from the Legend lambda at {url} is not a TDS result "
-                f"({where}: {first['msg']})"
+                f"({describe_error(exc.errors()[0])})"
             ) from None
         if columns is None:
             columns = page.result.columns

@@ -14,8 +14,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Discriminator,
     Field,
     Tag,
@@ -27,8 +25,9 @@ from pydantic import (
 from metricdag.errors import MetricdagError
 from metricdag.settings import ExecutorSpec  # noqa: F401  (metric.yaml's executor:, same model as the environment default)
 from metricdag.warehouse import validate_identifier
+from metricdag.schema import NAME_PATTERN, StrictModel
+from metricdag.spec.layers import NODE_LAYERS, SOURCING
 
-NAME = r"^[a-z][a-z0-9_]{0,62}$"
 JVM_CLASS_RE = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*(\.[A-Za-z_$][A-Za-z0-9_$]*)*")
 ROUTE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 
@@ -42,7 +41,7 @@ ENTRYPOINT_FORMS = {
     "sql": "path/to/node.sql (one SELECT over {{ input(\"<dataset>\") }} references, run in the warehouse)",
 }
 
-Name = Annotated[str, Field(pattern=NAME, description="lower_snake_case, at most 63 characters")]
+Name = Annotated[str, Field(pattern=NAME_PATTERN, description="lower_snake_case, at most 63 characters")]
 RouteName = Annotated[str, Field(pattern=ROUTE_NAME, description="a route of pipeline-configs/alerting.yaml")]
 
 
@@ -55,18 +54,14 @@ def sql_identifier(value: str, what: str) -> str:
         raise ValueError(str(exc)) from None
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-
-class RetryPolicySpec(Strict):
+class RetryPolicySpec(StrictModel):
     max_retries: int = Field(ge=0, le=20)
     delay_s: float = Field(default=0, ge=0, le=3600)
     backoff: Literal["none", "linear", "exponential"] = "exponential"
     jitter: Literal["none", "full", "plus_minus"] = "plus_minus"
 
 
-class RetryPoliciesFile(Strict):
+class RetryPoliciesFile(StrictModel):
     policies: dict[Name, RetryPolicySpec]
 
 
@@ -82,7 +77,7 @@ RetryRef = Annotated[
 ]
 
 
-class Schedule(Strict):
+class Schedule(StrictModel):
     cron: str
     timezone: str = "UTC"
 
@@ -103,11 +98,11 @@ class Schedule(Strict):
         return v
 
 
-class Partitions(Strict):
+class Partitions(StrictModel):
     start_date: date
 
 
-class SourcingSpec(Strict):
+class SourcingSpec(StrictModel):
     dataset: Name
     description: str = ""
     from_metric: Name | None = Field(
@@ -116,7 +111,7 @@ class SourcingSpec(Strict):
     )
 
 
-class OutputSpec(Strict):
+class OutputSpec(StrictModel):
     dataset: Name
     key: list[str] = Field(default_factory=list, description="key columns (default: the catalog schema's key)")
 
@@ -126,7 +121,7 @@ class OutputSpec(Strict):
         return [sql_identifier(column, "key column") for column in v]
 
 
-class NodeSpec(Strict):
+class NodeSpec(StrictModel):
     name: Name
     language: Language = "python"
     entrypoint: str = Field(
@@ -188,14 +183,6 @@ class NodeSpec(Strict):
         return self.entrypoint.partition(":")[0].rstrip("/")
 
     @property
-    def entrypoint_file(self) -> str:
-        return self.entrypoint_path
-
-    @property
-    def entrypoint_function(self) -> str:
-        return self.entrypoint.partition(":")[2]
-
-    @property
     def main_class(self) -> str:
         return self.entrypoint.partition(":")[2]
 
@@ -207,7 +194,7 @@ class NodeSpec(Strict):
 Severity = Literal["error", "warn"]
 
 
-class RecordCountCheck(Strict):
+class RecordCountCheck(StrictModel):
     type: Literal["record_count"]
     min: int = Field(default=1, ge=0)
     max: int | None = Field(default=None, ge=0)
@@ -235,7 +222,7 @@ def parse_measure(text: str) -> tuple[str, str | None]:
 Measure = Annotated[str, Field(description=f"what is measured: {MEASURE_FORMS}")]
 
 
-class _MeasuredCheck(Strict):
+class _MeasuredCheck(StrictModel):
     measure: Measure
 
     @field_validator("measure")
@@ -288,7 +275,7 @@ class VarianceCheck(_MeasuredCheck):
 ColumnName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="a column of the reviewed dataset")]
 
 
-class RangeCheck(Strict):
+class RangeCheck(StrictModel):
     """Every non-null value of ``column`` lies within [min, max] (either bound may be left out)."""
 
     type: Literal["range"]
@@ -306,7 +293,7 @@ class RangeCheck(Strict):
         return self
 
 
-class NotNullCheck(Strict):
+class NotNullCheck(StrictModel):
     """The listed columns hold no null (or at most ``max_null_pct`` percent of the rows)."""
 
     type: Literal["not_null"]
@@ -315,7 +302,7 @@ class NotNullCheck(Strict):
     severity: Severity = "error"
 
 
-class UniqueCheck(Strict):
+class UniqueCheck(StrictModel):
     """No two rows share a value of ``columns`` (default: the output's key)."""
 
     type: Literal["unique"]
@@ -326,7 +313,7 @@ class UniqueCheck(Strict):
 AcceptedValue = str | int | float | bool
 
 
-class AcceptedValuesCheck(Strict):
+class AcceptedValuesCheck(StrictModel):
     """Every non-null value of ``column`` is one of ``values``."""
 
     type: Literal["accepted_values"]
@@ -335,14 +322,14 @@ class AcceptedValuesCheck(Strict):
     severity: Severity = "error"
 
 
-class SchemaCheck(Strict):
+class SchemaCheck(StrictModel):
     """The dataset's columns and types equal its catalog schema (the version the run is locked to)."""
 
     type: Literal["schema"]
     severity: Severity = "error"
 
 
-class SqlCheck(Strict):
+class SqlCheck(StrictModel):
     """A DuckDB query over the day's data (a view named after the dataset) that returns the
     offending rows; passes when it returns none."""
 
@@ -377,7 +364,7 @@ class AnomalyCheck(_MeasuredCheck):
         return self
 
 
-class FreshnessCheck(Strict):
+class FreshnessCheck(StrictModel):
     """A sourced dataset has at least ``min_rows`` rows for the partition by a deadline: ``deadline``
     (HH:MM, UTC) on the day ``days_after`` days after the partition's day. A check on the
     sourcing asset, run before anything computes on it: a late (or not yet complete) source fails
@@ -400,12 +387,12 @@ ReviewCheck = Annotated[
 ]
 
 
-class ReviewSpec(Strict):
+class ReviewSpec(StrictModel):
     dataset: Name
     checks: list[ReviewCheck] = Field(min_length=1)
 
 
-class PersistSpec(Strict):
+class PersistSpec(StrictModel):
     dataset: Name
     table: str = Field(description="SCHEMA.TABLE in the environment's Snowflake database")
     partition_column: str = Field(description="the DATE column that holds the partition")
@@ -435,7 +422,7 @@ class PersistSpec(Strict):
         return self.table.split(".")[1]
 
 
-class OnChange(Strict):
+class OnChange(StrictModel):
     """What happens when the metric's version changes: its recent history is recomputed."""
 
     backfill_days: int = Field(
@@ -443,7 +430,7 @@ class OnChange(Strict):
     )
 
 
-class MetricSpec(Strict):
+class MetricSpec(StrictModel):
     name: Name
     owner: str = Field(min_length=3, description="team or person to contact, e.g. an e-mail address")
     description: str = ""
@@ -475,9 +462,7 @@ class MetricSpec(Strict):
 
     def nodes(self) -> list[tuple[str, NodeSpec]]:
         """Every node with its layer, in declaration order."""
-        return [("preprocessing", n) for n in self.preprocessing] + [
-            ("metric_calculation", n) for n in self.metric_calculation
-        ]
+        return [(layer, n) for layer in NODE_LAYERS for n in getattr(self, layer)]
 
     def catalog_datasets(self) -> list[str]:
         """Every logical dataset a run of this metric resolves in the catalog (what its lock covers)."""
@@ -486,7 +471,7 @@ class MetricSpec(Strict):
 
     def layer_of(self, dataset: str) -> str:
         if any(s.dataset == dataset for s in self.sourcing):
-            return "sourcing"
+            return SOURCING
         for layer, node in self.nodes():
             if dataset in node.output_names:
                 return layer
@@ -514,7 +499,7 @@ def parse_fraction(value: str | float | int, what: str) -> float:
     return float(text[:-1]) / 100
 
 
-class ExpectedEffect(Strict):
+class ExpectedEffect(StrictModel):
     """The expected relative change of a column's total over the diffed range."""
 
     rel: str | float = Field(description="relative change of the column's sum, e.g. '+10%' (or 0.1)")
@@ -551,7 +536,7 @@ ChangeColumn = Annotated[
 ]
 
 
-class ChangeSpec(Strict):
+class ChangeSpec(StrictModel):
     """What a change of this metric's definition is meant to do to its published numbers.
 
     ``metricdag diff`` runs the working tree's definition and compares it with the published rows:

@@ -11,6 +11,7 @@ from metricdag.errors import Problem
 from metricdag.spec.catalog_index import CatalogIndex
 from metricdag.spec.models import SOURCE_SUFFIX, MetricSpec, NodeSpec
 from metricdag.yamlio import did_you_mean, line_of, unknown_name
+from metricdag.spec.layers import NODE_LAYERS
 
 
 def node_graph(spec: MetricSpec) -> dict[str, set[str]]:
@@ -48,7 +49,7 @@ def semantic_problems(
 
     seen_nodes: dict[str, tuple[str, int]] = {}
     writer: dict[str, str] = {}
-    for layer in ("preprocessing", "metric_calculation"):
+    for layer in NODE_LAYERS:
         for i, node in enumerate(getattr(spec, layer)):
             if node.name in seen_nodes:
                 add((layer, i, "name"), f"node name {node.name!r} is used twice")
@@ -71,7 +72,7 @@ def semantic_problems(
                 add((layer, i, "retry_policy"), _unknown_policy(node.retry_policy, retry_policy_names))
 
     known = sources | set(writer)
-    for layer in ("preprocessing", "metric_calculation"):
+    for layer in NODE_LAYERS:
         for i, node in enumerate(getattr(spec, layer)):
             for j, name in enumerate(node.inputs):
                 if name not in known:
@@ -194,7 +195,7 @@ def alert_route_problems(spec: MetricSpec, tree: Any, path: Path, routes: Iterab
 
 
 def _indexed_nodes(spec: MetricSpec) -> list[tuple[str, int, NodeSpec]]:
-    return [(layer, i, node) for layer in ("preprocessing", "metric_calculation") for i, node in enumerate(getattr(spec, layer))]
+    return [(layer, i, node) for layer in NODE_LAYERS for i, node in enumerate(getattr(spec, layer))]
 
 
 NUMERIC_COLUMN_TYPES = frozenset({"int64", "float64", "decimal"})

@@ -13,7 +13,7 @@ from datetime import date
 
 from metricdag.catalog.models import DatasetSchema
 from metricdag.io.layout import partition_prefix
-from metricdag.io.objectstore import join_uri, store_for
+from metricdag.io.objectstore import env_store, join_uri
 from metricdag.io.parquet import from_parquet_bytes, to_parquet_bytes
 from metricdag.persistence.handler import handler
 from metricdag.persistence.request import PersistRequest
@@ -36,7 +36,7 @@ def stage_parquet(
     target = intermediate_table(env.snowflake.database, metric, data.dataset, schema, day, scratch=scratch)
     source_uri = data.uri
     if schema.partition_column is None:
-        store = store_for(data.uri, env.object_store.s3_endpoint_url, env.object_store.s3_region)
+        store = env_store(env, data.uri)
         frame = from_parquet_bytes(store.get_bytes(data.uri))
         frame[STAGED_PARTITION_COLUMN] = day
         prefix = staged_prefix(env, metric, data.dataset, day)

@@ -12,22 +12,22 @@ import json
 import re
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from metricdag.catalog.models import DatasetSchema, SnowflakeCoordinates
 from metricdag.errors import MetricdagError
 from metricdag.persistence.sql import TableRef
 from metricdag.warehouse import qualified_name, quote_identifier, validate_identifier
+from metricdag.schema import StrictModel
 
 POINTER_SUFFIX = ".table.json"
 INTERMEDIATE_SUFFIX = "_INTERMEDIATE"
 STAGED_PARTITION_COLUMN = "_PARTITION_DATE"  # added to data staged without a partition column of its own
 
 
-class WarehouseTable(BaseModel):
+class WarehouseTable(StrictModel):
     """One partition of one warehouse table (``partition_column`` None: the whole table)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     dataset: str
     database: str
@@ -78,10 +78,9 @@ class WarehouseTable(BaseModel):
         return cls.model_validate(json.loads(data))
 
 
-class ParquetData(BaseModel):
+class ParquetData(StrictModel):
     """A Parquet-stored asset partition handed to a SQL node (staged into the warehouse by it)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     dataset: str
     uri: str
