@@ -12,7 +12,7 @@ DAGSTER_PORT ?= 3000
 
 help:
 	@echo "make run    - local stack up, seed, compute every metric for the sample date, print a summary, stack down"
-	@echo "make dev    - local stack + seeded data + 'dagster dev' with every metric's code location"
+	@echo "make dev    - local stack + seeded data + 'dg dev' with every metric's code location"
 	@echo "make test   - the whole test suite (what CI runs)"
 	@echo "make bench  - benchmarks (speed and memory)"
 	@echo "make package - dist/: the code-location wheel and the persister's Lambda zip"
@@ -81,7 +81,7 @@ validate: install
 	$(BIN)/metricdag workspace --check
 	$(BIN)/metricdag helm --check
 	$(BIN)/metricdag validate
-	$(BIN)/dagster definitions validate -w workspace.yaml
+	$(BIN)/dg check defs --use-active-venv
 
 test: validate jvm-tools browser postgres
 	$(BIN)/pytest -q

@@ -106,19 +106,29 @@ def cmd_sql(args: argparse.Namespace) -> int:
 
 def cmd_workspace(args: argparse.Namespace) -> int:
     from metricdag.settings import find_project_root
-    from metricdag.workspace import WORKSPACE_FILE, render_workspace
+    from metricdag.workspace import WORKSPACE_FILE, out_of_date, write_workspace
 
     root = find_project_root()
-    text = render_workspace(root)
-    path = root / WORKSPACE_FILE
     if args.check:
-        if not path.is_file() or path.read_text() != text:
+        stale = out_of_date(root)
+        for path in stale:
             print(f"{path} is out of date with metrics/*/: run `metricdag workspace`", file=sys.stderr)
-            return 1
-        print(f"{path} is in sync")
-        return 0
-    path.write_text(text)
-    print(f"wrote {path}")
+        if not stale:
+            print(f"{root / WORKSPACE_FILE} and metrics/*/dg.toml are in sync")
+        return 1 if stale else 0
+    written = write_workspace(root)
+    print("\n".join(f"wrote {path}" for path in written) or "the dg workspace is up to date")
+    return 0
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from metricdag.scaffold import create_metric
+    from metricdag.settings import find_project_root
+
+    root = find_project_root()
+    for path in create_metric(args.name, root):
+        print(f"wrote {path.relative_to(root)}")
+    print(f"next: metricdag validate metrics/{args.name} && metricdag run --metric {args.name}")
     return 0
 
 
@@ -162,9 +172,16 @@ def parser() -> argparse.ArgumentParser:
     q.add_argument("--format", choices=["table", "csv", "json"], default="table", help="output format (default: table)")
     q.set_defaults(fn=cmd_sql)
 
-    w = sub.add_parser("workspace", help="write workspace.yaml from metrics/*/ (--check: fail if out of date)")
+    w = sub.add_parser("workspace", help="write the dg workspace (dg.toml, metrics/*/dg.toml) from metrics/*/ (--check: fail if out of date)")
     w.add_argument("--check", action="store_true")
     w.set_defaults(fn=cmd_workspace)
+
+    n = sub.add_parser("new", help="scaffold something new in the project")
+    what = n.add_subparsers(dest="what", required=True)
+    nm = what.add_parser("metric", help="a new metric that validates and runs at once: metrics/NAME/ (metric.yaml, one python "
+                         "node with its tests), its catalog entry, its events.yaml line, its code location")
+    nm.add_argument("name", help="snake_case metric name (the folder, the code location, the output dataset)")
+    nm.set_defaults(fn=cmd_new)
 
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(sub)

@@ -398,7 +398,7 @@ def current_environment() -> Environment:
 def dagster_home(project_root: Path | None = None) -> Path:
     """The Dagster instance folder every command shares: ``DAGSTER_HOME`` when set, else the
     project's ``.dagster/`` with its ``dagster.yaml`` (what the Makefile sets), so runs started by
-    ``metricdag run`` show in ``dagster dev``'s UI and reach its run-status sensors."""
+    ``metricdag run`` show in ``dg dev``'s UI and reach its run-status sensors."""
     if home := os.environ.get("DAGSTER_HOME"):
         return Path(home).resolve()
     return (project_root or find_project_root()).resolve() / ".dagster"

@@ -1,5 +1,5 @@
 """The deployment files agree with each other and with metrics/*/: the Helm values are generated
-from the metric folders (like workspace.yaml), and the Dockerfile puts the baked catalog cache,
+from the metric folders (like the dg workspace, dg.toml), and the Dockerfile puts the baked catalog cache,
 the instance file and the project where the environment and the chart expect them."""
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def test_one_user_code_deployment_per_metric_named_like_its_code_location(tmp_pa
     for name, deployment in zip(names, deployments):
         args = deployment["codeServerArgs"]
         assert args[args.index("--python-file") + 1] == f"metrics/{name}/definitions.py"
-        assert args[args.index("--location-name") + 1] == name  # as in workspace.yaml
+        assert args[args.index("--location-name") + 1] == name  # as in its dg.toml
         assert args[args.index("--working-directory") + 1] == IMAGE_WORKDIR
     limits = values["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]["tagConcurrencyLimits"]
     instance = yaml.safe_load((ROOT / "deploy" / "dagster.yaml").read_text())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from metricdag.localstack.seed import sample_days
+from metricdag_localstack.seed import sample_days
 from metricdag.runner import materialize_metric
 from tests.conftest import PROJECT_ROOT
 

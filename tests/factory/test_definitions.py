@@ -170,12 +170,10 @@ def test_a_tick_computes_yesterday_in_the_metrics_timezone():
     assert partition_for_tick(datetime(2024, 6, 3, 23, 0, tzinfo=timezone.utc), "Asia/Tokyo") == "2024-06-03"
 
 
-def test_workspace_yaml_is_in_sync_with_metric_folders():
-    from metricdag.workspace import render_workspace
+def test_dg_workspace_is_in_sync_with_metric_folders():
+    from metricdag.workspace import out_of_date
 
-    assert (PROJECT_ROOT / "workspace.yaml").read_text() == render_workspace(PROJECT_ROOT), (
-        "workspace.yaml is out of date: run `metricdag workspace`"
-    )
+    assert out_of_date(PROJECT_ROOT) == [], "the dg workspace is out of date: run `metricdag workspace`"
 
 
 def test_input_from_another_metric_is_that_locations_reviewed_asset(offline_env):

@@ -10,9 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 import requests
@@ -20,8 +18,9 @@ import requests
 from metricdag.factory import job_name
 from metricdag.factory.naming import group_name
 from metricdag.spec.loader import discover_metric_folders, load_metric
+from metricdag.workspace import dg_command, write_workspace
 from metricdag_localstack.processes import free_port, stop_process_group, wait_for_port
-from tests.conftest import PROJECT_ROOT
+from tests.conftest import PROJECT_ROOT, copy_project
 
 pytestmark = pytest.mark.stack  # every test here needs the local stack
 
@@ -55,15 +54,19 @@ def gql(url: str, query: str, variables: dict | None = None) -> dict:
 
 @pytest.fixture(scope="module")
 def dagster_ui(seeded_env, tmp_path_factory):
+    """`dg dev` over the dg workspace, as `make dev` runs it, of a copy of the project: dg loads the
+    `.env` of the workspace root into every code location, and the repository's `.env` holds the
+    developer's local secrets, not this session's stack's."""
     port = free_port()
     home = tmp_path_factory.mktemp("dagster_home")
     shutil.copy(PROJECT_ROOT / ".dagster" / "dagster.yaml", home / "dagster.yaml")
+    project = copy_project(tmp_path_factory.mktemp("project"))
+    write_workspace(project)
     log = home / "dagster-dev.log"
-    dagster = Path(sys.executable).with_name("dagster")
     proc = subprocess.Popen(
-        [str(dagster), "dev", "-w", str(PROJECT_ROOT / "workspace.yaml"), "-h", "127.0.0.1", "-p", str(port)],
-        cwd=home,  # storage under this temp home, not the developer's .dagster/
-        env={**os.environ, "DAGSTER_HOME": str(home)},
+        dg_command(project, "dev", "-h", "127.0.0.1", "-p", str(port)),
+        cwd=home,
+        env={**os.environ, "DAGSTER_HOME": str(home), "METRICDAG_HOME": str(project)},  # storage under this temp home
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
         start_new_session=True,

@@ -1,5 +1,5 @@
 """deploy/helm/values.yaml: values for Dagster's official Helm chart (``dagster/dagster``), one
-user-code deployment per metric folder, generated like ``workspace.yaml`` (``metricdag helm``;
+user-code deployment per metric folder, generated like the dg workspace `dg.toml` (``metricdag helm``;
 ``--check`` fails when the file and ``metrics/*/`` disagree)."""
 
 from __future__ import annotations

@@ -1,3 +1,3 @@
-from metricdag.factory.build import build_metric_definitions, definitions_for, job_name
+from metricdag.factory.build import build_metric_definitions, job_name, location_definitions, metric_definitions
 
-__all__ = ["build_metric_definitions", "definitions_for", "job_name"]
+__all__ = ["build_metric_definitions", "job_name", "location_definitions", "metric_definitions"]

@@ -107,11 +107,12 @@ def daily_schedule(metric: Metric, job) -> dg.ScheduleDefinition:
 
 
 def build_metric_definitions(folder: Path | str, env: Environment | None = None) -> dg.Definitions:
-    """The code location of one metric. A broken metric.yaml raises SpecError (``path:line: ...``)."""
+    """The code location of one metric: its definitions with the environment's resources and
+    its executor bound. A broken metric.yaml raises SpecError (``path:line: ...``)."""
     env = env or current_environment()
     with collector_paused():
         metric = load_metric(Path(folder), env.project_root)
-        return definitions_for(metric, env)
+        return location_definitions([metric_definitions(metric, env)], env, executor_def(executor_spec(metric, env)))
 
 
 @contextmanager
@@ -128,7 +129,35 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def definitions_for(metric: Metric, env: Environment) -> dg.Definitions:
+def location_definitions(
+    metrics: list[dg.Definitions], env: Environment, executor: dg.ExecutorDefinition | None = None
+) -> dg.Definitions:
+    """One code location: the metrics' definitions (each without resources) and the
+    environment's resources, bound once. ``executor``: for runs of an asset selection made in
+    the UI (Dagster's implicit asset job); each metric's own jobs carry their executor.
+
+    A metric's stand-in for another metric's output (:func:`upstream_metric_spec`) is left out
+    when that metric is in the same location, which then defines the asset itself."""
+    defined = {key for defs in metrics for a in defs.assets or [] if isinstance(a, dg.AssetsDefinition) for key in a.keys}
+    return dg.Definitions.merge(
+        *(without_stand_ins(defs, defined) for defs in metrics),
+        dg.Definitions(resources=resources_for(env), executor=executor),
+    )
+
+
+def without_stand_ins(defs: dg.Definitions, defined: set[dg.AssetKey]) -> dg.Definitions:
+    """``defs`` (as :func:`metric_definitions` makes them) without the asset specs of ``defined`` keys."""
+    assets = [a for a in defs.assets or [] if not (isinstance(a, dg.AssetSpec) and a.key in defined)]
+    if len(assets) == len(defs.assets or []):
+        return defs
+    return dg.Definitions(
+        assets=assets, asset_checks=defs.asset_checks, jobs=defs.jobs, schedules=defs.schedules, sensors=defs.sensors
+    )
+
+
+def metric_definitions(metric: Metric, env: Environment) -> dg.Definitions:
+    """Everything one metric defines (assets, checks, jobs, schedule, sensors), without
+    resources or a location executor, so that several metrics merge into one location."""
     spec = metric.spec
     graph_order.fit_recursion_limit(spec)  # Dagster walks the job graph one frame per level
     partitions = dg.DailyPartitionsDefinition(start_date=spec.partitions.start_date.isoformat())
@@ -166,8 +195,6 @@ def definitions_for(metric: Metric, env: Environment) -> dg.Definitions:
         jobs=jobs,
         schedules=[schedule],
         sensors=sensors,
-        resources=resources_for(env),
-        executor=executor_definition,  # also for runs of a UI asset selection (Dagster's implicit asset job)
     )
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -51,7 +50,7 @@ def cmd_seed(args: argparse.Namespace) -> int:
 
 
 def _use_project_instance(env) -> Path:
-    """Point this process and its children (``dagster dev``) at the project's Dagster instance
+    """Point this process and its children (``dg dev``) at the project's Dagster instance
     (``settings.dagster_home``: DAGSTER_HOME, else the project's ``.dagster/``, as ``make`` sets it)."""
     from metricdag.settings import dagster_home
 
@@ -143,12 +142,14 @@ def _dagster_port() -> int:
 
 
 def cmd_dev(args: argparse.Namespace) -> int:
-    """Local stack + seeded data + `dagster dev`; on exit stop Dagster's whole process group and the stack."""
+    """Local stack + seeded data + `dg dev` (every metric's location); on exit stop Dagster's
+    whole process group and the stack."""
     import signal
     import subprocess
 
     from metricdag_localstack import stack
     from metricdag_localstack.processes import stop_process_group
+    from metricdag.workspace import dg_command
     from metricdag_localstack.seed import seed
 
     env = load_environment()
@@ -159,9 +160,8 @@ def cmd_dev(args: argparse.Namespace) -> int:
     try:
         report = seed(env)
         print(f"seeded {report.pos_rows} POS rows; Dagster UI on http://{args.host}:{port} (Ctrl-C stops everything)")
-        dagster = Path(sys.executable).with_name("dagster")
         proc = subprocess.Popen(
-            [str(dagster), "dev", "-w", str(env.project_root / "workspace.yaml"), "-h", args.host, "-p", str(port)],
+            dg_command(env.project_root, "dev", "-h", args.host, "-p", str(port)),
             cwd=env.project_root,
             start_new_session=True,  # its webserver, daemon and code servers share this group
         )
@@ -173,7 +173,7 @@ def cmd_dev(args: argparse.Namespace) -> int:
     finally:
         if proc is not None and proc.poll() is None:
             try:
-                os.killpg(proc.pid, signal.SIGINT)  # let dagster dev shut its children down
+                os.killpg(proc.pid, signal.SIGINT)  # let dg dev shut its children down
                 proc.wait(timeout=10)
             except (subprocess.TimeoutExpired, ProcessLookupError):
                 pass
@@ -202,7 +202,7 @@ def register(sub) -> None:
     r.add_argument("--verbose", action="store_true", help="print Dagster's own log (DEBUG) instead of one line per step")
     r.set_defaults(fn=cmd_run)
 
-    d = sub.add_parser("dev", help="local stack + sample data + `dagster dev` with every metric's code location")
+    d = sub.add_parser("dev", help="local stack + sample data + `dg dev` with every metric's code location")
     d.add_argument("--host", default="127.0.0.1")
     d.add_argument("--port", type=int, default=None, help="UI port (default: $DAGSTER_PORT, else 3000)")
     d.set_defaults(fn=cmd_dev)
