@@ -1,6 +1,6 @@
 """The Java node ``basket_stats`` at ``rows`` clean POS lines beside the same computation in pandas.
 
-- *Java node*: :func:`metricdag.nodes.runner.run_node` exactly as the step calls it (classes from
+- *Java node*: :func:`metricdag.nodes.execute.run_node` exactly as the step calls it (classes from
   the compile cache, compiled once beforehand and untimed): the inputs written as columnar
   exchange files, the JVM run, the output CSV read back and conformed to the catalog schema.
 - *pandas*: the reference computation of ``tests/metrics/test_basket_stats_and_product_sales.py``
@@ -31,7 +31,7 @@ def inputs(rows: int) -> dict[str, pd.DataFrame]:
     """The node's inputs as the step gets them: the clean node's conformed output, and fx rates."""
     from metricdag.catalog.seed import load_seed_files
     from metricdag.nodes.context import NodeContext
-    from metricdag.nodes.runner import run_node
+    from metricdag.nodes.execute import run_node
     from metricdag.spec.loader import load_metric
     from metricdag_localstack import sample_data
 
@@ -65,7 +65,7 @@ def run(rows: int, repeat: int = 3) -> list[Result]:
     from metricdag.nodes.context import NodeContext
     from metricdag.nodes.columnar import write_columns
     from metricdag.nodes.csv_exchange import read_csv
-    from metricdag.nodes.runner import run_node
+    from metricdag.nodes.execute import run_node
     from metricdag.spec.loader import load_metric
 
     metric = load_metric(ROOT / "metrics" / "daily_net_sales", ROOT)

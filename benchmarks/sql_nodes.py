@@ -38,7 +38,7 @@ def materialize(side: str, day: str) -> None:
 
     from metricdag.catalog.client import CatalogClient
     from metricdag.factory import build_metric_definitions, job_name
-    from metricdag.factory.locks import resolve_lock_tags
+    from metricdag.factory.lock_tags import resolve_lock_tags
     from metricdag.settings import load_environment
     from metricdag.spec.loader import load_metric
 

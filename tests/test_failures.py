@@ -9,7 +9,7 @@ import pytest
 from metricdag.alerting.episodes import Failure, email_body, summary
 from metricdag.audit.sensors import failed_nodes
 from metricdag.failures import first_line, root_cause, step_failures
-from metricdag.runner import summarize
+from metricdag.day_run import summarize
 from metricdag.sourcing.errors import SourceError
 
 MISSING = "m/sourcing/stores has no data for partition 2024-06-02; run: metricdag run --metric m --date 2024-06-02"

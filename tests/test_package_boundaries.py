@@ -39,7 +39,7 @@ PARTS: dict[str, Path] = {
 # strict base model every typed model shares.
 SERVICE_SHARED: dict[str, frozenset[str]] = {
     CATALOG_SERVICE: frozenset({
-        "metricdag.catalog.models", "metricdag.catalog.locks", "metricdag.catalog.snapshots",
+        "metricdag.catalog.models", "metricdag.catalog.run_locks", "metricdag.catalog.snapshots",
         "metricdag.errors", "metricdag.asgi",
         "metricdag.auth.tokens", "metricdag.auth.middleware", "metricdag.auth.transport",
         "metricdag.settings", "metricdag.io.objectstore",
@@ -152,14 +152,14 @@ def test_the_rules_catch_a_forbidden_import(tmp_path, monkeypatch):
     (fake / "changes").mkdir(parents=True)
     (fake / "__init__.py").write_text("")
     (fake / "changes" / "__init__.py").write_text("")
-    (fake / "changes" / "compare.py").write_text("import os\n\ndef f():\n    from metricdag_testing.runner import x\n")
+    (fake / "changes" / "compare.py").write_text("import os\n\ndef f():\n    from metricdag_testing.node_test import x\n")
     service = tmp_path / TOKEN_SERVICE
     service.mkdir()
     (service / "__init__.py").write_text("from metricdag.factory import assets\n")
     monkeypatch.setitem(PARTS, PLATFORM, fake)
     monkeypatch.setitem(PARTS, TOKEN_SERVICE, service)
-    assert [v.split(": ", 1)[1] for v in violations(PLATFORM)] == ["metricdag imports metricdag_testing.runner"]
-    assert violations(PLATFORM)[0].endswith("compare.py:4: metricdag imports metricdag_testing.runner")
+    assert [v.split(": ", 1)[1] for v in violations(PLATFORM)] == ["metricdag imports metricdag_testing.node_test"]
+    assert violations(PLATFORM)[0].endswith("compare.py:4: metricdag imports metricdag_testing.node_test")
     assert [v.split(": ", 1)[1] for v in violations(TOKEN_SERVICE)] == ["metricdag_token_service imports metricdag.factory"]
 
 

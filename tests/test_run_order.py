@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from metricdag.errors import MetricdagError
-from metricdag.runner import failed_upstreams, run_order
+from metricdag.day_run import failed_upstreams, run_order
 from metricdag.spec.loader import discover_metric_folders, load_metric
 from tests.conftest import PROJECT_ROOT
 

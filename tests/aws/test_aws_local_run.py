@@ -18,7 +18,7 @@ from metricdag import aws
 from metricdag.events.sensors import EVENT_TYPE_TAG, event_sensor_name
 from metricdag.factory import build_metric_definitions
 from metricdag.resources import resources_for
-from metricdag.runner import materialize_metric
+from metricdag.day_run import materialize_metric
 from metricdag.settings import Environment, load_environment
 from metricdag.spec.loader import load_metric
 from metricdag.warehouse import run_query

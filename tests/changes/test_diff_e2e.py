@@ -16,7 +16,7 @@ import dagster as dg
 import pytest
 
 from metricdag.cli import main
-from metricdag.runner import materialize_metric
+from metricdag.day_run import materialize_metric
 from metricdag.settings import load_environment
 from metricdag.warehouse import run_query
 from metricdag_localstack.seed import sample_days

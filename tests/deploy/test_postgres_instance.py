@@ -10,7 +10,7 @@ import psycopg2
 import pytest
 import yaml
 
-from metricdag.runner import materialize_metric
+from metricdag.day_run import materialize_metric
 from metricdag_localstack.seed import sample_days
 from tests.deploy.postgres import Postgres
 

@@ -7,7 +7,7 @@ import pytest
 
 from metricdag.errors import SpecError
 from metricdag.factory import build_metric_definitions, job_name
-from metricdag.runner import materialize_metric
+from metricdag.day_run import materialize_metric
 from metricdag.settings import load_environment
 from metricdag.warehouse import run_query
 from metricdag_localstack.seed import sample_days

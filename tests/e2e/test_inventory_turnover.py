@@ -10,7 +10,7 @@ import pytest
 from metricdag.io.layout import current_file, partition_prefix
 from metricdag.io.objectstore import store_for
 from metricdag.io.parquet import from_parquet_bytes
-from metricdag.runner import materialize_metric
+from metricdag.day_run import materialize_metric
 from metricdag.warehouse import run_query
 from metricdag_localstack import sample_data
 from metricdag_localstack.seed import sample_days

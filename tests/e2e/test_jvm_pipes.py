@@ -7,7 +7,7 @@ import dagster as dg
 import pytest
 
 from metricdag_localstack.seed import sample_days
-from metricdag.runner import materialize_metric
+from metricdag.day_run import materialize_metric
 from tests.conftest import PROJECT_ROOT
 
 pytestmark = pytest.mark.stack

@@ -22,7 +22,7 @@ from metricdag.factory import build_metric_definitions, job_name
 from metricdag.io.layout import partition_prefix
 from metricdag.io.objectstore import local_path, store_for
 from metricdag.resources import resources_for
-from metricdag.runner import materialize_metric
+from metricdag.day_run import materialize_metric
 from metricdag.settings import cached_environment, load_environment
 from metricdag_localstack.seed import sample_days
 from metricdag_localstack.smtp_sink import messages

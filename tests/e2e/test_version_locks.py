@@ -6,7 +6,7 @@ import dagster as dg
 import pytest
 
 from metricdag.factory import build_metric_definitions, job_name
-from metricdag.factory.locks import lock_tag, locks_in
+from metricdag.factory.lock_tags import lock_tag, locks_in
 from metricdag.settings import load_environment
 from metricdag_localstack.seed import catalog_client, sample_days
 from tests.conftest import PROJECT_ROOT

@@ -13,7 +13,7 @@ from metricdag.audit.store import audit_store_for
 from metricdag.catalog.models import DatasetDefinition
 from metricdag.cli import main
 from metricdag.io.objectstore import join_uri, store_for
-from metricdag.runner import materialize_metric
+from metricdag.day_run import materialize_metric
 from metricdag.settings import load_environment
 from metricdag.spec.loader import load_metric
 from metricdag.versioning import metric_version

@@ -11,7 +11,7 @@ import pytest
 
 from metricdag.catalog.seed import load_seed_files
 from metricdag.nodes.context import NodeContext
-from metricdag.nodes.runner import run_node
+from metricdag.nodes.execute import run_node
 from metricdag.spec.loader import load_metric
 from metricdag_localstack import sample_data
 

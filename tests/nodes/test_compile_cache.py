@@ -14,7 +14,7 @@ from metricdag.catalog.models import Column, DatasetSchema
 from metricdag.nodes import jvm_build
 from metricdag.nodes.context import NodeContext
 from metricdag.nodes.jvm_build import cache_key, ensure_compiled, parse_diagnostics, source_files
-from metricdag.nodes.runner import node_code_version, run_node
+from metricdag.nodes.execute import node_code_version, run_node
 from metricdag.spec.models import NodeSpec
 from tests.jvm_support import LineCollector
 

@@ -18,7 +18,7 @@ from metricdag.catalog.models import Column, DatasetSchema
 from metricdag.nodes.context import NodeContext
 from metricdag.nodes.errors import NodeError
 from metricdag.nodes.jvm_build import ensure_library
-from metricdag.nodes.runner import run_node
+from metricdag.nodes.execute import run_node
 from metricdag.spec.models import NodeSpec
 from tests.jvm_support import LineCollector, pid_alive
 

@@ -17,7 +17,7 @@ from metricdag.nodes.csv_exchange import read_csv, read_output
 from metricdag.nodes.errors import NodeError
 from metricdag.nodes.jvm import jvm_command
 from metricdag.nodes.jvm_build import Toolchain
-from metricdag.nodes.runner import python_module_name, run_node
+from metricdag.nodes.execute import python_module_name, run_node
 from metricdag.spec.models import NodeSpec
 
 DAY = date(2024, 6, 3)

@@ -10,7 +10,7 @@ import pytest
 from metricdag.catalog.models import Column, DatasetSchema
 from metricdag.nodes.context import NodeContext
 from metricdag.nodes.errors import NodeError
-from metricdag.nodes.runner import run_node
+from metricdag.nodes.execute import run_node
 from metricdag.spec.models import NodeSpec
 
 SCHEMA = DatasetSchema(

@@ -7,7 +7,7 @@ import dagster as dg
 import pytest
 
 from metricdag.audit.store import audit_store_for
-from metricdag.runner import materialize_metric
+from metricdag.day_run import materialize_metric
 from metricdag.warehouse import run_query
 from metricdag_localstack.seed import sample_days
 from tests.conftest import PROJECT_ROOT

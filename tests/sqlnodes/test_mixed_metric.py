@@ -9,7 +9,7 @@ import pytest
 
 from metricdag.catalog.client import CatalogClient
 from metricdag.catalog.seed import load_seed_files, seed_catalog
-from metricdag.runner import materialize_metric
+from metricdag.day_run import materialize_metric
 from metricdag.settings import load_environment
 from metricdag.warehouse import run_query
 from metricdag_localstack.seed import sample_days

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dagster as dg
 import pytest
 
-from metricdag.runner import materialize_metric
+from metricdag.day_run import materialize_metric
 from metricdag.warehouse import run_query
 from metricdag_localstack.seed import sample_days
 from tests.conftest import PROJECT_ROOT, SAMPLE_ROWS

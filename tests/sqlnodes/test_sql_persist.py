@@ -11,7 +11,7 @@ import pytest
 from metricdag.audit.store import audit_store_for
 from metricdag.persistence.handler import handler
 from metricdag.persistence.request import PersistError, PersistRequest
-from metricdag.runner import materialize_metric
+from metricdag.day_run import materialize_metric
 from metricdag.spec.loader import load_metric
 from metricdag.warehouse import run_query
 from metricdag_localstack.seed import sample_days

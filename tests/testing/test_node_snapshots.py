@@ -8,7 +8,7 @@ import pytest
 
 from metricdag.changes.report import render_text
 from metricdag_testing.bootstrap import node_folders
-from metricdag_testing.runner import run_node_test
+from metricdag_testing.node_test import run_node_test
 from tests.conftest import PROJECT_ROOT
 from tests.jvm_support import session_jvm_cache
 

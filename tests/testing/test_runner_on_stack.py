@@ -20,7 +20,7 @@ from metricdag.catalog.snapshots import SnapshotDataset
 from metricdag.cli import main
 from metricdag.io.objectstore import local_path, sha256_hex
 from metricdag.settings import Environment, load_environment
-from metricdag_testing.runner import publish_node_baselines, run_node_test
+from metricdag_testing.node_test import publish_node_baselines, run_node_test
 from metricdag_testing.scratch import schema_exists
 from metricdag_testing.snapshots import fetch_verified
 from tests.conftest import copy_project

@@ -27,7 +27,7 @@ from metricdag.audit.store import AuditStore, Publication, audit_store_for
 from metricdag.backfill.causes import failure_causes
 from metricdag.catalog.client import CatalogClient
 from metricdag.errors import MetricdagError
-from metricdag.factory.locks import resolve_lock_tags
+from metricdag.factory.lock_tags import resolve_lock_tags
 from metricdag.persistence.publish import (
     STAGING_TAG,
     PublishTarget,
@@ -37,7 +37,7 @@ from metricdag.persistence.publish import (
     staging_schema,
 )
 from metricdag.persistence.sql import TableRef
-from metricdag.runner import SummaryRow, materialize_metric
+from metricdag.day_run import SummaryRow, materialize_metric
 from metricdag.settings import Environment
 from metricdag.spec.loader import Metric, load_metric
 from metricdag.spec.layers import PERSISTED
@@ -165,7 +165,7 @@ def record_published(env: Environment, metric: Metric, result: BackfillResult, t
     partition's ledger entry: the staged file's checksum and the fingerprint the persister took of
     the staged rows, which production now holds column for column (copied by name), so the next
     daily load of identical content is recognised as already loaded."""
-    from metricdag.factory.locks import locks_in
+    from metricdag.factory.lock_tags import locks_in
 
     store = audit_store_for(env)
     if store is None:

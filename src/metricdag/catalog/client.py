@@ -36,7 +36,7 @@ import requests
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from metricdag.auth.session import ClientCredentials, TokenServiceUnavailableError, shared_session
-from metricdag.catalog.locks import RUN_ID, RunLock, StoredRunLock
+from metricdag.catalog.run_locks import RUN_ID, RunLock, StoredRunLock
 from metricdag.catalog.models import ENV_RE, NAME_RE, VERSION_RE, DatasetDefinition, ResolvedDataset
 from metricdag.catalog.snapshots import (
     NodeSnapshotConfig,

@@ -5,7 +5,7 @@ returns before it is stored. Column names are matched case-insensitively (Snowfl
 returns upper case); the result has the schema's names, order and types.
 
 A node's output is also held to its declared key and to finite numbers (``key=`` and
-``finite=True``, see :func:`metricdag.nodes.runner.conform_output`): the key columns hold no
+``finite=True``, see :func:`metricdag.nodes.execute.conform_output`): the key columns hold no
 null and no two rows share a key; float columns hold no ``inf``/``-inf``. A duplicated or
 exploded result is refused before anything is stored.
 """

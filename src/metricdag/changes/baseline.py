@@ -18,7 +18,7 @@ import dagster as dg
 
 from metricdag.changes.selection import extract_tree
 from metricdag.errors import MetricdagError
-from metricdag.runner import materialize_metric, run_order
+from metricdag.day_run import materialize_metric, run_order
 from metricdag.settings import Environment, load_environment
 from metricdag.spec.loader import discover_metric_folders, peek_spec
 

@@ -26,7 +26,7 @@ from metricdag.catalog.client import CatalogClient
 from metricdag.errors import MetricdagError
 from metricdag.factory import build_metric_definitions, job_name
 from metricdag.factory.assets import asset_key
-from metricdag.factory.locks import resolve_lock_tags
+from metricdag.factory.lock_tags import resolve_lock_tags
 from metricdag.io.io_manager import ParquetIOManager
 from metricdag.io.resource import object_store_resource
 from metricdag.io.layout import current_file, partition_prefix

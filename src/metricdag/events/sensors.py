@@ -14,7 +14,7 @@ from metricdag.events.selection import MissingUpstreams, dependency_graph, missi
 from metricdag.events.sources import source_for
 from metricdag.factory.assets import asset_key
 from metricdag.factory.build import job_name
-from metricdag.factory.locks import resolve_lock_tags
+from metricdag.factory.lock_tags import resolve_lock_tags
 from metricdag.io.resource import ObjectStoreResource
 from metricdag.resources import CatalogResource
 from metricdag.settings import Environment

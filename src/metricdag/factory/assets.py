@@ -24,7 +24,7 @@ from metricdag.catalog.models import (
     ResolvedDataset,
     SnowflakeCoordinates,
 )
-from metricdag.factory.locks import resolve_locked, run_chain, run_locks
+from metricdag.factory.lock_tags import resolve_locked, run_chain, run_locks
 from metricdag.factory.naming import asset_description, group_name
 from metricdag.factory.pipes import check_specs, jvm_pipes, reported
 from metricdag.factory.sql_assets import in_place_source, read_in_place, sql_node_asset
@@ -32,10 +32,11 @@ from metricdag.factory.warehouse_checks import in_warehouse, warehouse_check
 from metricdag.io.io_manager import IN_PLACE, READ_AS
 from metricdag.lineage.collect import run_facts
 from metricdag.nodes.context import NodeContext
-from metricdag.nodes.runner import run_node
+from metricdag.nodes.execute import run_node
 from metricdag.persistence.publish import STAGING_TAG, staging_schema
 from metricdag.persistence.request import PersistRequest
 from metricdag.io.resource import ObjectStoreResource
+from metricdag.spec.layers import PERSISTED, REVIEW, SOURCING
 from metricdag.resources import CatalogResource, LegendResource, PersisterResource
 from metricdag.retries import classify_failures
 from metricdag.review.checks import (
@@ -77,8 +78,6 @@ from metricdag.spec.models import (
     VarianceCheck,
 )
 
-LAYERS = ("sourcing", "preprocessing", "metric_calculation", "review", "persisted")
-
 # A backfill launched from the UI runs one partition per run through
 # the normal day-by-day path (assets read ``context.partition_key``: one day per run); the CLI's
 # ``metricdag backfill`` adds the staging-then-publish path over the same job. Given to every
@@ -116,7 +115,7 @@ def layers_of(metric: Metric) -> dict[str, str]:
         for layer, node in metric.spec.nodes():
             for name in node.output_names:
                 index.setdefault(name, layer)
-        index.update({s.dataset: "sourcing" for s in metric.spec.sourcing})
+        index.update({s.dataset: SOURCING for s in metric.spec.sourcing})
         hit = _LAYERS[id(metric)] = (metric, index)
     return hit[1]
 
@@ -185,8 +184,8 @@ def sourcing_asset(
     metric: Metric, dataset: str, partitions: dg.PartitionsDefinition, cached: ResolvedDataset | None
 ) -> dg.AssetsDefinition:
     @layer_asset(
-        key=asset_key(metric.name, "sourcing", dataset),
-        group_name=group_name(metric.name, "sourcing"),
+        key=asset_key(metric.name, SOURCING, dataset),
+        group_name=group_name(metric.name, SOURCING),
         partitions_def=partitions,
         description=asset_description(
             metric,
@@ -194,7 +193,7 @@ def sourcing_asset(
             + ((cached.description if cached else "") or "the logical dataset, read where the catalog says it lives."),
         ),
         owners=owners(metric),
-        tags=tags(metric, "sourcing"),
+        tags=tags(metric, SOURCING),
         kinds=source_kind(cached) or None,
         retry_policy=retry_policy(metric, None),
         metadata=version_metadata(metric),
@@ -230,9 +229,9 @@ def upstream_metric_spec(metric: Metric, source: SourcingSpec, partitions: dg.Pa
     if source.from_metric is None:
         raise ValueError(f"{source.dataset!r} is not read from another metric")
     return dg.AssetSpec(
-        key=asset_key(source.from_metric, "review", source.dataset),
+        key=asset_key(source.from_metric, REVIEW, source.dataset),
         partitions_def=partitions,
-        group_name=group_name(source.from_metric, "review"),
+        group_name=group_name(source.from_metric, REVIEW),
         description=source.description
         or f"`{source.dataset}` accepted by the review of metric `{source.from_metric}` (its own code location), "
         f"read by metric `{metric.name}`.",
@@ -250,7 +249,7 @@ def node_input_key(metric: Metric, dataset: str) -> dg.AssetKey:
     """A node input: this metric's own asset, or the reviewed output of the metric it comes from."""
     source = next((s for s in metric.spec.sourcing if s.dataset == dataset), None)
     if source is not None and source.from_metric:
-        return asset_key(source.from_metric, "review", dataset)
+        return asset_key(source.from_metric, REVIEW, dataset)
     return dataset_key(metric, dataset)
 
 
@@ -323,7 +322,7 @@ def node_asset(metric: Metric, layer: str, node: NodeSpec, partitions: dg.Partit
 
 def review_checks(metric: Metric, review: ReviewSpec, partitions: dg.PartitionsDefinition) -> list[dg.AssetChecksDefinition]:
     target = dataset_key(metric, review.dataset)
-    accepted = asset_key(metric.name, "review", review.dataset)
+    accepted = asset_key(metric.name, REVIEW, review.dataset)
     key = next((o.key for o in _outputs(metric) if o.dataset == review.dataset), [])
     return [
         _asset_check(target, name, check, partitions, review.dataset, accepted, metric, key)
@@ -501,7 +500,7 @@ def _freshness_check(
     """A check on the sourcing asset of ``check.source``: blocking, it stops the run before any
     node computes on a source that is late or not complete yet (recorded under ``dataset``'s review)."""
 
-    source = asset_key(metric.name, "sourcing", check.source)
+    source = asset_key(metric.name, SOURCING, check.source)
     if read_in_place(metric, check.source):  # a Snowflake source a SQL node reads: count, do not fetch
         @gate_check(source, name, check, partitions)
         def _counted(
@@ -578,13 +577,13 @@ def history_outcome(check: VarianceCheck | AnomalyCheck, value, day, history, kn
 
 def review_asset(metric: Metric, dataset: str, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @layer_asset(
-        key=asset_key(metric.name, "review", dataset),
+        key=asset_key(metric.name, REVIEW, dataset),
         ins={"data": dg.AssetIn(key=dataset_key(metric, dataset), metadata={READ_AS: IN_PLACE})},
-        group_name=group_name(metric.name, "review"),
+        group_name=group_name(metric.name, REVIEW),
         partitions_def=partitions,
         description=asset_description(metric, f"`{dataset}` after every blocking review check passed: the accepted data."),
         owners=owners(metric),
-        tags=tags(metric, "review"),
+        tags=tags(metric, REVIEW),
         kinds={"parquet"},
         code_version=metric.version.version,  # a changed gating check or node: unsynced
         metadata=version_metadata(metric),
@@ -604,18 +603,18 @@ def review_asset(metric: Metric, dataset: str, partitions: dg.PartitionsDefiniti
 
 
 def persist_asset(metric: Metric, persist: PersistSpec, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
-    source = asset_key(metric.name, "review", persist.dataset)
+    source = asset_key(metric.name, REVIEW, persist.dataset)
 
     @layer_asset(
-        key=asset_key(metric.name, "persisted", persist.dataset),
+        key=asset_key(metric.name, PERSISTED, persist.dataset),
         deps=[source],
-        group_name=group_name(metric.name, "persisted"),
+        group_name=group_name(metric.name, PERSISTED),
         partitions_def=partitions,
         description=asset_description(
             metric, f"`{persist.dataset}` loaded into Snowflake table `{persist.table}` by the persister."
         ),
         owners=owners(metric),
-        tags=tags(metric, "persisted"),
+        tags=tags(metric, PERSISTED),
         kinds={"snowflake"},
         retry_policy=retry_policy(metric, None),
         code_version=metric.version.version,  # any definition change: unsynced in the UI

@@ -21,7 +21,7 @@ from metricdag.factory.assets import (
     sourcing_asset,
     upstream_metric_spec,
 )
-from metricdag.factory.locks import resolve_lock_tags
+from metricdag.factory.lock_tags import resolve_lock_tags
 from metricdag.resources import CatalogResource, resources_for
 from metricdag.settings import Environment, ExecutorSpec, current_environment
 from metricdag.spec.loader import Metric, load_metric

@@ -6,7 +6,7 @@ No ``from __future__ import annotations``: Dagster reads the annotations of asse
 import dagster as dg
 
 from metricdag.catalog.models import SnowflakeCoordinates
-from metricdag.factory.locks import resolve_locked
+from metricdag.factory.lock_tags import resolve_locked
 from metricdag.io.io_manager import READ_AS, RELATION
 from metricdag.nodes.sql import run_sql_node
 from metricdag.resources import CatalogResource, PersisterResource

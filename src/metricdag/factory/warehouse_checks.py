@@ -8,7 +8,7 @@ import warnings
 
 import dagster as dg
 
-from metricdag.factory.locks import resolve_locked
+from metricdag.factory.lock_tags import resolve_locked
 from metricdag.io.resource import ObjectStoreResource
 from metricdag.resources import CatalogResource, PersisterResource
 from metricdag.retries import classify_failures

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from metricdag.nodes.runner import node_code_version
+from metricdag.nodes.execute import node_code_version
 from metricdag.spec.loader import Metric
 
 VERSION_LENGTH = 12

@@ -3,7 +3,7 @@
 - datasets: immutable published versions, each with a schema and coordinates per environment
   (:mod:`.datasets`);
 - snapshot datasets and node snapshot configs, and ``GET /snapshots`` (:mod:`.snapshots`);
-- run version locks (:mod:`.locks`).
+- run version locks (:mod:`.lock_routes`).
 
 Every endpoint but ``/health`` and the API docs (``/docs``, ``/openapi.json``) needs a bearer
 token from the token service: ``catalog:read`` to read, ``catalog:write`` to change
@@ -22,7 +22,7 @@ from sqlalchemy.orm import sessionmaker
 from metricdag.asgi import SafeJSONResponse, install_error_handlers
 from metricdag.auth.middleware import BearerAuthMiddleware, read_write_scopes
 from metricdag.auth.tokens import TokenVerifier
-from metricdag_catalog_service import datasets, locks, snapshots
+from metricdag_catalog_service import datasets, lock_routes, snapshots
 from metricdag_catalog_service.db import make_engine, migrate
 from metricdag_catalog_service.placement import Placement
 
@@ -67,5 +67,5 @@ def create_app(db_url: str, verifier: TokenVerifier, placement: Placement | None
 
     app.include_router(datasets.router)
     app.include_router(snapshots.router)
-    app.include_router(locks.router)
+    app.include_router(lock_routes.router)
     return app

@@ -71,7 +71,7 @@ def _spec_failure(exc: MetricdagError) -> str:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from metricdag.runner import SummaryRow, failed_upstreams, materialize_metric, progress_printer, run_order
+    from metricdag.day_run import SummaryRow, failed_upstreams, materialize_metric, progress_printer, run_order
     from metricdag.spec.loader import discover_metric_folders, load_metric
     from metricdag_localstack import stack
     from metricdag_localstack.seed import seed

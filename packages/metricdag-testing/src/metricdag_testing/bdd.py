@@ -35,7 +35,7 @@ from metricdag.catalog.seed import load_seed_files
 from metricdag.changes.frame_diff import ColumnTolerance, diff_frames
 from metricdag.changes.report import diff_text
 from metricdag.nodes.context import NodeContext
-from metricdag.nodes.runner import run_node
+from metricdag.nodes.execute import run_node
 from metricdag.settings import find_project_root
 from metricdag.spec.loader import load_metric
 from metricdag.spec.node_tests import load_node_under_test

@@ -37,7 +37,7 @@ from metricdag.catalog.snapshots import SnapshotRef
 from metricdag.errors import MetricdagError
 from metricdag.io.objectstore import env_store
 from metricdag.nodes.context import NodeContext
-from metricdag.nodes.runner import run_node
+from metricdag.nodes.execute import run_node
 from metricdag.review.history import partition_reader
 from metricdag.settings import Environment
 from metricdag.spec.loader import discover_metric_folders, load_metric

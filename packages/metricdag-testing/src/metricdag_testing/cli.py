@@ -15,7 +15,7 @@ def _jvm_cache() -> Path | None:
 
 def cmd_test_node(args: argparse.Namespace) -> int:
     from metricdag.changes.report import render_text
-    from metricdag_testing.runner import run_node_test
+    from metricdag_testing.node_test import run_node_test
 
     failed = 0
     for folder in args.node_dirs:
@@ -32,7 +32,7 @@ def cmd_snapshot(args: argparse.Namespace) -> int:
     from metricdag.settings import load_environment
 
     if args.action == "publish":
-        from metricdag_testing.runner import publish_node_baselines
+        from metricdag_testing.node_test import publish_node_baselines
 
         if len(args.node_dirs) != 1:
             print("error: snapshot publish needs exactly one node folder", file=sys.stderr)

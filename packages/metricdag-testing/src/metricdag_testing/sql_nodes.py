@@ -18,7 +18,7 @@ import pandas as pd
 
 from metricdag.catalog.models import Column, DatasetSchema
 from metricdag.nodes.errors import NodeError
-from metricdag.nodes.runner import SqlOnFrames
+from metricdag.nodes.execute import SqlOnFrames
 from metricdag.settings import SnowflakeSettings
 from metricdag.spec.models import NodeSpec
 from metricdag.warehouse_io.tables import WarehouseTable
@@ -70,7 +70,7 @@ def run_sql_on_frames(
 
 
 def in_scratch(target: ScratchTarget | None = None) -> SqlOnFrames:
-    """:func:`metricdag.nodes.runner.run_node`'s ``sql=``: a SQL node run on DataFrames in a scratch
+    """:func:`metricdag.nodes.execute.run_node`'s ``sql=``: a SQL node run on DataFrames in a scratch
     schema of ``target`` (default: the current environment's warehouse, read when the node runs)."""
 
     def run(metric_folder: Path, node: NodeSpec, inputs: Mapping[str, pd.DataFrame],

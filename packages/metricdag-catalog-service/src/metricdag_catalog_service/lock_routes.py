@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from metricdag.asgi import StrictJSONRoute
-from metricdag.catalog.locks import RunLock, StoredRunLock
+from metricdag.catalog.run_locks import RunLock, StoredRunLock
 from metricdag.catalog.models import canonical_version
 from metricdag_catalog_service import db
 from metricdag_catalog_service.common import PROTECTED, Detail, SessionDep, caller

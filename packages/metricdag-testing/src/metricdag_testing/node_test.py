@@ -26,7 +26,7 @@ from metricdag.changes.frame_diff import ColumnTolerance, diff_frames
 from metricdag.changes.report import NodeReport, write_reports
 from metricdag.errors import MetricdagError
 from metricdag.nodes.context import NodeContext
-from metricdag.nodes.runner import run_node
+from metricdag.nodes.execute import run_node
 from metricdag.settings import Environment, find_project_root, load_environment
 from metricdag.spec.node_tests import (
     NodeUnderTest,

@@ -16,7 +16,7 @@ from metricdag.catalog.client import CatalogClient
 from metricdag.errors import MetricdagError
 from metricdag.failures import root_cause, step_failures
 from metricdag.factory import build_metric_definitions, job_name
-from metricdag.factory.locks import resolve_lock_tags
+from metricdag.factory.lock_tags import resolve_lock_tags
 from metricdag.spec.loader import load_metric
 from metricdag.settings import Environment
 
