@@ -25,6 +25,7 @@ and writes it again. An entry without a digest is treated the same way.
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import logging
 import re
@@ -95,6 +96,18 @@ def _reason(exc: Exception) -> str:
     if isinstance(exc, TokenServiceUnavailableError):
         return str(exc)
     return type(exc).__name__
+
+
+def _dropped_keep_alive(exc: Exception) -> bool:
+    """A pooled keep-alive connection the server closed just as the request went out (the
+    server never read it): the one failure worth sending the same request again at once. Every
+    catalog call may be sent twice: reads, and writes that are idempotent by design (a published
+    version never changes, a run's lock is recorded once)."""
+    if not isinstance(exc, requests.ConnectionError):
+        return False
+    cause = exc.args[0] if exc.args else None
+    reason = cause.args[1] if getattr(cause, "args", None) and len(cause.args) > 1 else cause
+    return isinstance(reason, (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError))
 
 
 def cache_digest(etag: str | None, dataset: Any) -> str:
@@ -237,7 +250,12 @@ class CatalogClient:
     def _call(self, method: str, path: str, what: str, **kwargs: Any) -> requests.Response:
         url = f"{self.base_url}{path}"
         try:
-            resp = self.session.request(method, url, timeout=self.timeout_s, **kwargs)
+            try:
+                resp = self.session.request(method, url, timeout=self.timeout_s, **kwargs)
+            except requests.ConnectionError as exc:
+                if not _dropped_keep_alive(exc):
+                    raise
+                resp = self.session.request(method, url, timeout=self.timeout_s, **kwargs)
         except _UNAVAILABLE as exc:
             raise CatalogUnavailableError(
                 f"cannot {what}: the catalog at {self.base_url} is unreachable ({_reason(exc)})"
