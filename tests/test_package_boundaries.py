@@ -40,11 +40,13 @@ PARTS: dict[str, Path] = {
 SERVICE_SHARED: dict[str, frozenset[str]] = {
     CATALOG_SERVICE: frozenset({
         "metricdag.catalog.models", "metricdag.catalog.run_locks", "metricdag.catalog.snapshots",
-        "metricdag.errors", "metricdag.asgi",
+        "metricdag.asgi",
         "metricdag.auth.tokens", "metricdag.auth.middleware", "metricdag.auth.transport",
         "metricdag.settings", "metricdag.io.objectstore",
     }),
-    TOKEN_SERVICE: frozenset({"metricdag.errors", "metricdag.auth.tokens", "metricdag.yamlio", "metricdag.schema"}),
+    TOKEN_SERVICE: frozenset({
+        "metricdag.errors", "metricdag.auth.tokens", "metricdag.yamlio", "metricdag.schema", "metricdag.asgi",
+    }),
 }
 
 # Of the local stack, the testing framework uses only the local sample of a source dataset

@@ -102,3 +102,31 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         return SafeJSONResponse({"detail": json_safe(jsonable_encoder(exc.errors()))}, 422)
+
+
+def serve(parser, default_port: int, build_app: Callable[[Any], Any], argv: list[str] | None = None) -> int:
+    """The ``main`` of every HTTP service: ``parser`` (the service's own arguments) gains
+    ``--host``, ``--port`` and ``--log-level``; the app is built from the parsed arguments (a
+    :class:`~metricdag.errors.MetricdagError` or ``ValueError`` while building it is one
+    ``error:`` line and exit code 1) and served by uvicorn until it is stopped."""
+    import argparse
+    import logging
+    import sys
+
+    import uvicorn  # a dependency of the services, not of the platform
+
+    from metricdag.errors import MetricdagError
+
+    assert isinstance(parser, argparse.ArgumentParser)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=default_port)
+    parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        app = build_app(args)
+    except (MetricdagError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0

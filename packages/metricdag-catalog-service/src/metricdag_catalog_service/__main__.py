@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
-import uvicorn
-
 from metricdag.auth.tokens import JwksKeys, TokenVerifier
-from metricdag.errors import MetricdagError
+from metricdag.asgi import serve
 from metricdag_catalog_service.app import create_app
 from metricdag_catalog_service.placement import bases_from_environments
 
@@ -27,20 +24,13 @@ def main(argv: list[str] | None = None) -> int:
         help="refuse published coordinates outside the object store / Legend URL of the environments in "
         "PROJECT_ROOT/pipeline-configs/environments",
     )
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8766)
-    parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
+
+    def build(args):
         keys = JwksKeys(args.jwks_url).wait_until_available(wait_s=30)
         placement = bases_from_environments(Path(args.environments_from)) if args.environments_from else None
-        app = create_app(args.db_url, TokenVerifier(keys, args.issuer, args.audience), placement)  # migrates first
-    except (MetricdagError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
-    return 0
+        return create_app(args.db_url, TokenVerifier(keys, args.issuer, args.audience), placement)  # migrates first
+
+    return serve(parser, 8766, build, argv)
 
 
 if __name__ == "__main__":

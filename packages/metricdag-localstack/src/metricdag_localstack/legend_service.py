@@ -11,7 +11,6 @@ each currency on that date (the sample data's rates). Every lambda needs a token
 from __future__ import annotations
 
 import argparse
-import logging
 import base64
 import binascii
 import sys
@@ -21,14 +20,12 @@ from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
-import uvicorn
 from fastapi import FastAPI, HTTPException, Query, Security
 from fastapi.security import HTTPBearer
 
-from metricdag.asgi import SafeJSONResponse, install_error_handlers
+from metricdag.asgi import SafeJSONResponse, install_error_handlers, serve
 from metricdag.auth.middleware import PUBLIC_PATHS, BearerAuthMiddleware
 from metricdag.auth.tokens import JwksKeys, TokenVerifier
-from metricdag.errors import MetricdagError
 from metricdag.sourcing.legend import LambdaPage, TdsBuilder, TdsColumn, TdsResult, TdsRow
 from metricdag_localstack import sample_data
 
@@ -133,19 +130,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jwks-url", required=True)
     parser.add_argument("--issuer", required=True)
     parser.add_argument("--audience", default="metricdag")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8768)
-    parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        keys = JwksKeys(args.jwks_url).wait_until_available(wait_s=30)
-    except (MetricdagError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    app = create_legend_app(TokenVerifier(keys, args.issuer, args.audience))
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
-    return 0
+
+    def build(args):
+        return create_legend_app(TokenVerifier(JwksKeys(args.jwks_url).wait_until_available(wait_s=30),
+                                               args.issuer, args.audience))
+
+    return serve(parser, 8768, build, argv)
 
 
 if __name__ == "__main__":

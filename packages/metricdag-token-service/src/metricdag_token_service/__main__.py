@@ -4,13 +4,10 @@ the local token service."""
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
-import uvicorn
-
-from metricdag.errors import MetricdagError
+from metricdag.asgi import serve
 from metricdag_token_service.app import create_token_app
 from metricdag_token_service.clients import load_registry
 from metricdag_token_service.keys import load_or_create_signing_key
@@ -24,19 +21,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--audience", default="metricdag", help="the 'aud' of issued tokens")
     parser.add_argument("--ttl", type=int, default=900, choices=range(5, 86_401), metavar="SECONDS",
                         help="token lifetime in seconds (5 to 86400)")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8767)
-    parser.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
+
+    def build(args):
         registry, key = load_registry(args.clients), load_or_create_signing_key(args.key_dir)
-        app = create_token_app(registry, key, args.issuer, args.audience, args.ttl)
-    except MetricdagError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
-    return 0
+        return create_token_app(registry, key, args.issuer, args.audience, args.ttl)
+
+    return serve(parser, 8767, build, argv)
 
 
 if __name__ == "__main__":
