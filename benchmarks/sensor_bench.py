@@ -32,12 +32,12 @@ def run(env, events: int = 10_000, repeat: int = 3) -> list[Result]:
     timings, requests = [], 0
     with dg.instance_for_test() as instance:
         for _ in range(repeat):
-            context = dg.build_sensor_context(
+            with dg.build_sensor_context(  # resources that depend on resources are opened as a context
                 instance=instance, cursor="0", repository_def=defs.get_repository_def(), resources=defs.resources
-            )
-            t0 = time.perf_counter()
-            result = sensor.evaluate_tick(context)
-            timings.append(time.perf_counter() - t0)
+            ) as context:
+                t0 = time.perf_counter()
+                result = sensor.evaluate_tick(context)
+                timings.append(time.perf_counter() - t0)
             requests = len(result.run_requests)
     sensor_s = statistics.median(timings)
     poll_s = statistics.median(
