@@ -8,13 +8,12 @@ code location (:mod:`metricdag.workspace`). Every check runs before anything is 
 from __future__ import annotations
 
 import io
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from metricdag.errors import MetricdagError
+from metricdag.schema import NAME_RE
 
-NAME_PATTERN = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)*")
 MAX_NAME_LENGTH = 60  # the table name METRICS.<NAME> stays a short plain Snowflake identifier
 SOURCE = "pos_transactions"  # a dataset the local stack seeds
 SOURCE_EVENT = "pos_transactions_arrived"
@@ -31,7 +30,8 @@ class Scaffold:
 
 def check_name(name: str, project_root: Path) -> None:
     """A clear error for a name that is not snake_case or is already taken."""
-    if not NAME_PATTERN.fullmatch(name) or len(name) > MAX_NAME_LENGTH:
+    # every name's pattern, and single underscores only: the metric's group and op names join it with `__`
+    if not NAME_RE.fullmatch(name) or "__" in name or name.endswith("_") or len(name) > MAX_NAME_LENGTH:
         raise MetricdagError(
             f"metric name {name!r} is not snake_case: lowercase letters, digits and single underscores, "
             f"starting with a letter, at most {MAX_NAME_LENGTH} characters (e.g. store_visits)"

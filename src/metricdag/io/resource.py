@@ -38,8 +38,7 @@ class ObjectStoreResource(dg.ConfigurableResource):
 
     def prefix(self, asset_key: dg.AssetKey | Sequence[str], partition_key: str | None) -> str:
         """The folder of one asset partition's files."""
-        path = list(asset_key.path) if isinstance(asset_key, dg.AssetKey) else list(asset_key)
-        return partition_prefix(self.base_uri, self.environment, path, partition_key)
+        return partition_prefix(self.base_uri, self.environment, _path(asset_key), partition_key)
 
     def location(self, asset_key: dg.AssetKey, partition_key: str | None) -> str | None:
         """URI of the current file of an asset partition (None if there is none)."""
@@ -94,8 +93,11 @@ class ObjectStoreResource(dg.ConfigurableResource):
         """``day -> DataFrame | None``: one asset's partitions as the review history reads them."""
         from metricdag.review.history import partition_reader
 
-        path = list(asset_key.path) if isinstance(asset_key, dg.AssetKey) else list(asset_key)
-        return partition_reader(self.store(), self.base_uri, self.environment, path)
+        return partition_reader(self.store(), self.base_uri, self.environment, _path(asset_key))
+
+
+def _path(asset_key: dg.AssetKey | Sequence[str]) -> list[str]:
+    return list(asset_key.path) if isinstance(asset_key, dg.AssetKey) else list(asset_key)
 
 
 def object_store_resource(env, base_uri: str | None = None) -> ObjectStoreResource:
